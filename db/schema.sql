@@ -1,0 +1,61 @@
+-- Tunesheap catalog schema.  Applied by `make run` and `make test` on every
+-- start, so every statement here is idempotent.
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS unaccent;
+
+-- Search folds case and accents; an IMMUTABLE wrapper lets indexes use it
+-- (unaccent() itself is only STABLE because its dictionary could change).
+CREATE OR REPLACE FUNCTION ts_fold(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$;
+
+CREATE TABLE IF NOT EXISTS artists (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    country     text,
+    description text,
+    dob         timestamptz,
+    website     text,
+    picture_url text
+);
+
+CREATE TABLE IF NOT EXISTS albums (
+    id           bigserial PRIMARY KEY,
+    artist_id    bigint NOT NULL REFERENCES artists (id),
+    title        text NOT NULL,
+    release_date date,
+    genre        text,
+    cover_url    text
+);
+
+CREATE TABLE IF NOT EXISTS songs (
+    id           bigserial PRIMARY KEY,
+    album_id     bigint NOT NULL REFERENCES albums (id),
+    artist_id    bigint NOT NULL REFERENCES artists (id),
+    title        text NOT NULL,
+    track_number integer,
+    duration_ms  integer
+);
+
+-- Filters and nested lists walk these in id (or track) order.
+CREATE INDEX IF NOT EXISTS artists_country_idx ON artists (country, id);
+CREATE INDEX IF NOT EXISTS albums_artist_idx ON albums (artist_id, id);
+CREATE INDEX IF NOT EXISTS albums_genre_idx ON albums (genre, id);
+CREATE INDEX IF NOT EXISTS songs_album_idx
+    ON songs (album_id, track_number, id);
+CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
+
+-- Full-text and trigram search on the folded names and titles.
+CREATE INDEX IF NOT EXISTS artists_name_fts_idx
+    ON artists USING gin (to_tsvector('simple', ts_fold(name)));
+CREATE INDEX IF NOT EXISTS artists_name_trgm_idx
+    ON artists USING gin (ts_fold(name) gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS albums_title_fts_idx
+    ON albums USING gin (to_tsvector('simple', ts_fold(title)));
+CREATE INDEX IF NOT EXISTS albums_title_trgm_idx
+    ON albums USING gin (ts_fold(title) gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS songs_title_fts_idx
+    ON songs USING gin (to_tsvector('simple', ts_fold(title)));
+CREATE INDEX IF NOT EXISTS songs_title_trgm_idx
+    ON songs USING gin (ts_fold(title) gin_trgm_ops);

@@ -1,0 +1,385 @@
+
+/*
+ * Tunesheap: the music catalog's REST API, served inside nginx.
+ *
+ * This file holds the directives, the configuration, the per-worker setup
+ * and the entry handler; the rest lives in src/, a file per concern.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_module.h"
+#include "ts_http.h"
+#include "ts_router.h"
+#include "ts_resource.h"
+#include "ts_read.h"
+#include "ts_search.h"
+#include "ts_health.h"
+
+
+#define TS_POOL_DEFAULT    16
+#define TS_QUEUE_DEFAULT   1024
+
+
+static ngx_int_t ngx_http_tunesheap_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tunesheap_path(ngx_http_request_t *r,
+    ngx_str_t *path);
+static void *ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tunesheap_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_tunesheap_commands[] = {
+
+    { ngx_string("tunesheap_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tunesheap_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunesheap_postgres_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ts_main_conf_t, pg.query_timeout),
+      NULL },
+
+    { ngx_string("tunesheap_postgres_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ts_main_conf_t, pg.connect_timeout),
+      NULL },
+
+    { ngx_string("tunesheap_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tunesheap_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tunesheap_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_tunesheap_create_main_conf,   /* create main configuration */
+    ngx_http_tunesheap_init_main_conf,     /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tunesheap_create_loc_conf,    /* create location configuration */
+    ngx_http_tunesheap_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_tunesheap_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tunesheap_module_ctx,        /* module context */
+    ngx_http_tunesheap_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_tunesheap_init_process,       /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_tunesheap_exit_process,       /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_tunesheap_handler(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ngx_str_t          path;
+    ts_route_t         route;
+    ngx_table_elt_t   *allow;
+
+    if (ngx_http_tunesheap_path(r, &path) != NGX_OK) {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ts_route(&path, &route);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
+                                  "no resource at this path");
+    }
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "%V id must be a non-negative integer",
+                                  &route.resource->singular);
+    }
+
+    if (!(r->method & route.methods)) {
+        allow = ngx_list_push(&r->headers_out.headers);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        allow->hash = 1;
+        ngx_str_set(&allow->key, "Allow");
+        allow->value.data = (u_char *) route.allow;
+        allow->value.len = ngx_strlen(route.allow);
+
+        return ts_http_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                  "method not allowed here, use %s",
+                                  route.allow);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    switch (route.kind) {
+
+    case ts_route_search:
+        return ts_search_handler(r);
+
+    case ts_route_health:
+        return ts_health_handler(r);
+
+    default:
+        return ts_read_handler(r, &route);
+    }
+}
+
+
+/* the part of the URI below the location tunesheap_api is set in */
+static ngx_int_t
+ngx_http_tunesheap_path(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->uri.len < clcf->name.len
+        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
+    {
+        /* a regular expression location: the last path segments route */
+        return NGX_DECLINED;
+    }
+
+    path->data = r->uri.data + clcf->name.len;
+    path->len = r->uri.len - clcf->name.len;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
+{
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_pcalloc(cf->pool, sizeof(ts_main_conf_t));
+    if (tmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tmcf->pg.conninfo = { 0, NULL };
+     *     tmcf->pg.setup = { 0, NULL };
+     *     tmcf->pool = NULL;
+     */
+
+    tmcf->pg.size = NGX_CONF_UNSET_UINT;
+    tmcf->pg.queue = NGX_CONF_UNSET_UINT;
+    tmcf->pg.connect_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
+
+    return tmcf;
+}
+
+
+static char *
+ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
+    ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
+    ngx_conf_init_msec_value(tmcf->pg.connect_timeout, 3000);
+    ngx_conf_init_msec_value(tmcf->pg.query_timeout, 5000);
+
+    if (tmcf->pg.conninfo.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* the statements are the same for every connection: build them once */
+    if (ts_resource_init(cf->pool, &tmcf->pg.setup) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
+{
+    ts_loc_conf_t  *tlcf;
+
+    tlcf = ngx_pcalloc(cf->pool, sizeof(ts_loc_conf_t));
+    if (tlcf == NULL) {
+        return NULL;
+    }
+
+    tlcf->api = NGX_CONF_UNSET;
+
+    return tlcf;
+}
+
+
+static char *
+ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ts_loc_conf_t  *prev = parent;
+    ts_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+/* tunesheap_postgres "conninfo" [pool=N] [queue=N] */
+static char *
+ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, arg;
+    ngx_uint_t   i;
+
+    if (tmcf->pg.conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a connection string";
+    }
+
+    tmcf->pg.conninfo = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
+            arg.data = value[i].data + 5;
+            arg.len = value[i].len - 5;
+
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            tmcf->pg.size = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            arg.data = value[i].data + 6;
+            arg.len = value[i].len - 6;
+
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            tmcf->pg.queue = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_loc_conf_t  *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    tlcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tunesheap_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
+{
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
+
+    if (tmcf == NULL || tmcf->pg.conninfo.len == 0) {
+        return NGX_OK;
+    }
+
+    /* connections open on demand, so an absent Postgres delays nothing */
+    tmcf->pool = ts_pg_pool_create(cycle, &tmcf->pg);
+    if (tmcf->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
+{
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
+
+    if (tmcf && tmcf->pool) {
+        ts_pg_pool_destroy(tmcf->pool);
+        tmcf->pool = NULL;
+    }
+}

@@ -1,0 +1,91 @@
+
+/*
+ * Tunesheap: health for load balancers.  A round trip to Postgres through
+ * the same pool the API uses, so a full queue or a dead server shows.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_json.h"
+#include "ts_http.h"
+#include "ts_resource.h"
+#include "ts_read.h"
+#include "ts_health.h"
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ts_pg_query_t        query;
+} ts_health_ctx_t;
+
+
+static ngx_int_t ts_health_send(ngx_http_request_t *r, ngx_uint_t ok);
+static void ts_health_done(ts_pg_query_t *q);
+
+
+ngx_int_t
+ts_health_handler(ngx_http_request_t *r)
+{
+    ts_health_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_health_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->query.statement = ts_health_statement;
+    ctx->query.done = ts_health_done;
+    ctx->query.data = ctx;
+
+    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+        return ts_health_send(r, 0);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_health_done(ts_pg_query_t *q)
+{
+    ts_health_ctx_t  *ctx;
+
+    ctx = q->data;
+
+    ts_http_finish(ctx->request,
+                   ts_health_send(ctx->request, q->rc == TS_PG_OK));
+}
+
+
+static ngx_int_t
+ts_health_send(ngx_http_request_t *r, ngx_uint_t ok)
+{
+    yajl_gen   g;
+    ngx_str_t  body;
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "status") != yajl_gen_status_ok
+        || (ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "unavailable"))
+           != yajl_gen_status_ok
+        || ts_json_literal(g, "postgres") != yajl_gen_status_ok
+        || (ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "down"))
+           != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    return ts_http_send_json(r, ok ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE,
+                             &body);
+}

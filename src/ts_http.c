@@ -1,0 +1,296 @@
+
+/*
+ * Tunesheap: HTTP helpers shared by every resource.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_md5.h>
+
+#include "ts_json.h"
+#include "ts_http.h"
+
+
+#define TS_HTTP_MESSAGE_MAX  512
+
+
+static ngx_int_t ts_http_set_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value, ngx_table_elt_t **ref);
+static ngx_int_t ts_http_check_text(ngx_str_t *s);
+
+
+static ngx_str_t  ts_http_json_type =
+    ngx_string("application/json; charset=utf-8");
+
+
+ngx_int_t
+ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
+{
+    u_char       hash[16];
+    ngx_int_t    rc;
+    ngx_md5_t    md5;
+    ngx_str_t    etag;
+    ngx_buf_t   *b, *nl;
+    ngx_chain_t  out[2];
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ts_http_json_type;
+    r->headers_out.content_type_len = ts_http_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = body->len + 1;
+
+    if (status == NGX_HTTP_OK) {
+        /* strong: the same bytes always give the same tag */
+        ngx_md5_init(&md5);
+        ngx_md5_update(&md5, body->data, body->len);
+        ngx_md5_final(hash, &md5);
+
+        etag.len = 2 + 2 * sizeof(hash);
+        etag.data = ngx_pnalloc(r->pool, etag.len);
+        if (etag.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        etag.data[0] = '"';
+        ngx_hex_dump(etag.data + 1, hash, sizeof(hash));
+        etag.data[etag.len - 1] = '"';
+
+        /* nginx's not_modified filter answers If-None-Match from it */
+        if (ts_http_set_header(r, "ETag", &etag, &r->headers_out.etag)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    nl = ngx_calloc_buf(r->pool);
+    if (b == NULL || nl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+
+    /* a final newline, as curl users expect */
+    nl->pos = (u_char *) "\n";
+    nl->last = nl->pos + 1;
+    nl->memory = 1;
+    nl->last_buf = (r == r->main) ? 1 : 0;
+    nl->last_in_chain = 1;
+
+    out[0].buf = b;
+    out[0].next = &out[1];
+    out[1].buf = nl;
+    out[1].next = NULL;
+
+    return ngx_http_output_filter(r, &out[0]);
+}
+
+
+ngx_int_t
+ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...)
+{
+    u_char     msg[TS_HTTP_MESSAGE_MAX], *p;
+    va_list    args;
+    yajl_gen   g;
+    ngx_str_t  body, retry = ngx_string("1");
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "error") != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "status") != yajl_gen_status_ok
+        || ts_json_integer(g, status) != yajl_gen_status_ok
+        || ts_json_literal(g, "message") != yajl_gen_status_ok
+        || yajl_gen_string(g, msg, p - msg) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tunesheap: generating an error body failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ts_http_set_header(r, "Retry-After", &retry, NULL) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_http_send_json(r, status, &body);
+}
+
+
+void
+ts_http_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ts_http_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+{
+    u_char     *src, *dst;
+    size_t      i;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (raw.len > 3 * TS_HTTP_ARG_MAX) {
+        return NGX_ERROR;
+    }
+
+    src = ngx_pnalloc(r->pool, raw.len);
+    dst = ngx_pnalloc(r->pool, raw.len);
+    if (src == NULL || dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < raw.len; i++) {
+        src[i] = (raw.data[i] == '+') ? ' ' : raw.data[i];
+    }
+
+    value->data = dst;
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+    value->len = dst - value->data;
+
+    return ts_http_check_text(value);
+}
+
+
+ngx_int_t
+ts_http_parse_int(ngx_str_t *s, int64_t *n)
+{
+    size_t   i;
+    int64_t  v, d;
+
+    if (s->len == 0 || s->len > NGX_INT64_LEN) {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < '0' || s->data[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        d = s->data[i] - '0';
+
+        if (v > (INT64_MAX - d) / 10) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + d;
+    }
+
+    *n = v;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
+    void *data)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = handler;
+    cln->data = data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_http_set_header(ngx_http_request_t *r, const char *key, ngx_str_t *value,
+    ngx_table_elt_t **ref)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    if (ref) {
+        *ref = h;
+    }
+
+    return NGX_OK;
+}
+
+
+/* text that Postgres and yajl both take: UTF-8 without control characters */
+static ngx_int_t
+ts_http_check_text(ngx_str_t *s)
+{
+    u_char    *p, *end;
+    uint32_t   u;
+
+    if (s->len > TS_HTTP_ARG_MAX) {
+        return NGX_ERROR;
+    }
+
+    p = s->data;
+    end = p + s->len;
+
+    while (p < end) {
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return NGX_ERROR;
+            }
+
+            p++;
+            continue;
+        }
+
+        u = ngx_utf8_decode(&p, end - p);
+
+        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}

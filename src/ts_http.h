@@ -1,0 +1,50 @@
+
+/*
+ * Tunesheap: HTTP helpers shared by every resource: JSON responses with
+ * strong ETags and conditional requests, JSON errors, query arguments.
+ */
+
+
+#ifndef _TS_HTTP_H_INCLUDED_
+#define _TS_HTTP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define TS_HTTP_ARG_MAX  200    /* bytes in a decoded text argument */
+
+
+/*
+ * Sends body as JSON with status; a 200 gets an ETag and becomes a 304 when
+ * If-None-Match matches it.  Returns what the content handler returns.
+ */
+ngx_int_t ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body);
+
+/* {"error":{"status":N,"message":"..."}} with status */
+ngx_int_t ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+
+/* a response to a content handler that returned NGX_DONE */
+void ts_http_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+/*
+ * The decoded value of query argument name ('+' is a space).  NGX_OK,
+ * NGX_DECLINED when it is absent, NGX_ERROR when it is not valid UTF-8,
+ * holds a NUL or a control character, or is longer than TS_HTTP_ARG_MAX.
+ */
+ngx_int_t ts_http_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+/* a non-negative decimal integer that fits in int64_t, else NGX_ERROR */
+ngx_int_t ts_http_parse_int(ngx_str_t *s, int64_t *n);
+
+/* registers a handler run when the request is freed */
+ngx_int_t ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
+    void *data);
+
+
+#endif /* _TS_HTTP_H_INCLUDED_ */

@@ -1,0 +1,127 @@
+
+/*
+ * Tunesheap: JSON with yajl, allocated from an nginx pool.
+ *
+ * yajl's realloc() does not pass the old size, so every block carries its
+ * size in front of it.  Large blocks are given back to the pool at once by
+ * ngx_pfree(); the rest goes with the pool.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ts_json.h"
+
+
+#define ts_json_header  sizeof(size_t) * 2    /* keeps 16-byte alignment */
+
+
+static void *ts_json_malloc(void *ctx, size_t size);
+static void *ts_json_realloc(void *ctx, void *ptr, size_t size);
+static void ts_json_free(void *ctx, void *ptr);
+
+
+yajl_gen
+ts_json_gen(ngx_pool_t *pool)
+{
+    yajl_gen             g;
+    yajl_alloc_funcs    *funcs;
+
+    funcs = ngx_palloc(pool, sizeof(yajl_alloc_funcs));
+    if (funcs == NULL) {
+        return NULL;
+    }
+
+    funcs->malloc = ts_json_malloc;
+    funcs->realloc = ts_json_realloc;
+    funcs->free = ts_json_free;
+    funcs->ctx = pool;
+
+    g = yajl_gen_alloc(funcs);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    /* strings we emit come from Postgres or from checked input */
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    return g;
+}
+
+
+void
+ts_json_output(yajl_gen g, ngx_str_t *out)
+{
+    const unsigned char  *buf;
+    size_t                len;
+
+    yajl_gen_get_buf(g, &buf, &len);
+
+    out->data = (u_char *) buf;
+    out->len = len;
+}
+
+
+yajl_gen_status
+ts_json_integer(yajl_gen g, int64_t n)
+{
+    u_char  buf[NGX_INT64_LEN + 1], *p;
+
+    p = ngx_sprintf(buf, "%L", n);
+
+    return yajl_gen_number(g, (const char *) buf, p - buf);
+}
+
+
+static void *
+ts_json_malloc(void *ctx, size_t size)
+{
+    size_t  *p;
+
+    p = ngx_palloc(ctx, size + ts_json_header);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return (u_char *) p + ts_json_header;
+}
+
+
+static void *
+ts_json_realloc(void *ctx, void *ptr, size_t size)
+{
+    size_t  *old;
+    void    *p;
+
+    if (ptr == NULL) {
+        return ts_json_malloc(ctx, size);
+    }
+
+    old = (size_t *) ((u_char *) ptr - ts_json_header);
+
+    if (*old >= size) {
+        return ptr;
+    }
+
+    p = ts_json_malloc(ctx, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, ptr, *old);
+    ngx_pfree(ctx, old);
+
+    return p;
+}
+
+
+static void
+ts_json_free(void *ctx, void *ptr)
+{
+    if (ptr) {
+        ngx_pfree(ctx, (u_char *) ptr - ts_json_header);
+    }
+}

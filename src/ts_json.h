@@ -1,0 +1,32 @@
+
+/*
+ * Tunesheap: JSON with yajl, allocated from an nginx pool.
+ */
+
+
+#ifndef _TS_JSON_H_INCLUDED_
+#define _TS_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <yajl/yajl_gen.h>
+
+
+/* a generator whose memory, output included, lives as long as pool */
+yajl_gen ts_json_gen(ngx_pool_t *pool);
+
+/* the generated text; valid until pool is destroyed */
+void ts_json_output(yajl_gen g, ngx_str_t *out);
+
+/* shorthands for literal keys and strings */
+#define ts_json_literal(g, s)                                                \
+    yajl_gen_string(g, (const unsigned char *) s, sizeof(s) - 1)
+
+#define ts_json_str(g, s)                                                    \
+    yajl_gen_string(g, (const unsigned char *) (s)->data, (s)->len)
+
+yajl_gen_status ts_json_integer(yajl_gen g, int64_t n);
+
+
+#endif /* _TS_JSON_H_INCLUDED_ */

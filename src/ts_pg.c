@@ -1,0 +1,1050 @@
+
+/*
+ * Tunesheap: a per-worker pool of nonblocking Postgres connections.
+ *
+ * Events on a libpq socket are registered level-triggered: libpq keeps its
+ * own buffers, so "wait until the socket is readable (writable)" is exactly
+ * the contract PQconnectPoll and PQflush describe, and no readiness edge can
+ * be lost between two calls.  Write interest exists only while libpq has
+ * something left to send.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ts_pg.h"
+
+
+#define TS_PG_BACKOFF_MIN  100
+#define TS_PG_BACKOFF_MAX  2000
+
+
+typedef enum {
+    ts_pg_connecting = 0,        /* PQconnectPoll */
+    ts_pg_setup,                 /* running the pool's setup SQL */
+    ts_pg_idle,
+    ts_pg_busy
+} ts_pg_state_e;
+
+
+struct ts_pg_conn_s {
+    ngx_queue_t          queue;      /* in free, idle or active */
+    ts_pg_pool_t        *pool;
+    PGconn              *pg;
+    ngx_connection_t    *c;
+    ts_pg_query_t       *query;      /* in flight; NULL once cancelled */
+    PGresult            *result;     /* of the command in flight */
+    ngx_event_t          connect_timer;
+    ts_pg_state_e        state;
+    unsigned             reused:1;   /* has answered a query before */
+};
+
+
+struct ts_pg_pool_s {
+    ts_pg_pool_conf_t    conf;
+    char                *conninfo;   /* NUL-terminated */
+    char                *setup;      /* NUL-terminated */
+    ngx_log_t           *log;
+
+    ts_pg_conn_t        *conns;
+    ngx_queue_t          free;
+    ngx_queue_t          idle;
+    ngx_queue_t          active;     /* connecting, in setup or busy */
+    ngx_queue_t          waiting;    /* queries waiting for a connection */
+
+    ngx_uint_t           nconns;     /* connecting, in setup, idle or busy */
+    ngx_uint_t           nopening;   /* connecting or in setup */
+    ngx_uint_t           nwaiting;
+
+    ngx_uint_t           failures;   /* failed connects in a row */
+    ngx_msec_t           retry_at;   /* no new connect before, on failures */
+};
+
+
+static void ts_pg_pool_dispatch(ts_pg_pool_t *pool);
+static ngx_int_t ts_pg_conn_open(ts_pg_pool_t *pool);
+static ngx_int_t ts_pg_conn_bind(ts_pg_conn_t *conn);
+static void ts_pg_conn_unbind(ts_pg_conn_t *conn);
+static void ts_pg_conn_poll(ts_pg_conn_t *conn);
+static ngx_int_t ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q);
+static ngx_int_t ts_pg_conn_flush(ts_pg_conn_t *conn);
+static ngx_int_t ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on);
+static void ts_pg_conn_collect(ts_pg_conn_t *conn);
+static void ts_pg_conn_complete(ts_pg_conn_t *conn);
+static void ts_pg_conn_broken(ts_pg_conn_t *conn);
+static void ts_pg_conn_connect_failed(ts_pg_conn_t *conn);
+static void ts_pg_conn_close(ts_pg_conn_t *conn);
+static void ts_pg_conn_read_handler(ngx_event_t *ev);
+static void ts_pg_conn_write_handler(ngx_event_t *ev);
+static void ts_pg_conn_connect_timeout(ngx_event_t *ev);
+static void ts_pg_query_event(ngx_event_t *ev);
+static void ts_pg_query_wait(ts_pg_pool_t *pool, ts_pg_query_t *q,
+    ngx_uint_t head);
+static void ts_pg_query_unwait(ts_pg_query_t *q);
+static void ts_pg_query_post(ts_pg_query_t *q, ngx_uint_t rc);
+static void ts_pg_query_finish(ts_pg_query_t *q, ngx_uint_t rc,
+    PGresult *res);
+static void ts_pg_notice(void *arg, const char *message);
+static size_t ts_pg_msglen(const char *msg);
+
+
+ts_pg_pool_t *
+ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
+{
+    u_char        *p;
+    size_t         len;
+    ngx_uint_t     i;
+    ts_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ts_pg_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pool->conf = *conf;
+    pool->log = cycle->log;
+
+    pool->conninfo = ngx_pnalloc(cycle->pool, conf->conninfo.len + 1);
+    if (pool->conninfo == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn((u_char *) pool->conninfo, conf->conninfo.data,
+                conf->conninfo.len + 1);
+
+    /* the server cancels what the pool would time out anyway */
+    len = sizeof("SET statement_timeout = ;") - 1 + NGX_INT_T_LEN
+          + conf->setup.len + 1;
+
+    pool->setup = ngx_pnalloc(cycle->pool, len);
+    if (pool->setup == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf((u_char *) pool->setup, "SET statement_timeout = %M;%V",
+                    conf->query_timeout, &conf->setup);
+    *p = '\0';
+
+    pool->conns = ngx_pcalloc(cycle->pool, conf->size * sizeof(ts_pg_conn_t));
+    if (pool->conns == NULL) {
+        return NULL;
+    }
+
+    ngx_queue_init(&pool->free);
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->active);
+    ngx_queue_init(&pool->waiting);
+
+    for (i = 0; i < conf->size; i++) {
+        pool->conns[i].pool = pool;
+        ngx_queue_insert_tail(&pool->free, &pool->conns[i].queue);
+    }
+
+    return pool;
+}
+
+
+void
+ts_pg_pool_destroy(ts_pg_pool_t *pool)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < pool->conf.size; i++) {
+        if (pool->conns[i].pg) {
+            ts_pg_conn_close(&pool->conns[i]);
+        }
+    }
+}
+
+
+ngx_int_t
+ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
+{
+    ngx_queue_t   *qu;
+    ts_pg_conn_t  *conn;
+
+    q->pool = pool;
+    q->conn = NULL;
+    q->rc = TS_PG_OK;
+    q->result = NULL;
+    q->waiting = 0;
+    q->retried = 0;
+
+    ngx_memzero(&q->timer, sizeof(ngx_event_t));
+    q->timer.handler = ts_pg_query_event;
+    q->timer.data = q;
+    q->timer.log = q->log;
+
+    while (pool->nwaiting == 0 && !ngx_queue_empty(&pool->idle)) {
+        qu = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
+
+        if (ts_pg_conn_send(conn, q) == NGX_OK) {
+            ngx_add_timer(&q->timer, pool->conf.query_timeout);
+            return NGX_OK;
+        }
+    }
+
+    if (pool->nwaiting >= pool->conf.queue) {
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "tunesheap: postgres wait queue is full (%ui)",
+                      pool->nwaiting);
+        q->rc = TS_PG_BUSY;
+        return NGX_ERROR;
+    }
+
+    if (pool->nconns == 0
+        && (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) > 0)
+    {
+        /* the last connect failed moments ago: fail fast, do not storm */
+        q->rc = TS_PG_UNAVAILABLE;
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&q->timer, pool->conf.query_timeout);
+    ts_pg_query_wait(pool, q, 0);
+    ts_pg_pool_dispatch(pool);
+
+    return NGX_OK;
+}
+
+
+void
+ts_pg_query_cancel(ts_pg_query_t *q)
+{
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    if (q->timer.posted) {
+        ngx_delete_posted_event(&q->timer);
+    }
+
+    if (q->waiting) {
+        ts_pg_query_unwait(q);
+    }
+
+    if (q->conn) {
+        /* the connection finishes the query and discards its result */
+        q->conn->query = NULL;
+        q->conn = NULL;
+    }
+
+    q->done = NULL;
+}
+
+
+const char *
+ts_pg_sqlstate(ts_pg_query_t *q)
+{
+    char  *state;
+
+    if (q->result == NULL) {
+        return "";
+    }
+
+    state = PQresultErrorField(q->result, PG_DIAG_SQLSTATE);
+
+    return state ? state : "";
+}
+
+
+static void
+ts_pg_pool_dispatch(ts_pg_pool_t *pool)
+{
+    ngx_queue_t    *qu;
+    ts_pg_conn_t   *conn;
+    ts_pg_query_t  *q;
+
+    while (pool->nwaiting && !ngx_queue_empty(&pool->idle)) {
+        qu = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qu, ts_pg_query_t, queue);
+
+        qu = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
+
+        ts_pg_query_unwait(q);
+
+        if (ts_pg_conn_send(conn, q) != NGX_OK) {
+            /* that connection is gone; q keeps its place */
+            ts_pg_query_wait(pool, q, 1);
+        }
+    }
+
+    while (pool->nwaiting > pool->nopening
+           && pool->nconns < pool->conf.size
+           && (pool->failures == 0
+               || (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) <= 0))
+    {
+        if (ts_pg_conn_open(pool) != NGX_OK) {
+            break;
+        }
+    }
+}
+
+
+static ngx_int_t
+ts_pg_conn_open(ts_pg_pool_t *pool)
+{
+    ngx_queue_t   *qu;
+    ts_pg_conn_t  *conn;
+
+    static const char  *keys[] = {
+        "dbname", "client_encoding", "fallback_application_name", NULL
+    };
+
+    const char  *values[] = {
+        pool->conninfo, "UTF8", "tunesheap", NULL
+    };
+
+    qu = ngx_queue_head(&pool->free);
+    conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
+
+    ngx_queue_remove(&conn->queue);
+    ngx_queue_insert_tail(&pool->active, &conn->queue);
+
+    conn->state = ts_pg_connecting;
+    conn->reused = 0;
+    conn->query = NULL;
+    conn->result = NULL;
+    conn->c = NULL;
+
+    pool->nconns++;
+    pool->nopening++;
+
+    /* the connection string is expanded as a whole: settings after it win */
+    conn->pg = PQconnectStartParams(keys, values, 1);
+
+    if (conn->pg == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                      "tunesheap: PQconnectStartParams() failed");
+        ts_pg_conn_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    if (PQstatus(conn->pg) == CONNECTION_BAD) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "tunesheap: cannot connect to postgres: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        ts_pg_conn_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    PQsetNoticeProcessor(conn->pg, ts_pg_notice, pool);
+
+    if (ts_pg_conn_bind(conn) != NGX_OK) {
+        ts_pg_conn_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&conn->connect_timer, sizeof(ngx_event_t));
+    conn->connect_timer.handler = ts_pg_conn_connect_timeout;
+    conn->connect_timer.data = conn;
+    conn->connect_timer.log = pool->log;
+    ngx_add_timer(&conn->connect_timer, pool->conf.connect_timeout);
+
+    /* PQconnectPoll is first called once the socket is writable */
+    if (ts_pg_conn_want_write(conn, 1) != NGX_OK) {
+        ts_pg_conn_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "tunesheap: postgres connect started, fd:%d",
+                   conn->c->fd);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_pg_conn_bind(ts_pg_conn_t *conn)
+{
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(conn->pg);
+
+    if (fd == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: postgres connection has no socket");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, conn->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+    c->read->handler = ts_pg_conn_read_handler;
+    c->write->handler = ts_pg_conn_write_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    conn->c = c;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ts_pg_conn_unbind(conn);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* forgets the nginx side of a socket that libpq owns and closes itself */
+static void
+ts_pg_conn_unbind(ts_pg_conn_t *conn)
+{
+    ngx_connection_t  *c;
+
+    c = conn->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    conn->c = NULL;
+}
+
+
+static void
+ts_pg_conn_poll(ts_pg_conn_t *conn)
+{
+    PostgresPollingStatusType  st;
+
+    st = PQconnectPoll(conn->pg);
+
+    if (st == PGRES_POLLING_FAILED) {
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: cannot connect to postgres: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        ts_pg_conn_connect_failed(conn);
+        return;
+    }
+
+    if (conn->c->fd != PQsocket(conn->pg)) {
+        /* libpq moved on to another address or retried without SSL */
+        ts_pg_conn_unbind(conn);
+
+        if (ts_pg_conn_bind(conn) != NGX_OK) {
+            ts_pg_conn_connect_failed(conn);
+            return;
+        }
+    }
+
+    switch (st) {
+
+    case PGRES_POLLING_READING:
+        if (ts_pg_conn_want_write(conn, 0) != NGX_OK) {
+            ts_pg_conn_connect_failed(conn);
+        }
+        return;
+
+    case PGRES_POLLING_WRITING:
+        if (ts_pg_conn_want_write(conn, 1) != NGX_OK) {
+            ts_pg_conn_connect_failed(conn);
+        }
+        return;
+
+    default: /* PGRES_POLLING_OK */
+        break;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
+                   "tunesheap: postgres connected, fd:%d", conn->c->fd);
+
+    if (PQsetnonblocking(conn->pg, 1) != 0
+        || !PQsendQuery(conn->pg, conn->pool->setup))
+    {
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: postgres setup failed: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        ts_pg_conn_connect_failed(conn);
+        return;
+    }
+
+    conn->state = ts_pg_setup;
+
+    if (ts_pg_conn_flush(conn) != NGX_OK) {
+        ts_pg_conn_connect_failed(conn);
+    }
+}
+
+
+static ngx_int_t
+ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
+{
+    ts_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    ngx_queue_remove(&conn->queue);
+    ngx_queue_insert_tail(&pool->active, &conn->queue);
+
+    if (!PQsendQueryPrepared(conn->pg, q->statement, q->nparams, q->params,
+                             NULL, NULL, 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, q->log, 0,
+                      "tunesheap: sending a postgres query failed: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        ts_pg_conn_close(conn);
+        return NGX_ERROR;
+    }
+
+    if (ts_pg_conn_flush(conn) != NGX_OK) {
+        ts_pg_conn_close(conn);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "tunesheap: postgres query \"%s\" sent, fd:%d",
+                   q->statement, conn->c->fd);
+
+    conn->state = ts_pg_busy;
+    conn->query = q;
+    q->conn = conn;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_pg_conn_flush(ts_pg_conn_t *conn)
+{
+    switch (PQflush(conn->pg)) {
+
+    case 0:
+        return ts_pg_conn_want_write(conn, 0);
+
+    case 1:
+        return ts_pg_conn_want_write(conn, 1);
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: writing to postgres failed: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        return NGX_ERROR;
+    }
+}
+
+
+static ngx_int_t
+ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on)
+{
+    ngx_event_t  *wev;
+
+    wev = conn->c->write;
+
+    if (on && !wev->active) {
+        return ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+
+    if (!on && wev->active) {
+        return ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ts_pg_conn_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    ts_pg_conn_t      *conn;
+    PGnotify          *notify;
+
+    c = ev->data;
+    conn = c->data;
+
+    if (conn->state == ts_pg_connecting) {
+        ts_pg_conn_poll(conn);
+        return;
+    }
+
+    if (!PQconsumeInput(conn->pg)) {
+        if (conn->state == ts_pg_idle) {
+            /* e.g. the server restarted or closed an idle session */
+            ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
+                          "tunesheap: idle postgres connection closed: %*s",
+                          ts_pg_msglen(PQerrorMessage(conn->pg)),
+                          PQerrorMessage(conn->pg));
+            ts_pg_conn_close(conn);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: reading from postgres failed: %*s",
+                      ts_pg_msglen(PQerrorMessage(conn->pg)),
+                      PQerrorMessage(conn->pg));
+        ts_pg_conn_broken(conn);
+        return;
+    }
+
+    while ((notify = PQnotifies(conn->pg)) != NULL) {
+        PQfreemem(notify);
+    }
+
+    if (conn->state == ts_pg_idle) {
+        if (PQstatus(conn->pg) == CONNECTION_BAD) {
+            ts_pg_conn_close(conn);
+        }
+
+        return;
+    }
+
+    ts_pg_conn_collect(conn);
+}
+
+
+static void
+ts_pg_conn_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    ts_pg_conn_t      *conn;
+
+    c = ev->data;
+    conn = c->data;
+
+    if (conn->state == ts_pg_connecting) {
+        ts_pg_conn_poll(conn);
+        return;
+    }
+
+    if (ts_pg_conn_flush(conn) != NGX_OK) {
+        ts_pg_conn_broken(conn);
+    }
+}
+
+
+static void
+ts_pg_conn_collect(ts_pg_conn_t *conn)
+{
+    PGresult        *res;
+    ExecStatusType   st;
+
+    while (!PQisBusy(conn->pg)) {
+        res = PQgetResult(conn->pg);
+
+        if (res == NULL) {
+            ts_pg_conn_complete(conn);
+            return;
+        }
+
+        st = PQresultStatus(res);
+
+        /* keep the first result, or the first error among several */
+        if (conn->result == NULL
+            || ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE)
+                && PQresultStatus(conn->result) != PGRES_FATAL_ERROR
+                && PQresultStatus(conn->result) != PGRES_BAD_RESPONSE))
+        {
+            if (conn->result) {
+                PQclear(conn->result);
+            }
+
+            conn->result = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+
+static void
+ts_pg_conn_complete(ts_pg_conn_t *conn)
+{
+    char            *state;
+    PGresult        *res;
+    ngx_uint_t       rc;
+    ts_pg_pool_t    *pool;
+    ts_pg_query_t   *q;
+    ExecStatusType   st;
+
+    pool = conn->pool;
+    res = conn->result;
+    conn->result = NULL;
+
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+    if (conn->state == ts_pg_setup) {
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                          "tunesheap: postgres setup failed: %*s",
+                          ts_pg_msglen(res ? PQresultErrorMessage(res) : ""),
+                          res ? PQresultErrorMessage(res) : "");
+            if (res) {
+                PQclear(res);
+            }
+
+            ts_pg_conn_connect_failed(conn);
+            return;
+        }
+
+        PQclear(res);
+
+        if (conn->connect_timer.timer_set) {
+            ngx_del_timer(&conn->connect_timer);
+        }
+
+        pool->failures = 0;
+        pool->nopening--;
+
+        conn->state = ts_pg_idle;
+        ngx_queue_remove(&conn->queue);
+        ngx_queue_insert_head(&pool->idle, &conn->queue);
+
+        ts_pg_pool_dispatch(pool);
+        return;
+    }
+
+    q = conn->query;
+    conn->query = NULL;
+
+    rc = TS_PG_OK;
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        rc = TS_PG_ERROR;
+
+        if (state && ngx_strcmp(state, "57014") == 0) {
+            /* canceled by statement_timeout */
+            rc = TS_PG_TIMEOUT;
+
+        } else if (state
+                   && (ngx_strcmp(state, "26000") == 0
+                       || ngx_strcmp(state, "0A000") == 0)
+                   && q && !q->retried)
+        {
+            /*
+             * a prepared statement is missing or its plan went stale after
+             * a schema change: prepare again on a new connection and retry
+             */
+            ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                          "tunesheap: postgres statements are stale, "
+                          "reconnecting: %*s",
+                          ts_pg_msglen(PQresultErrorMessage(res)),
+                          PQresultErrorMessage(res));
+            PQclear(res);
+            q->retried = 1;
+            q->conn = NULL;
+            ts_pg_conn_close(conn);
+            ts_pg_query_wait(pool, q, 1);
+            ts_pg_pool_dispatch(pool);
+            return;
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
+                          "tunesheap: postgres query failed: %*s",
+                          ts_pg_msglen(res ? PQresultErrorMessage(res) : ""),
+                          res ? PQresultErrorMessage(res) : "");
+        }
+    }
+
+    if (PQstatus(conn->pg) == CONNECTION_BAD) {
+        ts_pg_conn_close(conn);
+
+    } else {
+        conn->reused = 1;
+        conn->state = ts_pg_idle;
+        ngx_queue_remove(&conn->queue);
+        ngx_queue_insert_head(&pool->idle, &conn->queue);
+    }
+
+    if (q) {
+        ts_pg_query_finish(q, rc, res);
+
+    } else if (res) {
+        PQclear(res);
+    }
+
+    ts_pg_pool_dispatch(pool);
+}
+
+
+/* the connection failed while a query was in flight */
+static void
+ts_pg_conn_broken(ts_pg_conn_t *conn)
+{
+    ngx_uint_t      reused;
+    ts_pg_pool_t   *pool;
+    ts_pg_query_t  *q;
+
+    if (conn->state != ts_pg_busy) {
+        ts_pg_conn_connect_failed(conn);
+        return;
+    }
+
+    pool = conn->pool;
+    q = conn->query;
+    reused = conn->reused;
+
+    ts_pg_conn_close(conn);
+
+    if (q) {
+        q->conn = NULL;
+
+        if (reused && !q->retried) {
+            /* it may have died while idle (a server restart): retry once */
+            q->retried = 1;
+            ts_pg_query_wait(pool, q, 1);
+
+        } else {
+            ts_pg_query_finish(q, TS_PG_UNAVAILABLE, NULL);
+        }
+    }
+
+    ts_pg_pool_dispatch(pool);
+}
+
+
+static void
+ts_pg_conn_connect_failed(ts_pg_conn_t *conn)
+{
+    ngx_msec_t      backoff;
+    ngx_queue_t    *qu;
+    ts_pg_pool_t   *pool;
+    ts_pg_query_t  *q;
+
+    pool = conn->pool;
+
+    ts_pg_conn_close(conn);
+
+    pool->failures++;
+
+    backoff = TS_PG_BACKOFF_MIN << ngx_min(pool->failures - 1, 5);
+    backoff = ngx_min(backoff, TS_PG_BACKOFF_MAX);
+    pool->retry_at = ngx_current_msec + backoff;
+
+    if (pool->nconns) {
+        /* another connection may still serve the waiting queries */
+        return;
+    }
+
+    /* failed from outside the callers' stack: answer them from events */
+    while (!ngx_queue_empty(&pool->waiting)) {
+        qu = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qu, ts_pg_query_t, queue);
+        ts_pg_query_post(q, TS_PG_UNAVAILABLE);
+    }
+}
+
+
+static void
+ts_pg_conn_close(ts_pg_conn_t *conn)
+{
+    ts_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    if (conn->connect_timer.timer_set) {
+        ngx_del_timer(&conn->connect_timer);
+    }
+
+    ts_pg_conn_unbind(conn);
+
+    if (conn->result) {
+        PQclear(conn->result);
+        conn->result = NULL;
+    }
+
+    if (conn->pg) {
+        PQfinish(conn->pg);
+        conn->pg = NULL;
+    }
+
+    if (conn->query) {
+        conn->query->conn = NULL;
+        conn->query = NULL;
+    }
+
+    if (conn->state == ts_pg_connecting || conn->state == ts_pg_setup) {
+        pool->nopening--;
+    }
+
+    pool->nconns--;
+
+    conn->state = ts_pg_connecting;
+    ngx_queue_remove(&conn->queue);
+    ngx_queue_insert_tail(&pool->free, &conn->queue);
+}
+
+
+static void
+ts_pg_conn_connect_timeout(ngx_event_t *ev)
+{
+    ts_pg_conn_t  *conn;
+
+    conn = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, conn->pool->log, NGX_ETIMEDOUT,
+                  "tunesheap: connecting to postgres timed out");
+
+    ts_pg_conn_connect_failed(conn);
+}
+
+
+/* the query timed out, or it failed and was posted to be answered */
+static void
+ts_pg_query_event(ngx_event_t *ev)
+{
+    ts_pg_conn_t   *conn;
+    ts_pg_pool_t   *pool;
+    ts_pg_query_t  *q;
+
+    q = ev->data;
+    pool = q->pool;
+
+    if (!ev->timedout) {
+        ts_pg_query_finish(q, q->rc, NULL);
+        return;
+    }
+
+    ev->timedout = 0;
+
+    ngx_log_error(NGX_LOG_ERR, q->log, NGX_ETIMEDOUT,
+                  "tunesheap: postgres query \"%s\" timed out", q->statement);
+
+    if (q->waiting) {
+        ts_pg_query_unwait(q);
+    }
+
+    conn = q->conn;
+
+    if (conn) {
+        /* the only way to stop it without a blocking PQcancel() */
+        conn->query = NULL;
+        q->conn = NULL;
+        ts_pg_conn_close(conn);
+    }
+
+    ts_pg_query_finish(q, TS_PG_TIMEOUT, NULL);
+
+    ts_pg_pool_dispatch(pool);
+}
+
+
+static void
+ts_pg_query_wait(ts_pg_pool_t *pool, ts_pg_query_t *q, ngx_uint_t head)
+{
+    if (head) {
+        ngx_queue_insert_head(&pool->waiting, &q->queue);
+
+    } else {
+        ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    }
+
+    q->waiting = 1;
+    pool->nwaiting++;
+}
+
+
+static void
+ts_pg_query_unwait(ts_pg_query_t *q)
+{
+    ngx_queue_remove(&q->queue);
+    q->waiting = 0;
+    q->pool->nwaiting--;
+}
+
+
+static void
+ts_pg_query_post(ts_pg_query_t *q, ngx_uint_t rc)
+{
+    if (q->waiting) {
+        ts_pg_query_unwait(q);
+    }
+
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    q->rc = rc;
+    ngx_post_event(&q->timer, &ngx_posted_events);
+}
+
+
+static void
+ts_pg_query_finish(ts_pg_query_t *q, ngx_uint_t rc, PGresult *res)
+{
+    ts_pg_done_pt  done;
+
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    if (q->timer.posted) {
+        ngx_delete_posted_event(&q->timer);
+    }
+
+    q->rc = rc;
+    q->result = res;
+    q->conn = NULL;
+
+    done = q->done;
+
+    if (done) {
+        done(q);
+    }
+
+    /* q may be gone now: only res is ours */
+    if (res) {
+        PQclear(res);
+    }
+}
+
+
+static void
+ts_pg_notice(void *arg, const char *message)
+{
+    ts_pg_pool_t  *pool = arg;
+
+    ngx_log_error(NGX_LOG_INFO, pool->log, 0, "tunesheap: postgres: %*s",
+                  ts_pg_msglen(message), message);
+}
+
+
+/* libpq's messages end with a newline that nginx's log adds itself */
+static size_t
+ts_pg_msglen(const char *msg)
+{
+    size_t  len;
+
+    len = ngx_strlen(msg);
+
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--;
+    }
+
+    return len;
+}

@@ -1,0 +1,88 @@
+
+/*
+ * Tunesheap: a per-worker pool of nonblocking Postgres connections.
+ *
+ * Connections are opened with PQconnectStart/PQconnectPoll and driven by
+ * nginx events on PQsocket(); every connection prepares the pool's
+ * statements once, right after it connects.  Queries run as prepared
+ * statements (PQsendQueryPrepared).  Callers wait in a bounded queue when
+ * every connection is busy.  This layer knows nothing of HTTP.
+ */
+
+
+#ifndef _TS_PG_H_INCLUDED_
+#define _TS_PG_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <libpq-fe.h>
+
+
+/* how a query ended, in ts_pg_query_t.rc */
+#define TS_PG_OK           0
+#define TS_PG_ERROR        1    /* the server rejected the query */
+#define TS_PG_UNAVAILABLE  2    /* no connection to the server */
+#define TS_PG_TIMEOUT      3    /* no answer within the query timeout */
+#define TS_PG_BUSY         4    /* the wait queue is full */
+
+
+typedef struct ts_pg_pool_s   ts_pg_pool_t;
+typedef struct ts_pg_conn_s   ts_pg_conn_t;
+typedef struct ts_pg_query_s  ts_pg_query_t;
+
+typedef void (*ts_pg_done_pt)(ts_pg_query_t *q);
+
+
+typedef struct {
+    ngx_str_t            conninfo;       /* libpq connection string */
+    ngx_str_t            setup;          /* SQL run once per connection */
+    ngx_uint_t           size;           /* connections per worker */
+    ngx_uint_t           queue;          /* callers waiting, at most */
+    ngx_msec_t           connect_timeout;
+    ngx_msec_t           query_timeout;
+} ts_pg_pool_conf_t;
+
+
+struct ts_pg_query_s {
+    /* set by the caller */
+    const char          *statement;      /* name of a prepared statement */
+    int                  nparams;
+    const char         **params;         /* text, NUL-terminated */
+    ts_pg_done_pt        done;
+    void                *data;
+    ngx_log_t           *log;
+
+    /* set before done() is called; result is freed when done() returns */
+    ngx_uint_t           rc;
+    PGresult            *result;
+
+    /* private */
+    ts_pg_pool_t        *pool;
+    ts_pg_conn_t        *conn;
+    ngx_queue_t          queue;
+    ngx_event_t          timer;
+    unsigned             waiting:1;
+    unsigned             retried:1;
+};
+
+
+ts_pg_pool_t *ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf);
+void ts_pg_pool_destroy(ts_pg_pool_t *pool);
+
+/*
+ * Runs q.  Returns NGX_OK when q->done() will be called later, or NGX_ERROR
+ * with q->rc set (TS_PG_BUSY, TS_PG_UNAVAILABLE) when it failed at once;
+ * done() is then not called.
+ */
+ngx_int_t ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q);
+
+/* forgets q: done() will not be called (its owner is going away) */
+void ts_pg_query_cancel(ts_pg_query_t *q);
+
+/* the SQLSTATE of a failed query's result, or "" */
+const char *ts_pg_sqlstate(ts_pg_query_t *q);
+
+
+#endif /* _TS_PG_H_INCLUDED_ */

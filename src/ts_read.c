@@ -1,0 +1,500 @@
+
+/*
+ * Tunesheap: the read side of the catalog.  One generic handler serves
+ * every resource's item, list and nested lists from its description.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_module.h"
+#include "ts_json.h"
+#include "ts_http.h"
+#include "ts_resource.h"
+#include "ts_read.h"
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ts_route_t           route;
+    ts_pg_query_t        query;
+    const char          *params[2 + TS_FILTERS_MAX];
+    int64_t              limit;
+    int64_t              offset;
+    ngx_str_t            filters[TS_FILTERS_MAX];
+    ngx_uint_t           mask;
+} ts_read_ctx_t;
+
+
+static ngx_int_t ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx);
+static void ts_read_done(ts_pg_query_t *q);
+static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
+static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
+    int64_t offset);
+static char *ts_read_cstr(ngx_pool_t *pool, ngx_str_t *s);
+static void ts_read_cleanup(void *data);
+
+
+ngx_int_t
+ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
+{
+    ngx_int_t        rc;
+    ts_resource_t   *rs;
+    ts_read_ctx_t   *ctx;
+    ts_pg_query_t   *q;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_read_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->route = *route;
+    rs = route->resource;
+
+    q = &ctx->query;
+    q->params = ctx->params;
+    q->done = ts_read_done;
+    q->data = ctx;
+
+    if (route->kind == ts_route_item) {
+        q->statement = rs->item_statement;
+        q->nparams = 1;
+        ctx->params[0] = ts_read_cstr(r->pool, &route->id);
+
+        if (ctx->params[0] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        rc = ts_read_list_args(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ts_read_query(r, q, 1) != NGX_OK) {
+        return ts_read_query_error(r, q);
+    }
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
+{
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+
+    q->log = r->connection->log;
+
+    if (tmcf->pool == NULL) {
+        q->rc = TS_PG_UNAVAILABLE;
+        return NGX_ERROR;
+    }
+
+    if (first && ts_http_cleanup(r, ts_read_cleanup, q) != NGX_OK) {
+        q->rc = TS_PG_ERROR;
+        return NGX_ERROR;
+    }
+
+    if (ts_pg_query(tmcf->pool, q) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (first) {
+        r->main->count++;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
+{
+    switch (q->rc) {
+
+    case TS_PG_BUSY:
+        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "too many requests are waiting "
+                                  "for the database");
+
+    case TS_PG_UNAVAILABLE:
+        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "the database is unavailable");
+
+    case TS_PG_TIMEOUT:
+        return ts_http_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                  "the database did not answer in time");
+
+    default:
+        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "internal error");
+    }
+}
+
+
+ngx_int_t
+ts_read_limit(ngx_http_request_t *r, int64_t *limit)
+{
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    rc = ts_http_arg(r, "limit", &value);
+
+    if (rc == NGX_DECLINED) {
+        *limit = TS_LIMIT_DEFAULT;
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK
+        || ts_http_parse_int(&value, limit) != NGX_OK
+        || *limit < 1 || *limit > TS_LIMIT_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
+{
+    int64_t          id;
+    ngx_int_t        rc;
+    ngx_str_t        value;
+    ngx_uint_t       i, n, fixed;
+    ts_filter_t     *filter;
+    ts_resource_t   *rs;
+    ts_relation_t   *rel;
+
+    rel = ctx->route.relation;
+    rs = rel ? rel->child : ctx->route.resource;
+    fixed = rel ? rel->filter : TS_FILTERS_MAX;
+
+    if (ts_read_limit(r, &ctx->limit) != NGX_OK) {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, TS_LIMIT_ERROR);
+    }
+
+    rc = ts_http_arg(r, "offset", &value);
+
+    if (rc == NGX_DECLINED) {
+        ctx->offset = 0;
+
+    } else if (rc != NGX_OK
+               || ts_http_parse_int(&value, &ctx->offset) != NGX_OK)
+    {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "offset must be a non-negative integer");
+    }
+
+    n = 2;
+
+    for (i = 0; i < rs->nfilters; i++) {
+        filter = &rs->filters[i];
+
+        if (i == fixed) {
+            /* the path names it: /artists/4/albums */
+            value = ctx->route.id;
+
+        } else {
+            rc = ts_http_arg(r, (char *) filter->name.data, &value);
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
+
+            if (rc != NGX_OK || value.len == 0) {
+                return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "%V must be a non-empty string of "
+                                          "at most %d characters of UTF-8",
+                                          &filter->name, TS_HTTP_ARG_MAX);
+            }
+
+            if (filter->type == TS_ARG_ID
+                && ts_http_parse_int(&value, &id) != NGX_OK)
+            {
+                return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "%V must be a non-negative integer",
+                                          &filter->name);
+            }
+        }
+
+        ctx->mask |= (ngx_uint_t) 1 << i;
+        ctx->filters[i] = value;
+
+        ctx->params[n] = ts_read_cstr(r->pool, &value);
+        if (ctx->params[n] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n++;
+    }
+
+    ctx->params[0] = (char *) ngx_pnalloc(r->pool, 2 * (NGX_INT64_LEN + 1));
+    if (ctx->params[0] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->params[1] = ctx->params[0] + NGX_INT64_LEN + 1;
+    *ngx_sprintf((u_char *) ctx->params[0], "%L", ctx->limit) = '\0';
+    *ngx_sprintf((u_char *) ctx->params[1], "%L", ctx->offset) = '\0';
+
+    ctx->query.nparams = n;
+    ctx->query.statement = rel ? rel->statements[ctx->mask]
+                               : rs->list_statements[ctx->mask];
+
+    return NGX_OK;
+}
+
+
+static void
+ts_read_done(ts_pg_query_t *q)
+{
+    ngx_int_t            rc;
+    ts_read_ctx_t       *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = q->data;
+    r = ctx->request;
+
+    if (q->rc != TS_PG_OK) {
+        rc = ts_read_query_error(r, q);
+
+    } else if (ctx->route.kind == ts_route_item) {
+        rc = ts_read_item(ctx, q->result);
+
+    } else {
+        rc = ts_read_list(ctx, q->result);
+    }
+
+    ts_http_finish(r, rc);
+}
+
+
+static ngx_int_t
+ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
+{
+    yajl_gen             g;
+    ngx_str_t            body;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+
+    if (PQntuples(res) == 0) {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
+                                  &rs->singular, &ctx->route.id);
+    }
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_str(g, &rs->singular) != yajl_gen_status_ok
+        || ts_resource_item(g, rs, res, 0, 0) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: generating %V %V failed",
+                      &rs->singular, &ctx->route.id);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    return ts_http_send_json(r, NGX_HTTP_OK, &body);
+}
+
+
+static ngx_int_t
+ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
+{
+    int                  row, first;
+    int64_t              total;
+    yajl_gen             g;
+    ngx_str_t            body, value;
+    yajl_gen_status      st;
+    ts_resource_t       *rs;
+    ts_relation_t       *rel;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rel = ctx->route.relation;
+    rs = rel ? rel->child : ctx->route.resource;
+    first = TS_LIST_FOUND + 1;
+
+    if (PQntuples(res) == 0 || PQnfields(res) != first + (int) rs->ncolumns) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: unexpected result of \"%s\"",
+                      ctx->query.statement);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQgetvalue(res, 0, TS_LIST_FOUND)[0] != 't') {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
+    }
+
+    value.data = (u_char *) PQgetvalue(res, 0, TS_LIST_TOTAL);
+    value.len = PQgetlength(res, 0, TS_LIST_TOTAL);
+
+    if (ts_http_parse_int(&value, &total) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = yajl_gen_map_open(g);
+
+    if (st == yajl_gen_status_ok) {
+        st = ts_json_str(g, &rs->name);
+    }
+
+    if (st == yajl_gen_status_ok) {
+        st = yajl_gen_array_open(g);
+    }
+
+    /* an empty page is one row whose item is all NULL */
+    for (row = 0; st == yajl_gen_status_ok && row < PQntuples(res); row++) {
+        if (PQgetisnull(res, row, first)) {
+            break;
+        }
+
+        st = ts_resource_item(g, rs, res, row, first);
+    }
+
+    if (st == yajl_gen_status_ok
+        && (st = yajl_gen_array_close(g)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "meta")) == yajl_gen_status_ok
+        && (st = yajl_gen_map_open(g)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "total")) == yajl_gen_status_ok
+        && (st = ts_json_integer(g, total)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "limit")) == yajl_gen_status_ok
+        && (st = ts_json_integer(g, ctx->limit)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "offset")) == yajl_gen_status_ok
+        && (st = ts_json_integer(g, ctx->offset)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "next")) == yajl_gen_status_ok)
+    {
+        st = (total > ctx->limit && ctx->offset < total - ctx->limit)
+             ? ts_read_page_url(ctx, g, ctx->offset + ctx->limit)
+             : yajl_gen_null(g);
+    }
+
+    if (st == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "previous")) == yajl_gen_status_ok)
+    {
+        st = (ctx->offset > 0)
+             ? ts_read_page_url(ctx, g, ctx->offset > ctx->limit
+                                        ? ctx->offset - ctx->limit : 0)
+             : yajl_gen_null(g);
+    }
+
+    if (st == yajl_gen_status_ok
+        && (st = yajl_gen_map_close(g)) == yajl_gen_status_ok)
+    {
+        st = yajl_gen_map_close(g);
+    }
+
+    if (st != yajl_gen_status_ok) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: generating a list of %V failed: %d",
+                      &rs->name, (int) st);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    return ts_http_send_json(r, NGX_HTTP_OK, &body);
+}
+
+
+/* the same list at another offset: path?filters&limit=&offset= */
+static yajl_gen_status
+ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
+{
+    u_char              *url, *p;
+    size_t               len;
+    ngx_uint_t           i, fixed;
+    ts_resource_t       *rs;
+    ts_relation_t       *rel;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rel = ctx->route.relation;
+    rs = rel ? rel->child : ctx->route.resource;
+    fixed = rel ? rel->filter : TS_FILTERS_MAX;
+
+    len = r->uri.len + sizeof("?limit=&offset=") + 2 * NGX_INT64_LEN;
+
+    for (i = 0; i < rs->nfilters; i++) {
+        if ((ctx->mask & ((ngx_uint_t) 1 << i)) && i != fixed) {
+            len += rs->filters[i].name.len + 2
+                   + ctx->filters[i].len
+                   + 2 * ngx_escape_uri(NULL, ctx->filters[i].data,
+                                        ctx->filters[i].len,
+                                        NGX_ESCAPE_ARGS);
+        }
+    }
+
+    url = ngx_pnalloc(r->pool, len);
+    if (url == NULL) {
+        return yajl_gen_invalid_string;
+    }
+
+    p = ngx_cpymem(url, r->uri.data, r->uri.len);
+    *p++ = '?';
+
+    for (i = 0; i < rs->nfilters; i++) {
+        if ((ctx->mask & ((ngx_uint_t) 1 << i)) && i != fixed) {
+            p = ngx_cpymem(p, rs->filters[i].name.data,
+                           rs->filters[i].name.len);
+            *p++ = '=';
+            p = (u_char *) ngx_escape_uri(p, ctx->filters[i].data,
+                                          ctx->filters[i].len,
+                                          NGX_ESCAPE_ARGS);
+            *p++ = '&';
+        }
+    }
+
+    p = ngx_sprintf(p, "limit=%L&offset=%L", ctx->limit, offset);
+
+    return yajl_gen_string(g, url, p - url);
+}
+
+
+static char *
+ts_read_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn(p, s->data, s->len + 1);
+
+    return (char *) p;
+}
+
+
+static void
+ts_read_cleanup(void *data)
+{
+    ts_pg_query_cancel(data);
+}

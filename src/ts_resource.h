@@ -1,0 +1,101 @@
+
+/*
+ * Tunesheap: the catalog's resources, each described once.  The prepared
+ * statements of every operation are generated from these descriptions.
+ */
+
+
+#ifndef _TS_RESOURCE_H_INCLUDED_
+#define _TS_RESOURCE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <yajl/yajl_gen.h>
+#include <libpq-fe.h>
+
+
+#define TS_FILTERS_MAX   4
+#define TS_STATEMENT_LEN 32
+
+/* JSON types of columns */
+#define TS_COL_NUMBER    0
+#define TS_COL_STRING    1
+
+/* types of filter arguments */
+#define TS_ARG_ID        0
+#define TS_ARG_TEXT      1
+
+/* list statements: the columns that come before an item's own */
+#define TS_LIST_TOTAL    0
+#define TS_LIST_FOUND    1
+
+
+typedef struct ts_resource_s  ts_resource_t;
+
+/* names live as long as the process: a failed reload must not free them */
+typedef char  ts_statement_t[TS_STATEMENT_LEN];
+
+
+typedef struct {
+    ngx_str_t         name;          /* in JSON */
+    const char       *select;        /* SQL expression giving its text */
+    ngx_uint_t        type;          /* TS_COL_ */
+} ts_column_t;
+
+
+typedef struct {
+    ngx_str_t         name;          /* query argument */
+    const char       *column;
+    ngx_uint_t        type;          /* TS_ARG_ */
+} ts_filter_t;
+
+
+/* a list of child items under one item: /artists/4/albums */
+typedef struct {
+    ngx_str_t         name;          /* path segment */
+    ts_resource_t    *child;
+    ngx_uint_t        filter;        /* the child's filter on our id */
+    const char       *order;
+    ts_statement_t    statements[1 << TS_FILTERS_MAX];   /* by mask */
+} ts_relation_t;
+
+
+struct ts_resource_s {
+    ngx_str_t         name;          /* plural, path segment and JSON key */
+    ngx_str_t         singular;
+    const char       *table;
+    ts_column_t      *columns;
+    ngx_uint_t        ncolumns;
+    ts_filter_t      *filters;
+    ngx_uint_t        nfilters;
+    const char       *search;        /* the column search matches */
+    ts_relation_t    *relations;
+    ngx_uint_t        nrelations;
+
+    ts_statement_t    item_statement;
+    ts_statement_t    search_statement;
+    ts_statement_t    list_statements[1 << TS_FILTERS_MAX];   /* by mask */
+};
+
+
+extern ts_resource_t   ts_resources[];
+extern ngx_uint_t      ts_nresources;
+extern const char      ts_health_statement[];
+
+
+/*
+ * Names every statement and returns the SQL, allocated from pool, that
+ * prepares them all: run once on each new Postgres connection.
+ */
+ngx_int_t ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup);
+
+ts_resource_t *ts_resource_find(ngx_str_t *name);
+ts_relation_t *ts_relation_find(ts_resource_t *rs, ngx_str_t *name);
+
+/* one item as a JSON object, from row of res starting at column first */
+yajl_gen_status ts_resource_item(yajl_gen g, ts_resource_t *rs,
+    PGresult *res, int row, int first);
+
+
+#endif /* _TS_RESOURCE_H_INCLUDED_ */

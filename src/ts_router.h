@@ -1,0 +1,46 @@
+
+/*
+ * Tunesheap: maps a request's path below the API's location to an
+ * operation on a resource.
+ */
+
+
+#ifndef _TS_ROUTER_H_INCLUDED_
+#define _TS_ROUTER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_resource.h"
+
+
+typedef enum {
+    ts_route_list = 0,            /* /artists */
+    ts_route_item,                /* /artists/4 */
+    ts_route_nested,              /* /artists/4/albums */
+    ts_route_search,              /* /search */
+    ts_route_health               /* /health */
+} ts_route_kind_e;
+
+
+typedef struct {
+    ts_route_kind_e    kind;
+    ts_resource_t     *resource;  /* the listed one, or the item's */
+    ts_relation_t     *relation;  /* nested lists */
+    ngx_str_t          id;        /* the item's id, decimal */
+    ngx_uint_t         methods;   /* NGX_HTTP_GET|NGX_HTTP_HEAD|... */
+    const char        *allow;     /* the same, for an Allow header */
+} ts_route_t;
+
+
+/*
+ * path is what follows the API's location.  NGX_OK, NGX_DECLINED when no
+ * route matches, or NGX_HTTP_BAD_REQUEST when an id is not an id; route
+ * then names what was wrong.
+ */
+ngx_int_t ts_route(ngx_str_t *path, ts_route_t *route);
+
+
+#endif /* _TS_ROUTER_H_INCLUDED_ */

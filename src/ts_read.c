@@ -25,10 +25,13 @@ typedef struct {
     int64_t              offset;
     ngx_str_t            filters[TS_FILTERS_MAX];
     ngx_uint_t           mask;
+    u_char               error[128];    /* why the arguments are invalid */
 } ts_read_ctx_t;
 
 
 static ngx_int_t ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx);
+static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
+    ngx_str_t *name);
 static void ts_read_done(ts_pg_query_t *q);
 static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
@@ -71,6 +74,11 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
 
     } else {
         rc = ts_read_list_args(r, ctx);
+
+        if (rc == NGX_HTTP_BAD_REQUEST) {
+            return ts_http_send_error(r, rc, "%s", ctx->error);
+        }
+
         if (rc != NGX_OK) {
             return rc;
         }
@@ -180,7 +188,7 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
     fixed = rel ? rel->filter : TS_FILTERS_MAX;
 
     if (ts_read_limit(r, &ctx->limit) != NGX_OK) {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, TS_LIMIT_ERROR);
+        return ts_read_invalid(ctx, TS_LIMIT_ERROR, NULL);
     }
 
     rc = ts_http_arg(r, "offset", &value);
@@ -191,8 +199,8 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
     } else if (rc != NGX_OK
                || ts_http_parse_int(&value, &ctx->offset) != NGX_OK)
     {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "offset must be a non-negative integer");
+        return ts_read_invalid(ctx, "offset must be a non-negative integer",
+                               NULL);
     }
 
     n = 2;
@@ -212,18 +220,17 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
             }
 
             if (rc != NGX_OK || value.len == 0) {
-                return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "%V must be a non-empty string of "
-                                          "at most %d characters of UTF-8",
-                                          &filter->name, TS_HTTP_ARG_MAX);
+                return ts_read_invalid(ctx, "%V must be a non-empty string of "
+                                       "at most 200 bytes of UTF-8",
+                                       &filter->name);
             }
 
             if (filter->type == TS_ARG_ID
                 && ts_http_parse_int(&value, &id) != NGX_OK)
             {
-                return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "%V must be a non-negative integer",
-                                          &filter->name);
+                return ts_read_invalid(ctx,
+                                       "%V must be a non-negative integer",
+                                       &filter->name);
             }
         }
 
@@ -252,6 +259,19 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
                                : rs->list_statements[ctx->mask];
 
     return NGX_OK;
+}
+
+
+/* says why an argument is invalid; the handler answers with a 400 */
+static ngx_int_t
+ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt, ngx_str_t *name)
+{
+    u_char  *p;
+
+    p = ngx_snprintf(ctx->error, sizeof(ctx->error) - 1, fmt, name);
+    *p = '\0';
+
+    return NGX_HTTP_BAD_REQUEST;
 }
 
 

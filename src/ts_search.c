@@ -51,7 +51,7 @@ ts_search_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "q must be at most %d characters of UTF-8",
+                                  "q must be at most %d bytes of UTF-8 text",
                                   TS_HTTP_ARG_MAX);
     }
 
@@ -99,9 +99,8 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->query.done = ts_search_done;
     ctx->query.data = ctx;
 
-    rc = ts_search_next(ctx, 1);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ts_search_next(ctx, 1) != NGX_OK) {
+        return ts_read_query_error(r, &ctx->query);
     }
 
     return NGX_DONE;
@@ -165,7 +164,7 @@ ts_search_types(ngx_http_request_t *r, ngx_uint_t *types)
 
 /*
  * Queries the next type asked for: NGX_OK, NGX_DONE when none is left, or
- * the status of the error it answered.
+ * NGX_ERROR with the query's rc saying why.
  */
 static ngx_int_t
 ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first)
@@ -177,11 +176,7 @@ ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first)
             ctx->current = i;
             ctx->query.statement = ts_resources[i].search_statement;
 
-            if (ts_read_query(ctx->request, &ctx->query, first) != NGX_OK) {
-                return ts_read_query_error(ctx->request, &ctx->query);
-            }
-
-            return NGX_OK;
+            return ts_read_query(ctx->request, &ctx->query, first);
         }
     }
 
@@ -241,12 +236,13 @@ ts_search_done(ts_pg_query_t *q)
         return;
     }
 
-    if (rc == NGX_DONE) {
-        if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
-            ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
+    if (rc == NGX_ERROR) {
+        rc = ts_read_query_error(r, q);
 
+    } else if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
         ts_json_output(g, &body);
         rc = ts_http_send_json(r, NGX_HTTP_OK, &body);
     }

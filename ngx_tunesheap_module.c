@@ -22,6 +22,7 @@
 
 #define TS_POOL_DEFAULT    16
 #define TS_QUEUE_DEFAULT   1024
+#define TS_BASE_DEFAULT    "/api/v1/"
 
 
 static ngx_int_t ngx_http_tunesheap_handler(ngx_http_request_t *r);
@@ -64,7 +65,7 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       NULL },
 
     { ngx_string("tunesheap_api"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tunesheap_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -166,23 +167,22 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
 }
 
 
-/* the part of the URI below the location tunesheap_api is set in */
+/* the part of the URI below the API's base, "/api/v1/" by default */
 static ngx_int_t
 ngx_http_tunesheap_path(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ts_loc_conf_t  *tlcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (r->uri.len < clcf->name.len
-        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
+    if (r->uri.len < tlcf->base.len
+        || ngx_strncmp(r->uri.data, tlcf->base.data, tlcf->base.len) != 0)
     {
-        /* a regular expression location: the last path segments route */
         return NGX_DECLINED;
     }
 
-    path->data = r->uri.data + clcf->name.len;
-    path->len = r->uri.len - clcf->name.len;
+    path->data = r->uri.data + tlcf->base.len;
+    path->len = r->uri.len - tlcf->base.len;
 
     return NGX_OK;
 }
@@ -248,6 +248,12 @@ ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tlcf->base = { 0, NULL };
+     */
+
     tlcf->api = NGX_CONF_UNSET;
 
     return tlcf;
@@ -261,6 +267,7 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ts_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_str_value(conf->base, prev->base, TS_BASE_DEFAULT);
 
     return NGX_CONF_OK;
 }
@@ -330,11 +337,13 @@ invalid:
 }
 
 
+/* tunesheap_api [base] */
 static char *
 ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ts_loc_conf_t  *tlcf = conf;
 
+    ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (tlcf->api != NGX_CONF_UNSET) {
@@ -342,6 +351,16 @@ ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     tlcf->api = 1;
+
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+
+        if (value[1].len == 0 || value[1].data[0] != '/') {
+            return "needs a base path that starts with \"/\"";
+        }
+
+        tlcf->base = value[1];
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_tunesheap_handler;

@@ -23,6 +23,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t           api;
+    ngx_str_t            base;      /* the path the API's routes are below */
 } ts_loc_conf_t;
 
 

@@ -42,9 +42,10 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
     r->headers_out.content_length_n = body->len + 1;
 
     if (status == NGX_HTTP_OK) {
-        /* strong: the same bytes always give the same tag */
+        /* strong: the MD5 of the exact body, newline included */
         ngx_md5_init(&md5);
         ngx_md5_update(&md5, body->data, body->len);
+        ngx_md5_update(&md5, "\n", 1);
         ngx_md5_final(hash, &md5);
 
         etag.len = 2 + 2 * sizeof(hash);

@@ -18,7 +18,7 @@
 
 
 #define TS_PG_BACKOFF_MIN  100
-#define TS_PG_BACKOFF_MAX  2000
+#define TS_PG_BACKOFF_MAX  1000
 
 
 typedef enum {

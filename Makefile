@@ -1,0 +1,104 @@
+# Tunesheap: build, run and test the nginx module against Debian's nginx.
+#
+#   make run      install what is missing, build, start Postgres and nginx
+#                 with the sample catalog on http://127.0.0.1:8080/
+#   make test     build and run every suite against throwaway servers
+#   make stop     stop what `make run` started (its data stays in var/)
+#   make import CATALOG=file.json
+#   make bench
+
+SHELL        := /bin/bash
+ROOT         := $(CURDIR)
+NGINX_SRC    ?= /usr/share/nginx/src
+BUILD        := $(ROOT)/build
+NGX_BUILD    := $(BUILD)/nginx
+MODULE       := $(NGX_BUILD)/objs/ngx_tunesheap_module.so
+VAR          := $(ROOT)/var
+PG_DATA      := $(VAR)/pg
+PG_PORT      ?= 5433
+HTTP_PORT    := 8080
+NGINX        ?= /usr/sbin/nginx
+NGINX_PREFIX := $(VAR)/nginx
+NGINX_CONF   := $(ROOT)/conf/tunesheap.dev.conf
+
+SOURCES := config ngx_tunesheap_module.c $(wildcard src/*.c src/*.h)
+
+# Debian packages: build, run, test and benchmark
+PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
+	postgresql postgresql-contrib redis-server wrk iproute2 curl \
+	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
+	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
+
+.PHONY: all deps build run stop test import bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: $(MODULE)
+
+# nginx's configure runs again only when the addon script changes
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && source ./conf_flags && \
+		./configure "$${NGX_CONF_FLAGS[@]}" \
+			--with-cc-opt="-Wall -Wextra -Wno-unused-parameter -Werror" \
+			--add-dynamic-module=$(ROOT) >$(BUILD)/configure.log
+
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules >$(BUILD)/make.log \
+		|| { cat $(BUILD)/make.log; exit 1; }
+	@echo "built $(MODULE)"
+
+run: deps build
+	@db/pg.sh start $(PG_DATA) $(PG_PORT)
+	@if [ "$$(db/pg.sh psql $(PG_DATA) tunesheap -Atc \
+		'SELECT count(*) FROM artists')" = 0 ]; then \
+		db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" db/sample-catalog.json; \
+	fi
+	@mkdir -p $(NGINX_PREFIX)/logs
+	@if [ -f $(NGINX_PREFIX)/logs/nginx.pid ] && \
+		kill -0 $$(cat $(NGINX_PREFIX)/logs/nginx.pid) 2>/dev/null; then \
+		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF) -s reload; \
+	else \
+		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF); \
+	fi
+	@for i in $$(seq 50); do \
+		curl -fs -o /dev/null http://127.0.0.1:$(HTTP_PORT)/api/v1/health \
+			&& break; sleep 0.2; done
+	@curl -fsS http://127.0.0.1:$(HTTP_PORT)/api/v1/health >/dev/null
+	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
+	@echo "Stop it with: make stop (data stays in var/)"
+
+stop:
+	@if [ -f $(NGINX_PREFIX)/logs/nginx.pid ]; then \
+		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF) -s quit || true; \
+	fi
+	@db/pg.sh stop $(PG_DATA)
+	@echo "stopped"
+
+test: deps build
+	t/run.sh
+
+import:
+	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }
+	@db/pg.sh start $(PG_DATA) $(PG_PORT) >/dev/null
+	db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" "$(CATALOG)"
+
+bench: deps build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,186 @@
+# Lists: order, pagination and its links, filters, and bad arguments.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: every artist, ordered by id, with meta
+--- request
+GET /api/v1/artists
+--- error_code: 200
+--- response_headers
+Content-Type: application/json; charset=utf-8
+--- response_body
+{"artists":[{"id":1,"name":"Beyoncé","country":"USA","description":"Houston singer.","dob":"1981-09-04 00:00:00 UTC","website":"www.beyonce.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/1-artist-picture"},{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"},{"id":3,"name":"Sigur Rós","country":"Iceland","description":"Post-rock from Reykjavík.","dob":null,"website":null,"picture_url":null},{"id":4,"name":"Jay-Z","country":"USA","description":"New York native. ","dob":"1969-12-04 00:00:00 UTC","website":"www.rocafella.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/4-artist-picture"},{"id":5,"name":"Metallica","country":"USA","description":"Thrash metal.","dob":null,"website":"metallica.com","picture_url":null},{"id":6,"name":"Radiohead","country":"UK","description":"Oxford band; \"OK\" computers & more.","dob":null,"website":"radiohead.com","picture_url":null},{"id":7,"name":"Mötley Crüe","country":"USA","description":null,"dob":null,"website":null,"picture_url":null}],"meta":{"total":7,"limit":20,"offset":0,"next":null,"previous":null}}
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: the first page links to the next one only
+--- request
+GET /api/v1/songs?limit=2
+--- error_code: 200
+--- response_body
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&offset=2","previous":null}}
+
+
+
+=== TEST 3: a middle page links both ways
+--- request
+GET /api/v1/songs?offset=4&limit=3
+--- error_code: 200
+--- response_body
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&offset=7","previous":"/api/v1/songs?limit=3&offset=1"}}
+
+
+
+=== TEST 4: the last page links back only; previous never goes below 0
+--- request
+GET /api/v1/songs?offset=10&limit=3
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[\{"id":11,.*\{"id":12,[^\]]*\],"meta":\{"total":12,"limit":3,"offset":10,"next":null,"previous":"/api/v1/songs\?limit=3&offset=7"\}\}$
+
+
+
+=== TEST 5: past the end: an empty page that still knows the total
+--- request
+GET /api/v1/albums?offset=100
+--- error_code: 200
+--- response_body
+{"albums":[],"meta":{"total":6,"limit":20,"offset":100,"next":null,"previous":"/api/v1/albums?limit=20&offset=80"}}
+
+
+
+=== TEST 6: limit 100 is the most
+--- request
+GET /api/v1/artists?limit=100&offset=6
+--- error_code: 200
+--- response_body
+{"artists":[{"id":7,"name":"Mötley Crüe","country":"USA","description":null,"dob":null,"website":null,"picture_url":null}],"meta":{"total":7,"limit":100,"offset":6,"next":null,"previous":"/api/v1/artists?limit=100&offset=0"}}
+
+
+
+=== TEST 7: artists by country, links keep the filter
+--- request
+GET /api/v1/artists?country=Iceland&limit=1
+--- error_code: 200
+--- response_body
+{"artists":[{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"}],"meta":{"total":2,"limit":1,"offset":0,"next":"/api/v1/artists?country=Iceland&limit=1&offset=1","previous":null}}
+
+
+
+=== TEST 8: albums by artist and by genre, alone and together
+--- request eval
+["GET /api/v1/albums?artist_id=4", "GET /api/v1/albums?genre=Rock",
+ "GET /api/v1/albums?genre=Hip-Hop&artist_id=1"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"albums":\[\{"id":1,"artist_id":4,[^{]*\},\{"id":2,"artist_id":4,[^{]*\}\],"meta":\{"total":2,/,
+ qr/^\{"albums":\[\{"id":5,[^{]*"genre":"Rock"[^{]*\},\{"id":6,[^{]*"genre":"Rock"[^{]*\}\],"meta":\{"total":2,/,
+ qr/^\{"albums":\[\],"meta":\{"total":0,/]
+
+
+
+=== TEST 9: songs by album and by artist
+--- request eval
+["GET /api/v1/songs?album_id=3", "GET /api/v1/songs?artist_id=4&album_id=2"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":5,[^{]*\},\{"id":6,[^{]*\}\],"meta":\{"total":2,"limit":20,"offset":0,"next":null,"previous":null\}\}$/,
+ qr/^\{"songs":\[\{"id":4,"album_id":2,"artist_id":4,"title":"Can't Knock the Hustle"[^{]*\}\],"meta":\{"total":1,/]
+
+
+
+=== TEST 10: a filter value is escaped in the links
+--- request
+GET /api/v1/artists?country=New+Zealand%20%26%20more&limit=1&offset=1
+--- error_code: 200
+--- response_body
+{"artists":[],"meta":{"total":0,"limit":1,"offset":1,"next":null,"previous":"/api/v1/artists?country=New%20Zealand%20%26%20more&limit=1&offset=0"}}
+
+
+
+=== TEST 11: SQL in a filter is only a value
+--- request eval
+["GET /api/v1/artists?country=%27%3B%20DROP%20TABLE%20artists%3B%20--",
+ "GET /api/v1/artists?country=USA%27%20OR%20%271%27=%271",
+ "GET /api/v1/artists/4"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"artists":\[\],"meta":\{"total":0,/,
+ qr/^\{"artists":\[\],"meta":\{"total":0,/,
+ qr/^\{"artist":\{"id":4,"name":"Jay-Z"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: bad limits
+--- request eval
+["GET /api/v1/artists?limit=0", "GET /api/v1/artists?limit=101",
+ "GET /api/v1/artists?limit=abc", "GET /api/v1/artists?limit=-1",
+ "GET /api/v1/artists?limit=1e3", "GET /api/v1/artists?limit=",
+ "GET /api/v1/artists?limit=99999999999999999999999"]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400]
+--- response_body eval
+[(qq{{"error":{"status":400,"message":"limit must be an integer from 1 to 100"}}\n}) x 7]
+
+
+
+=== TEST 13: bad offsets
+--- request eval
+["GET /api/v1/songs?offset=-5", "GET /api/v1/songs?offset=abc",
+ "GET /api/v1/songs?offset=9223372036854775808", "GET /api/v1/songs?offset=%00"]
+--- error_code eval
+[400, 400, 400, 400]
+--- response_body eval
+[(qq{{"error":{"status":400,"message":"offset must be a non-negative integer"}}\n}) x 4]
+
+
+
+=== TEST 14: the largest offset is an empty page, not an overflow
+--- request
+GET /api/v1/songs?offset=9223372036854775807&limit=100
+--- error_code: 200
+--- response_body
+{"songs":[],"meta":{"total":12,"limit":100,"offset":9223372036854775807,"next":null,"previous":"/api/v1/songs?limit=100&offset=9223372036854775707"}}
+
+
+
+=== TEST 15: bad filters
+--- request eval
+["GET /api/v1/albums?artist_id=abc", "GET /api/v1/songs?album_id=-1",
+ "GET /api/v1/artists?country=", "GET /api/v1/artists?country=%FF%FE",
+ "GET /api/v1/artists?country=a%00b", "GET /api/v1/albums?genre=%ED%A0%80",
+ "GET /api/v1/artists?country=" . ("x" x 201)]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400]
+--- response_body eval
+[qq{{"error":{"status":400,"message":"artist_id must be a non-negative integer"}}\n},
+ qq{{"error":{"status":400,"message":"album_id must be a non-negative integer"}}\n},
+ qq{{"error":{"status":400,"message":"country must be a non-empty string of at most 200 bytes of UTF-8"}}\n},
+ qq{{"error":{"status":400,"message":"country must be a non-empty string of at most 200 bytes of UTF-8"}}\n},
+ qq{{"error":{"status":400,"message":"country must be a non-empty string of at most 200 bytes of UTF-8"}}\n},
+ qq{{"error":{"status":400,"message":"genre must be a non-empty string of at most 200 bytes of UTF-8"}}\n},
+ qq{{"error":{"status":400,"message":"country must be a non-empty string of at most 200 bytes of UTF-8"}}\n}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: unknown arguments are ignored
+--- request
+GET /api/v1/albums?artist_id=5&sort=name&fields=title
+--- error_code: 200
+--- response_body_like chomp
+^\{"albums":\[\{"id":4,"artist_id":5,"title":"Master of Puppets",[^{]*\}\],"meta":\{"total":1,

@@ -1,0 +1,98 @@
+# Lists under an item: an artist's albums and songs, an album's songs.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: an artist's albums
+--- request
+GET /api/v1/artists/4/albums
+--- error_code: 200
+--- response_body
+{"albums":[{"id":1,"artist_id":4,"title":"The Blueprint","release_date":"2001-09-11","genre":"Hip-Hop","cover_url":"https://tunesheap-content.s3.amazonaws.com/1-album-cover"},{"id":2,"artist_id":4,"title":"Reasonable Doubt","release_date":"1996-06-25","genre":"Hip-Hop","cover_url":null}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: an artist's songs, by id
+--- request
+GET /api/v1/artists/1/songs
+--- error_code: 200
+--- response_body
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}
+
+
+
+=== TEST 3: an album's songs, by track number, unnumbered last
+--- request
+GET /api/v1/albums/1/songs
+--- error_code: 200
+--- response_body
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000},{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null}],"meta":{"total":4,"limit":20,"offset":0,"next":null,"previous":null}}
+
+
+
+=== TEST 4: nested pages link within the nested list
+--- request
+GET /api/v1/albums/1/songs?limit=2&offset=1
+--- error_code: 200
+--- response_body
+{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&offset=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
+
+
+
+=== TEST 5: the path's id wins over the same filter in the query
+--- request
+GET /api/v1/artists/5/albums?artist_id=4
+--- error_code: 200
+--- response_body_like chomp
+^\{"albums":\[\{"id":4,"artist_id":5,[^{]*\}\],"meta":\{"total":1,
+
+
+
+=== TEST 6: other filters combine with the path
+--- request
+GET /api/v1/artists/4/songs?album_id=2
+--- error_code: 200
+--- response_body
+{"songs":[{"id":4,"album_id":2,"artist_id":4,"title":"Can't Knock the Hustle","track_number":1,"duration_ms":317000}],"meta":{"total":1,"limit":20,"offset":0,"next":null,"previous":null}}
+
+
+
+=== TEST 7: an artist without albums has an empty list, not a 404
+--- request
+GET /api/v1/artists/2/albums
+--- error_code: 200
+--- response_body
+{"albums":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}
+
+
+
+=== TEST 8: the parent must exist
+--- request eval
+["GET /api/v1/artists/99/albums", "GET /api/v1/artists/99/songs",
+ "GET /api/v1/albums/99/songs"]
+--- error_code eval
+[404, 404, 404]
+--- response_body eval
+[qq{{"error":{"status":404,"message":"artist 99 not found"}}\n},
+ qq{{"error":{"status":404,"message":"artist 99 not found"}}\n},
+ qq{{"error":{"status":404,"message":"album 99 not found"}}\n}]
+
+
+
+=== TEST 9: bad parent ids and arguments
+--- request eval
+["GET /api/v1/artists/x/albums", "GET /api/v1/albums/-2/songs",
+ "GET /api/v1/artists/4/albums?limit=500"]
+--- error_code eval
+[400, 400, 400]
+--- response_body eval
+[qq{{"error":{"status":400,"message":"artist id must be a non-negative integer"}}\n},
+ qq{{"error":{"status":400,"message":"album id must be a non-negative integer"}}\n},
+ qq{{"error":{"status":400,"message":"limit must be an integer from 1 to 100"}}\n}]

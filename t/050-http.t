@@ -1,0 +1,120 @@
+# HTTP behaviour shared by every endpoint: HEAD, ETag and conditional
+# requests, methods, content types.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+use Digest::MD5 qw(md5_hex);
+
+our $Song2 = qq{{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}}\n};
+our $Song2Tag = '"' . md5_hex($Song2) . '"';
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the ETag is strong and is the MD5 of the exact body
+--- request
+GET /api/v1/songs/2
+--- error_code: 200
+--- response_headers eval
+"ETag: $::Song2Tag"
+--- response_body eval
+$::Song2
+
+
+
+=== TEST 2: a matching If-None-Match is a 304 without a body
+--- request
+GET /api/v1/songs/2
+--- more_headers eval
+"If-None-Match: $::Song2Tag"
+--- error_code: 304
+--- response_headers eval
+"ETag: $::Song2Tag"
+--- response_body:
+
+
+
+=== TEST 3: any of several tags, a weak one, or * match too
+--- request eval
+["GET /api/v1/songs/2", "GET /api/v1/songs/2", "GET /api/v1/songs/2"]
+--- more_headers eval
+["If-None-Match: \"x\", $::Song2Tag", "If-None-Match: W/$::Song2Tag",
+ "If-None-Match: *"]
+--- error_code eval
+[304, 304, 304]
+
+
+
+=== TEST 4: another tag gets the full answer
+--- request
+GET /api/v1/songs/2
+--- more_headers
+If-None-Match: "0123456789abcdef0123456789abcdef"
+--- error_code: 200
+--- response_body eval
+$::Song2
+
+
+
+=== TEST 5: lists carry ETags that change with the page
+--- request eval
+["GET /api/v1/songs?limit=1", "GET /api/v1/songs?limit=1&offset=1"]
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+['ETag: "[0-9a-f]{32}"', 'ETag: "[0-9a-f]{32}"']
+
+
+
+=== TEST 6: HEAD answers the same headers without a body
+--- request
+HEAD /api/v1/songs/2
+--- error_code: 200
+--- response_headers eval
+["Content-Type: application/json; charset=utf-8",
+ "Content-Length: " . length($::Song2),
+ "ETag: $::Song2Tag"]
+--- response_body:
+
+
+
+=== TEST 7: HEAD of a list, a search, a missing item
+--- request eval
+["HEAD /api/v1/artists", "HEAD /api/v1/search?q=jay", "HEAD /api/v1/artists/99"]
+--- error_code eval
+[200, 200, 404]
+--- response_body eval
+["", "", ""]
+
+
+
+=== TEST 8: other methods: 405 with Allow, JSON body
+--- request eval
+["POST /api/v1/artists\n{}", "PUT /api/v1/artists/4\n{}", "DELETE /api/v1/songs/1",
+ "PATCH /api/v1/albums/1\n{}", "OPTIONS /api/v1/search"]
+--- error_code eval
+[405, 405, 405, 405, 405]
+--- response_headers eval
+[("Allow: GET, HEAD") x 5]
+--- response_body eval
+[(qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD"}}\n}) x 5]
+
+
+
+=== TEST 9: an unknown path is a 404 whatever the method
+--- request
+DELETE /api/v1/nothing
+--- error_code: 404
+--- response_body
+{"error":{"status":404,"message":"no resource at this path"}}
+
+
+
+=== TEST 10: a body sent with GET is read and ignored
+--- raw_request eval
+"GET /api/v1/songs/2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+--- error_code: 200
+--- response_body eval
+$::Song2

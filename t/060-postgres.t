@@ -1,0 +1,141 @@
+# The Postgres pool: health, failures, timeouts, the wait queue, restarts,
+# and proof that a worker never blocks on a query.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: health when Postgres answers
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- response_headers
+Content-Type: application/json; charset=utf-8
+--- response_body
+{"status":"ok","postgres":"ok"}
+
+
+
+=== TEST 2: Postgres unreachable: health says so, with the reason logged
+--- http_config
+    tunesheap_postgres "host=127.0.0.1 port=1 dbname=tunesheap";
+--- request
+GET /api/v1/health
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body
+{"status":"unavailable","postgres":"down"}
+--- error_log
+cannot connect to postgres
+
+
+
+=== TEST 3: Postgres unreachable: the API answers 503 at once
+--- http_config
+    tunesheap_postgres "host=127.0.0.1 port=1 dbname=tunesheap";
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/search?q=jay", "GET /api/v1/artists"]
+--- error_code eval
+[503, 503, 503]
+--- response_headers eval
+["Retry-After: 1", "Retry-After: 1", "Retry-After: 1"]
+--- response_body eval
+[(qq{{"error":{"status":503,"message":"the database is unavailable"}}\n}) x 3]
+
+
+
+=== TEST 4: a database without our schema fails at setup, clearly
+--- http_config eval
+Tunesheap::Test::http_config(dsn => $ENV{TEST_NGINX_PG_DSN} . " dbname=postgres")
+--- request
+GET /api/v1/artists/4
+--- error_code: 503
+--- response_body
+{"error":{"status":503,"message":"the database is unavailable"}}
+--- error_log eval
+qr/postgres setup failed: ERROR:  relation "artists" does not exist/
+
+
+
+=== TEST 5: a query slower than the timeout is a 504, and the pool recovers
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2))
+. "tunesheap_postgres_timeout 300ms;\n"
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/albums/1"]
+--- error_code eval
+[504, 200]
+--- response_body_like eval
+[qr/^\{"error":\{"status":504,"message":"the database did not answer in time"\}\}$/,
+ qr/^\{"album":\{"id":1,/]
+
+
+
+=== TEST 6: past the wait queue, a fast 503
+--- http_config eval
+Tunesheap::Test::http_config(args => "pool=1 queue=0")
+--- request
+GET /api/v1/artists/4
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body
+{"error":{"status":503,"message":"too many requests are waiting for the database"}}
+--- error_log
+postgres wait queue is full
+
+
+
+=== TEST 7: while a slow query is in flight, the worker answers others
+A request for an artist sleeps 3 s in Postgres; health, then an album, are
+answered while it is still pending: the one worker (the harness runs a
+single process) never waits on it.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(3), args => "pool=2")
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+--- request eval
+["GET /api/v1/health", "GET /api/v1/albums/1"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"status":"ok","postgres":"ok"\}$/, qr/^\{"album":\{"id":1,/]
+--- bg_response_like: ^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,"name":"Jay-Z"
+--- timeout: 10
+
+
+
+=== TEST 8: a Postgres restart is survived without touching nginx
+--- http_config eval
+Tunesheap::Test::http_config(args => "pool=2")
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/artists/4", "GET /api/v1/albums/2"]
+--- pg_after eval
+["restart", undef, undef]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/"name":"Jay-Z"/, qr/"name":"Jay-Z"/, qr/"title":"Reasonable Doubt"/]
+--- timeout: 30
+
+
+
+=== TEST 9: Postgres stopped: health is 503; started again: all is well
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/health", "GET /api/v1/songs/1",
+ "GET /api/v1/health", "GET /api/v1/songs/1"]
+--- pg_after eval
+["stop", undef, "start", undef, undef]
+--- error_code eval
+[200, 503, 503, 200, 200]
+--- response_body_like eval
+[qr/"name":"Jay-Z"/, qr/^\{"status":"unavailable","postgres":"down"\}$/,
+ qr/"status":503/, qr/^\{"status":"ok","postgres":"ok"\}$/,
+ qr/^\{"song":\{"id":1,/]
+--- timeout: 30

@@ -1,0 +1,139 @@
+package Tunesheap::Test;
+
+# Defaults shared by Tunesheap's suites: a block without --- http_config
+# gets the test database, one without --- config gets the API location.
+# Works with our harness and with the real Test::Nginx::Socket alike.
+
+use strict;
+use warnings;
+
+use Test::Nginx::Socket ();
+use Test::More ();
+use IO::Socket::INET ();
+use POSIX ();
+
+sub http_config {
+    my (%opt) = @_;
+    my $dsn = $opt{dsn} // $ENV{TEST_NGINX_PG_DSN};
+    my $args = $opt{args} // 'pool=4';
+    return qq{tunesheap_postgres "$dsn" $args;\n};
+}
+
+# a DSN whose artists take $seconds to read (t/data/slow.sql)
+sub slow_dsn {
+    my ($seconds) = @_;
+    return "$ENV{TEST_NGINX_PG_DSN} options='-c search_path=slow,public"
+        . " -c tunesheap.sleep=$seconds'";
+}
+
+# Runs db/pg.sh on the suite's Postgres (t/run.sh sets these variables).
+sub pg_ctl {
+    my (@args) = @_;
+    my @cmd = ($ENV{TEST_NGINX_PG_CTL}, $args[0], $ENV{TEST_NGINX_PG_DATA},
+               @args[1 .. $#args]);
+    system(@cmd) == 0 or die "@cmd failed\n";
+}
+
+# Waits, at most 5 s, until a query of ours sleeps inside Postgres.
+sub wait_for_sleeping_query {
+    for (1 .. 50) {
+        my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
+        return 1 if $n && $n > 0;
+        select(undef, undef, undef, 0.1);
+    }
+    die "no query of ours is sleeping in Postgres\n";
+}
+
+# A request sent from a child process, left in flight while the block's
+# own requests run: bg_get() starts it, bg_pending() says whether its
+# answer is still to come, bg_wait() returns the raw response.
+my %Bg;
+
+sub bg_get {
+    my ($path) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        close $r;
+        my $resp = '';
+        eval {
+            local $SIG{ALRM} = sub { die "timeout\n" };
+            alarm 20;
+            my $s = IO::Socket::INET->new(
+                PeerAddr => '127.0.0.1',
+                PeerPort => $ENV{TEST_NGINX_SERVER_PORT}
+                            // $ENV{TEST_NGINX_PORT} // 1984,
+            ) or die "connect: $!\n";
+            print $s "GET $path HTTP/1.1\r\nHost: localhost\r\n"
+                     . "Connection: close\r\n\r\n";
+            while (sysread $s, my $buf, 65536) {
+                $resp .= $buf;
+            }
+        };
+        syswrite $w, $@ ? "ERROR: $@" : $resp;
+        POSIX::_exit(0);
+    }
+
+    close $w;
+    %Bg = (pid => $pid, fh => $r);
+}
+
+# the child writes its answer only once complete: nothing to read yet
+sub bg_pending {
+    return 0 unless $Bg{fh};
+    my $rin = '';
+    vec($rin, fileno($Bg{fh}), 1) = 1;
+    return select($rin, undef, undef, 0) == 0;
+}
+
+sub bg_wait {
+    my $fh = $Bg{fh};
+    my $resp = do { local $/; <$fh> };
+    close $fh;
+    waitpid $Bg{pid}, 0;
+    %Bg = ();
+    return $resp;
+}
+
+sub import {
+    # after each request: --- pg_after eval ["stop", undef, "start"] runs
+    # db/pg.sh on the suite's Postgres; --- bg_response_like checks the
+    # request started by bg_get() was still pending, then its answer
+    Test::Nginx::Socket::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+        my $name = $block->name;
+
+        if (defined $block->bg_response_like && $req_idx == 0
+            && $repeated_req_idx == 0)
+        {
+            Test::More::ok(bg_pending(),
+                           "$name - the slow request is still in flight");
+            Test::More::like(bg_wait(), qr/${\ $block->bg_response_like}/s,
+                             "$name - the slow request's answer");
+        }
+
+        my $after = $block->pg_after;
+        if (defined $after && defined $after->[$req_idx]) {
+            pg_ctl($after->[$req_idx]);
+
+            # past the pool's reconnect backoff (at most 1 s) after failures
+            select(undef, undef, undef, 1.1) if $after->[$req_idx] eq 'start';
+        }
+    });
+
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+
+        if (!defined $block->http_config) {
+            $block->set_value('http_config', http_config());
+        }
+
+        if (!defined $block->config) {
+            $block->set_value('config',
+                "location /api/v1/ { tunesheap_api; }\n");
+        }
+    });
+}
+
+1;

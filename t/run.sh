@@ -1,0 +1,59 @@
+#!/bin/bash
+# Runs every suite under t/ against throwaway servers: a Postgres cluster
+# made for this run, loaded with t/data/catalog.json, and the nginx that
+# each suite starts through the harness in t/lib.
+#
+# Everything runs in a private network and PID namespace when the kernel
+# allows it: listeners stay on a loopback nobody else sees, and every
+# process left over is gone when the run ends.
+#
+#   t/run.sh [prove arguments]     e.g. t/run.sh t/010-read.t
+set -eu
+
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [ -z "${TS_TEST_NAMESPACE:-}" ] \
+   && unshare -fpn --mount-proc true 2>/dev/null
+then
+    export TS_TEST_NAMESPACE=1
+    exec unshare -fpn --mount-proc \
+        bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/tunesheap-test.XXXXXX)
+chmod 755 "$tmp"
+pg_data=$tmp/pg
+pg_port=${TS_TEST_PG_PORT:-55432}
+
+cleanup() {
+    db/pg.sh stop "$pg_data" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+db/pg.sh start "$pg_data" "$pg_port" >"$tmp/pg-start.log" 2>&1 \
+    || { cat "$tmp/pg-start.log"; exit 1; }
+
+dsn=$(db/pg.sh dsn "$pg_data")
+db/import.sh "$dsn" t/data/catalog.json
+db/pg.sh psql "$pg_data" tunesheap -q -v ON_ERROR_STOP=1 -f t/data/slow.sql
+
+export TEST_NGINX_LOAD_MODULES=$root/build/nginx/objs/ngx_tunesheap_module.so
+export TEST_NGINX_PG_DSN=$dsn
+export TEST_NGINX_PG_DATA=$pg_data
+export TEST_NGINX_PG_CTL=$root/db/pg.sh
+export TEST_NGINX_SERVROOT=$tmp/servroot
+
+log=$tmp/prove.log
+status=0
+# TS_PROVE_INC puts another harness (the real Test::Nginx) in front of ours
+prove -v ${TS_PROVE_INC:+-I"$TS_PROVE_INC"} -It/lib -r "${@:-t}" 2>&1 \
+    | tee "$log" || status=1
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -c '^not ok ' "$log" || true)
+echo "tests: $passed passed, $failed failed"
+
+exit $status

@@ -31,7 +31,7 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
     u_char       hash[16];
     ngx_int_t    rc;
     ngx_md5_t    md5;
-    ngx_str_t    etag;
+    ngx_str_t    etag, retry = ngx_string("1");
     ngx_buf_t   *b, *nl;
     ngx_chain_t  out[2];
 
@@ -40,6 +40,12 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
     r->headers_out.content_type_len = ts_http_json_type.len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = body->len + 1;
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ts_http_set_header(r, "Retry-After", &retry, NULL) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (status == NGX_HTTP_OK) {
         /* strong: the MD5 of the exact body, newline included */
@@ -105,7 +111,7 @@ ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char     msg[TS_HTTP_MESSAGE_MAX], *p;
     va_list    args;
     yajl_gen   g;
-    ngx_str_t  body, retry = ngx_string("1");
+    ngx_str_t  body;
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
@@ -132,12 +138,6 @@ ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     ts_json_output(g, &body);
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ts_http_set_header(r, "Retry-After", &retry, NULL) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     return ts_http_send_json(r, status, &body);
 }

@@ -29,7 +29,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
 	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
 
-.PHONY: all deps build run stop test import bench clean
+.PHONY: all deps build run stop stop-nginx test import bench clean
 
 all: build
 
@@ -68,13 +68,9 @@ run: deps build
 		'SELECT count(*) FROM artists')" = 0 ]; then \
 		db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" db/sample-catalog.json; \
 	fi
-	@mkdir -p $(NGINX_PREFIX)/logs
-	@if [ -f $(NGINX_PREFIX)/logs/nginx.pid ] && \
-		kill -0 $$(cat $(NGINX_PREFIX)/logs/nginx.pid) 2>/dev/null; then \
-		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF) -s reload; \
-	else \
-		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF); \
-	fi
+	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp
+	@$(MAKE) -s stop-nginx
+	@$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF)
 	@for i in $$(seq 50); do \
 		curl -fs -o /dev/null http://127.0.0.1:$(HTTP_PORT)/api/v1/health \
 			&& break; sleep 0.2; done
@@ -82,12 +78,16 @@ run: deps build
 	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
 	@echo "Stop it with: make stop (data stays in var/)"
 
-stop:
-	@if [ -f $(NGINX_PREFIX)/logs/nginx.pid ]; then \
-		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF) -s quit || true; \
-	fi
+stop: stop-nginx
 	@db/pg.sh stop $(PG_DATA)
 	@echo "stopped"
+
+# nginx keeps a loaded module across reloads: a new build needs a restart
+stop-nginx:
+	@pidfile=$(NGINX_PREFIX)/logs/nginx.pid; \
+	if [ -f $$pidfile ] && kill -QUIT $$(cat $$pidfile) 2>/dev/null; then \
+		for i in $$(seq 100); do [ -f $$pidfile ] || break; sleep 0.1; done; \
+	fi
 
 test: deps build
 	t/run.sh

@@ -51,7 +51,7 @@ if [ "$count" != "$songs" ]; then
     db/pg.sh psql "$dir/pg" tunesheap -qc 'VACUUM ANALYZE'
 fi
 
-mkdir -p "$dir/nginx/logs" "$dir/static"
+mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/static"
 cat >"$dir/nginx.conf" <<CONF
 load_module $root/build/nginx/objs/ngx_tunesheap_module.so;
 worker_processes 2;

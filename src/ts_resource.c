@@ -19,6 +19,9 @@
 
 #define TS_SQL_CHUNK  4096
 
+/* what ts_resource_init() fills in */
+#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", { "" }
+
 
 typedef struct {
     ngx_pool_t     *pool;
@@ -33,43 +36,60 @@ static ngx_int_t ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
     ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
     ngx_uint_t parent_filter, const char *order);
+static ngx_int_t ts_resource_prepare_writes(ts_sql_t *sql,
+    ts_resource_t *rs);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
+static ngx_int_t ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs);
+static ngx_int_t ts_sql_references(ts_sql_t *sql, ts_resource_t *rs,
+    ngx_uint_t cond);
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
 
 
+/* name, output, JSON type, input, required, longest text, references */
+
 static ts_column_t  ts_artist_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER },
-    { ngx_string("name"), "name", TS_COL_STRING },
-    { ngx_string("country"), "country", TS_COL_STRING },
-    { ngx_string("description"), "description", TS_COL_STRING },
+    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
+    { ngx_string("name"), "name", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
+    { ngx_string("country"), "country", TS_COL_STRING, TS_IN_TEXT, 0, 100,
+      NULL },
+    { ngx_string("description"), "description", TS_COL_STRING, TS_IN_TEXT,
+      0, 5000, NULL },
     { ngx_string("dob"),
       "to_char(dob AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')",
-      TS_COL_STRING },
-    { ngx_string("website"), "website", TS_COL_STRING },
-    { ngx_string("picture_url"), "picture_url", TS_COL_STRING },
+      TS_COL_STRING, TS_IN_TIME, 0, 0, NULL },
+    { ngx_string("website"), "website", TS_COL_STRING, TS_IN_TEXT, 0, 500,
+      NULL },
+    { ngx_string("picture_url"), "picture_url", TS_COL_STRING, TS_IN_TEXT,
+      0, 500, NULL },
 };
 
 
 static ts_column_t  ts_album_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER },
-    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER },
-    { ngx_string("title"), "title", TS_COL_STRING },
+    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
+    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
+      &ts_resources[0] },
+    { ngx_string("title"), "title", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
     { ngx_string("release_date"), "to_char(release_date, 'YYYY-MM-DD')",
-      TS_COL_STRING },
-    { ngx_string("genre"), "genre", TS_COL_STRING },
-    { ngx_string("cover_url"), "cover_url", TS_COL_STRING },
+      TS_COL_STRING, TS_IN_DATE, 0, 0, NULL },
+    { ngx_string("genre"), "genre", TS_COL_STRING, TS_IN_TEXT, 0, 100, NULL },
+    { ngx_string("cover_url"), "cover_url", TS_COL_STRING, TS_IN_TEXT, 0, 500,
+      NULL },
 };
 
 
 static ts_column_t  ts_song_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER },
-    { ngx_string("album_id"), "album_id", TS_COL_NUMBER },
-    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER },
-    { ngx_string("title"), "title", TS_COL_STRING },
-    { ngx_string("track_number"), "track_number", TS_COL_NUMBER },
-    { ngx_string("duration_ms"), "duration_ms", TS_COL_NUMBER },
+    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
+    { ngx_string("album_id"), "album_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
+      &ts_resources[1] },
+    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
+      &ts_resources[0] },
+    { ngx_string("title"), "title", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
+    { ngx_string("track_number"), "track_number", TS_COL_NUMBER,
+      TS_IN_INTEGER, 0, 0, NULL },
+    { ngx_string("duration_ms"), "duration_ms", TS_COL_NUMBER, TS_IN_INTEGER,
+      0, 0, NULL },
 };
 
 
@@ -110,7 +130,7 @@ ts_resource_t  ts_resources[] = {
       "name",
       ts_artist_relations,
       sizeof(ts_artist_relations) / sizeof(ts_relation_t),
-      "", "", { "" } },
+      TS_RESOURCE_GENERATED },
 
     { ngx_string("albums"), ngx_string("album"), "albums",
       ts_album_columns, sizeof(ts_album_columns) / sizeof(ts_column_t),
@@ -118,14 +138,14 @@ ts_resource_t  ts_resources[] = {
       "title",
       ts_album_relations,
       sizeof(ts_album_relations) / sizeof(ts_relation_t),
-      "", "", { "" } },
+      TS_RESOURCE_GENERATED },
 
     { ngx_string("songs"), ngx_string("song"), "songs",
       ts_song_columns, sizeof(ts_song_columns) / sizeof(ts_column_t),
       ts_song_filters, sizeof(ts_song_filters) / sizeof(ts_filter_t),
       "title",
       NULL, 0,
-      "", "", { "" } },
+      TS_RESOURCE_GENERATED },
 };
 
 
@@ -146,7 +166,9 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
     sql.pos = NULL;
     sql.end = NULL;
 
-    if (ts_sql_add(&sql, "PREPARE %s AS SELECT 1;", ts_health_statement)
+    /* dates without a zone are UTC, as the API writes them */
+    if (ts_sql_add(&sql, "SET TimeZone = 'UTC';"
+                         "PREPARE %s AS SELECT 1;", ts_health_statement)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -161,9 +183,15 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         if (ts_sql_add(&sql, "PREPARE %s AS SELECT ", rs->item_statement)
                != NGX_OK
             || ts_sql_columns(&sql, rs) != NGX_OK
+            || ts_sql_add(&sql, ", ") != NGX_OK
+            || ts_sql_etag(&sql, rs) != NGX_OK
             || ts_sql_add(&sql, " FROM %s WHERE id = $1;", rs->table)
                != NGX_OK)
         {
+            return NGX_ERROR;
+        }
+
+        if (ts_resource_prepare_writes(&sql, rs) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -284,6 +312,40 @@ ts_resource_item(yajl_gen g, ts_resource_t *rs, PGresult *res, int row,
 }
 
 
+ngx_int_t
+ts_resource_item_body(ngx_pool_t *pool, ts_resource_t *rs, PGresult *res,
+    int first, ngx_str_t *body, u_char **hash)
+{
+    int       col;
+    yajl_gen  g;
+
+    col = first + (int) rs->ncolumns;
+
+    if (PQnfields(res) <= col || PQgetlength(res, 0, col) != 32) {
+        return NGX_ERROR;
+    }
+
+    *hash = (u_char *) PQgetvalue(res, 0, col);
+
+    g = ts_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_str(g, &rs->singular) != yajl_gen_status_ok
+        || ts_resource_item(g, rs, res, 0, first) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
+    }
+
+    ts_json_output(g, body);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
 {
@@ -374,12 +436,162 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ts_resource_t *rs,
         }
     }
 
+    /*
+     * the offset walks ids only (an index-only scan): the columns, some
+     * computed, are made for the page's rows alone
+     */
     if (ts_sql_add(sql, " LEFT JOIN LATERAL (SELECT ") != NGX_OK
         || ts_sql_columns(sql, rs) != NGX_OK
-        || ts_sql_add(sql, " FROM %s", rs->table) != NGX_OK
+        || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s",
+                      rs->table, rs->table)
+           != NGX_OK
         || ts_sql_where(sql, rs, mask) != NGX_OK
-        || ts_sql_add(sql, " ORDER BY %s LIMIT $1 OFFSET $2) x ON true;",
-                      order)
+        || ts_sql_add(sql, " ORDER BY %s LIMIT $1 OFFSET $2) ORDER BY %s)"
+                           " x ON true;", order, order)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Writes take the fields as one JSON object ($1 of create, $2 of update),
+ * checked and normalized by ts_write.c: a key present is a column to set.
+ * References are checked in the same statement, all of them, so that a
+ * 422 can name every missing one; If-Match compares with the ETag
+ * computed from the row as it is when the row is locked.
+ */
+static ngx_int_t
+ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
+{
+    ngx_uint_t    i, n;
+    ts_column_t  *col;
+
+    static const char  *casts[] = {
+        "", "text", "integer", "bigint", "date", "timestamptz"
+    };
+
+    ts_resource_name(rs->create_statement, "ts_%V_create", &rs->name);
+    ts_resource_name(rs->update_statement, "ts_%V_update", &rs->name);
+    ts_resource_name(rs->delete_statement, "ts_%V_delete", &rs->name);
+
+    rs->nreferences = 0;
+
+    for (i = 0; i < rs->ncolumns; i++) {
+        if (rs->columns[i].references) {
+            rs->nreferences++;
+        }
+    }
+
+    /* create */
+
+    if (ts_sql_add(sql, "PREPARE %s AS WITH s AS (SELECT $1::jsonb AS j),"
+                        " c AS (SELECT",
+                   rs->create_statement)
+           != NGX_OK
+        || ts_sql_references(sql, rs, 0) != NGX_OK
+        || ts_sql_add(sql, " FROM s), w AS (INSERT INTO %s (", rs->table)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, n = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->input != TS_IN_NONE
+            && ts_sql_add(sql, "%s%V", n++ ? ", " : "", &col->name) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, ") SELECT ") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, n = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->input != TS_IN_NONE
+            && ts_sql_add(sql, "%s(j->>'%V')::%s", n++ ? ", " : "",
+                          &col->name, casts[col->input])
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, " FROM s, c WHERE true") != NGX_OK
+        || ts_sql_references(sql, rs, 1) != NGX_OK
+        || ts_sql_add(sql, " RETURNING ") != NGX_OK
+        || ts_sql_columns(sql, rs) != NGX_OK
+        || ts_sql_add(sql, ", ") != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, ") SELECT true AS found, c.*, w.*"
+                           " FROM c LEFT JOIN w ON true;")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* update */
+
+    if (ts_sql_add(sql, "PREPARE %s AS WITH s AS (SELECT $2::jsonb AS j),"
+                        " c AS (SELECT",
+                   rs->update_statement)
+           != NGX_OK
+        || ts_sql_references(sql, rs, 0) != NGX_OK
+        || ts_sql_add(sql, " FROM s), w AS (UPDATE %s SET ", rs->table)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, n = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->input != TS_IN_NONE
+            && ts_sql_add(sql, "%s%V = CASE WHEN j ? '%V'"
+                               " THEN (j->>'%V')::%s ELSE %V END",
+                          n++ ? ", " : "", &col->name, &col->name,
+                          &col->name, casts[col->input], &col->name)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, " FROM s, c WHERE id = $1") != NGX_OK
+        || ts_sql_references(sql, rs, 1) != NGX_OK
+        || ts_sql_add(sql, " AND ($3::text[] IS NULL OR ") != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, " = ANY ($3::text[])) RETURNING ") != NGX_OK
+        || ts_sql_columns(sql, rs) != NGX_OK
+        || ts_sql_add(sql, ", ") != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, ") SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
+                           " AS found, c.*, w.* FROM c LEFT JOIN w ON true;",
+                      rs->table)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* delete: a row still referenced fails with 23503, kept for a 409 */
+
+    if (ts_sql_add(sql, "PREPARE %s AS WITH w AS (DELETE FROM %s"
+                        " WHERE id = $1 AND ($2::text[] IS NULL OR ",
+                   rs->delete_statement, rs->table)
+           != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id)"
+                           " SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
+                           " AS found, (SELECT count(*) FROM w) AS deleted;",
+                      rs->table)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -416,6 +628,84 @@ ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs)
         {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The ETag of an item: a hash of what the API shows of it, names included,
+ * so that any change of the representation changes the tag.  Computed in
+ * SQL so that If-Match can be checked in the statement that writes.
+ */
+static ngx_int_t
+ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs)
+{
+    ngx_uint_t  i;
+
+    if (ts_sql_add(sql, "md5('%V(", &rs->name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rs->ncolumns; i++) {
+        if (ts_sql_add(sql, "%s%V", i ? "," : "", &rs->columns[i].name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, ")' || ROW(") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rs->ncolumns; i++) {
+        if (ts_sql_add(sql, "%s%s", i ? ", " : "", rs->columns[i].select)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ts_sql_add(sql, ")::text)");
+}
+
+
+/*
+ * "rN, ...": whether the item each reference names exists (or the field is
+ * not set); with cond, " AND c.rN ..." requiring them all
+ */
+static ngx_int_t
+ts_sql_references(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t cond)
+{
+    ngx_uint_t    i, n;
+    ngx_int_t     rc;
+    ts_column_t  *col;
+
+    for (i = 0, n = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->references == NULL) {
+            continue;
+        }
+
+        if (cond) {
+            rc = ts_sql_add(sql, " AND c.r%ui", n);
+
+        } else {
+            rc = ts_sql_add(sql, "%s (jsonb_typeof(j->'%V') IS DISTINCT FROM"
+                                 " 'number' OR EXISTS (SELECT 1 FROM %s"
+                                 " WHERE id = (j->>'%V')::bigint)) AS r%ui",
+                            n ? "," : "", &col->name,
+                            col->references->table, &col->name, n);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        n++;
     }
 
     return NGX_OK;

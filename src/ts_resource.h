@@ -22,6 +22,14 @@
 #define TS_COL_NUMBER    0
 #define TS_COL_STRING    1
 
+/* what a column accepts in a write; TS_IN_NONE: it cannot be written */
+#define TS_IN_NONE       0
+#define TS_IN_TEXT       1
+#define TS_IN_INTEGER    2    /* 0 to 2147483647 */
+#define TS_IN_ID         3    /* another item's id */
+#define TS_IN_DATE       4    /* YYYY-MM-DD */
+#define TS_IN_TIME       5    /* YYYY-MM-DD[ HH:MM:SS UTC], or ISO 8601 */
+
 /* types of filter arguments */
 #define TS_ARG_ID        0
 #define TS_ARG_TEXT      1
@@ -29,6 +37,15 @@
 /* list statements: the columns that come before an item's own */
 #define TS_LIST_TOTAL    0
 #define TS_LIST_FOUND    1
+
+/*
+ * create and update statements: whether the item exists, then whether each
+ * referenced item exists (one column per reference), then the item written
+ * and its ETag; delete statements: whether it existed, and rows deleted
+ */
+#define TS_WRITE_FOUND   0
+#define TS_WRITE_REFS    1
+#define TS_DELETE_COUNT  1
 
 
 typedef struct ts_resource_s  ts_resource_t;
@@ -38,9 +55,13 @@ typedef char  ts_statement_t[TS_STATEMENT_LEN];
 
 
 typedef struct {
-    ngx_str_t         name;          /* in JSON */
+    ngx_str_t         name;          /* in JSON and in the table */
     const char       *select;        /* SQL expression giving its text */
     ngx_uint_t        type;          /* TS_COL_ */
+    ngx_uint_t        input;         /* TS_IN_ */
+    ngx_uint_t        required;
+    size_t            max;           /* characters in a text */
+    ts_resource_t    *references;    /* TS_IN_ID: whose id */
 } ts_column_t;
 
 
@@ -73,8 +94,13 @@ struct ts_resource_s {
     ts_relation_t    *relations;
     ngx_uint_t        nrelations;
 
-    ts_statement_t    item_statement;
+    ngx_uint_t        nreferences;   /* columns with references */
+
+    ts_statement_t    item_statement;     /* the item, then its ETag */
     ts_statement_t    search_statement;
+    ts_statement_t    create_statement;   /* $1 fields as JSON */
+    ts_statement_t    update_statement;   /* $1 id, $2 fields, $3 ETags */
+    ts_statement_t    delete_statement;   /* $1 id, $2 ETags */
     ts_statement_t    list_statements[1 << TS_FILTERS_MAX];   /* by mask */
 };
 
@@ -96,6 +122,13 @@ ts_relation_t *ts_relation_find(ts_resource_t *rs, ngx_str_t *name);
 /* one item as a JSON object, from row of res starting at column first */
 yajl_gen_status ts_resource_item(yajl_gen g, ts_resource_t *rs,
     PGresult *res, int row, int first);
+
+/*
+ * {"artist":{...}} and the item's ETag, from row 0 of res: the item's
+ * columns start at first, its ETag's hash follows them
+ */
+ngx_int_t ts_resource_item_body(ngx_pool_t *pool, ts_resource_t *rs,
+    PGresult *res, int first, ngx_str_t *body, u_char **hash);
 
 
 #endif /* _TS_RESOURCE_H_INCLUDED_ */

@@ -16,8 +16,6 @@
 #define TS_HTTP_MESSAGE_MAX  512
 
 
-static ngx_int_t ts_http_set_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value, ngx_table_elt_t **ref);
 static ngx_int_t ts_http_check_text(ngx_str_t *s);
 
 
@@ -26,12 +24,13 @@ static ngx_str_t  ts_http_json_type =
 
 
 ngx_int_t
-ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
+ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
+    ngx_str_t *etag)
 {
-    u_char       hash[16];
+    u_char       hash[16], hex[32];
     ngx_int_t    rc;
     ngx_md5_t    md5;
-    ngx_str_t    etag, retry = ngx_string("1");
+    ngx_str_t    tag, retry = ngx_string("1");
     ngx_buf_t   *b, *nl;
     ngx_chain_t  out[2];
 
@@ -41,35 +40,38 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = body->len + 1;
 
+    if (status == TS_HTTP_UNPROCESSABLE) {
+        /* nginx's table of status lines does not know it */
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
+    }
+
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ts_http_set_header(r, "Retry-After", &retry, NULL) != NGX_OK)
+        && ts_http_header(r, "Retry-After", &retry, NULL) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_HTTP_OK) {
+    if (status == NGX_HTTP_OK && etag == NULL) {
         /* strong: the MD5 of the exact body, newline included */
         ngx_md5_init(&md5);
         ngx_md5_update(&md5, body->data, body->len);
         ngx_md5_update(&md5, "\n", 1);
         ngx_md5_final(hash, &md5);
 
-        etag.len = 2 + 2 * sizeof(hash);
-        etag.data = ngx_pnalloc(r->pool, etag.len);
-        if (etag.data == NULL) {
+        ngx_hex_dump(hex, hash, sizeof(hash));
+
+        if (ts_http_etag(r, hex, &tag) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        etag.data[0] = '"';
-        ngx_hex_dump(etag.data + 1, hash, sizeof(hash));
-        etag.data[etag.len - 1] = '"';
+        etag = &tag;
+    }
 
-        /* nginx's not_modified filter answers If-None-Match from it */
-        if (ts_http_set_header(r, "ETag", &etag, &r->headers_out.etag)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    /* nginx's not_modified filter answers If-None-Match from it */
+    if (etag
+        && ts_http_header(r, "ETag", etag, &r->headers_out.etag) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_send_header(r);
@@ -101,6 +103,23 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
     out[1].next = NULL;
 
     return ngx_http_output_filter(r, &out[0]);
+}
+
+
+ngx_int_t
+ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag)
+{
+    etag->len = 2 + 32;
+    etag->data = ngx_pnalloc(r->pool, etag->len);
+    if (etag->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    etag->data[0] = '"';
+    ngx_memcpy(etag->data + 1, hex, 32);
+    etag->data[etag->len - 1] = '"';
+
+    return NGX_OK;
 }
 
 
@@ -139,7 +158,7 @@ ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     ts_json_output(g, &body);
 
-    return ts_http_send_json(r, status, &body);
+    return ts_http_send_json(r, status, &body, NULL);
 }
 
 
@@ -238,8 +257,8 @@ ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
 }
 
 
-static ngx_int_t
-ts_http_set_header(ngx_http_request_t *r, const char *key, ngx_str_t *value,
+ngx_int_t
+ts_http_header(ngx_http_request_t *r, const char *key, ngx_str_t *value,
     ngx_table_elt_t **ref)
 {
     ngx_table_elt_t  *h;

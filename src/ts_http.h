@@ -16,13 +16,24 @@
 
 #define TS_HTTP_ARG_MAX  200    /* bytes in a decoded text argument */
 
+/* nginx 1.22 has no name for it */
+#define TS_HTTP_UNPROCESSABLE  422
+
 
 /*
- * Sends body as JSON with status; a 200 gets an ETag and becomes a 304 when
- * If-None-Match matches it.  Returns what the content handler returns.
+ * Sends body as JSON with status.  A 200 gets etag, or else the MD5 of the
+ * body, and becomes a 304 when If-None-Match matches it.  Returns what the
+ * content handler returns.
  */
 ngx_int_t ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body);
+    ngx_str_t *body, ngx_str_t *etag);
+
+/* an ETag from the 32 hex digits of a hash */
+ngx_int_t ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag);
+
+/* adds a response header; key and value must outlive the request */
+ngx_int_t ts_http_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value, ngx_table_elt_t **ref);
 
 /* {"error":{"status":N,"message":"..."}} with status */
 ngx_int_t ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,

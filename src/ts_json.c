@@ -20,6 +20,8 @@
 static void *ts_json_malloc(void *ctx, size_t size);
 static void *ts_json_realloc(void *ctx, void *ptr, size_t size);
 static void ts_json_free(void *ctx, void *ptr);
+static const char *ts_json_scan(ngx_str_t *text);
+static void ts_json_tree_free(void *data);
 
 
 yajl_gen
@@ -71,6 +73,109 @@ ts_json_integer(yajl_gen g, int64_t n)
     p = ngx_sprintf(buf, "%L", n);
 
     return yajl_gen_number(g, (const char *) buf, p - buf);
+}
+
+
+yajl_val
+ts_json_parse(ngx_pool_t *pool, ngx_str_t *text, const char **err)
+{
+    char                 msg[128];
+    u_char              *input;
+    yajl_val             tree;
+    ngx_pool_cleanup_t  *cln;
+
+    *err = ts_json_scan(text);
+    if (*err) {
+        return NULL;
+    }
+
+    input = ngx_pnalloc(pool, text->len + 1);
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (input == NULL || cln == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+
+    ngx_memcpy(input, text->data, text->len);
+    input[text->len] = '\0';
+
+    /* yajl's tree takes no allocator: the pool's cleanup frees it */
+    tree = yajl_tree_parse((char *) input, msg, sizeof(msg));
+    if (tree == NULL) {
+        *err = "the body is not valid JSON";
+        return NULL;
+    }
+
+    cln->handler = ts_json_tree_free;
+    cln->data = tree;
+
+    return tree;
+}
+
+
+/* what yajl's tree would get wrong: a NUL in input or text, deep nesting */
+static const char *
+ts_json_scan(ngx_str_t *text)
+{
+    u_char      *p, *end;
+    ngx_uint_t   depth, string;
+
+    depth = 0;
+    string = 0;
+
+    for (p = text->data, end = p + text->len; p < end; p++) {
+
+        if (*p == '\0') {
+            return "the body is not valid JSON";
+        }
+
+        if (string) {
+            if (*p == '"') {
+                string = 0;
+
+            } else if (*p == '\\' && p + 1 < end) {
+                p++;
+
+                if (*p == 'u' && end - p > 4
+                    && ngx_strncmp(p + 1, "0000", 4) == 0)
+                {
+                    return "strings in the body must not contain \\u0000";
+                }
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth > TS_JSON_DEPTH_MAX) {
+                return "the body nests too deeply";
+            }
+            break;
+
+        case '}':
+        case ']':
+            if (depth) {
+                depth--;
+            }
+            break;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ts_json_tree_free(void *data)
+{
+    yajl_tree_free(data);
 }
 
 

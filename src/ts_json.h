@@ -11,6 +11,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+
+#define TS_JSON_DEPTH_MAX  32
 
 
 /* a generator whose memory, output included, lives as long as pool */
@@ -27,6 +31,13 @@ void ts_json_output(yajl_gen g, ngx_str_t *out);
     yajl_gen_string(g, (const unsigned char *) (s)->data, (s)->len)
 
 yajl_gen_status ts_json_integer(yajl_gen g, int64_t n);
+
+/*
+ * Parses text into a tree freed with pool.  NULL when it is not JSON (or
+ * valid UTF-8), nests deeper than TS_JSON_DEPTH_MAX, or has a string with
+ * \u0000 (yajl's tree would cut it there); err then says which.
+ */
+yajl_val ts_json_parse(ngx_pool_t *pool, ngx_str_t *text, const char **err);
 
 
 #endif /* _TS_JSON_H_INCLUDED_ */

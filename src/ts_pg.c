@@ -686,7 +686,7 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 {
     char            *state;
     PGresult        *res;
-    ngx_uint_t       rc;
+    ngx_uint_t       rc, level;
     ts_pg_pool_t    *pool;
     ts_pg_query_t   *q;
     ExecStatusType   st;
@@ -764,7 +764,12 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
             return;
 
         } else {
-            ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
+            /* bad data or a constraint (classes 22, 23): the client's */
+            level = (state && (ngx_strncmp(state, "22", 2) == 0
+                               || ngx_strncmp(state, "23", 2) == 0))
+                    ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+            ngx_log_error(level, q ? q->log : pool->log, 0,
                           "tunesheap: postgres query failed: %*s",
                           ts_pg_msglen(res ? PQresultErrorMessage(res) : ""),
                           res ? PQresultErrorMessage(res) : "");

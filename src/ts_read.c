@@ -302,8 +302,8 @@ ts_read_done(ts_pg_query_t *q)
 static ngx_int_t
 ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
 {
-    yajl_gen             g;
-    ngx_str_t            body;
+    u_char              *hash;
+    ngx_str_t            body, etag;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
 
@@ -315,15 +315,8 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
                                   &rs->singular, &ctx->route.id);
     }
 
-    g = ts_json_gen(r->pool);
-    if (g == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ts_json_str(g, &rs->singular) != yajl_gen_status_ok
-        || ts_resource_item(g, rs, res, 0, 0) != yajl_gen_status_ok
-        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    if (ts_resource_item_body(r->pool, rs, res, 0, &body, &hash) != NGX_OK
+        || ts_http_etag(r, hash, &etag) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: generating %V %V failed",
@@ -331,9 +324,7 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ts_json_output(g, &body);
-
-    return ts_http_send_json(r, NGX_HTTP_OK, &body);
+    return ts_http_send_json(r, NGX_HTTP_OK, &body, &etag);
 }
 
 
@@ -439,7 +430,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 
     ts_json_output(g, &body);
 
-    return ts_http_send_json(r, NGX_HTTP_OK, &body);
+    return ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
 }
 
 

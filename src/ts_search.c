@@ -244,7 +244,7 @@ ts_search_done(ts_pg_query_t *q)
 
     } else {
         ts_json_output(g, &body);
-        rc = ts_http_send_json(r, NGX_HTTP_OK, &body);
+        rc = ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
     }
 
     ts_http_finish(r, rc);

@@ -5,6 +5,7 @@
 #   make test     build and run every suite against throwaway servers
 #   make stop     stop what `make run` started (its data stays in var/)
 #   make import CATALOG=file.json
+#   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
 
 SHELL        := /bin/bash
@@ -29,7 +30,8 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
 	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
 
-.PHONY: all deps build run stop stop-nginx test import bench clean
+.PHONY: all deps build run stop stop-nginx test import bench apikey \
+	apikey-revoke clean
 
 all: build
 
@@ -99,6 +101,16 @@ import:
 
 bench: deps build
 	bench/run.sh
+
+# make apikey NAME=mobile-app [SCOPES=read,write]; make apikey-revoke NAME=...
+apikey:
+	@[ -n "$(NAME)" ] || { echo "usage: make apikey NAME=... [SCOPES=read,write]"; exit 2; }
+	@db/pg.sh start $(PG_DATA) $(PG_PORT) >/dev/null
+	@db/apikey.sh $(PG_DATA) create "$(NAME)" "$(or $(SCOPES),read,write)"
+
+apikey-revoke:
+	@[ -n "$(NAME)" ] || { echo "usage: make apikey-revoke NAME=..."; exit 2; }
+	@db/apikey.sh $(PG_DATA) revoke "$(NAME)"
 
 clean:
 	rm -rf $(BUILD)

@@ -18,16 +18,21 @@
 #include "ts_read.h"
 #include "ts_search.h"
 #include "ts_health.h"
+#include "ts_write.h"
+#include "ts_auth.h"
 
 
 #define TS_POOL_DEFAULT    16
 #define TS_QUEUE_DEFAULT   1024
 #define TS_BASE_DEFAULT    "/api/v1/"
+#define TS_MAX_BODY        65536
 
 
 static ngx_int_t ngx_http_tunesheap_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tunesheap_path(ngx_http_request_t *r,
     ngx_str_t *path);
+static ngx_int_t ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tunesheap_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf);
@@ -64,6 +69,20 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       offsetof(ts_main_conf_t, pg.connect_timeout),
       NULL },
 
+    { ngx_string("tunesheap_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("tunesheap_auth_read"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, auth_read),
+      NULL },
+
     { ngx_string("tunesheap_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tunesheap_api,
@@ -76,8 +95,8 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_tunesheap_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_tunesheap_preconfiguration,   /* preconfiguration */
+    ngx_http_tunesheap_postconfiguration,  /* postconfiguration */
 
     ngx_http_tunesheap_create_main_conf,   /* create main configuration */
     ngx_http_tunesheap_init_main_conf,     /* init main configuration */
@@ -111,7 +130,10 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
 {
     ngx_int_t          rc;
     ngx_str_t          path;
+    ngx_uint_t         write;
     ts_route_t         route;
+    const char        *message;
+    ts_loc_conf_t     *tlcf;
     ngx_table_elt_t   *allow;
 
     if (ngx_http_tunesheap_path(r, &path) != NGX_OK) {
@@ -148,6 +170,26 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
                                   route.allow);
     }
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+    write = !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD));
+
+    /* health answers load balancers, who carry no key */
+    if (write || (tlcf->auth_read && route.kind != ts_route_health)) {
+        rc = ts_auth_check(r, write ? "write" : "read", &message);
+
+        if (rc != NGX_OK) {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ts_http_send_error(r, rc, "%s", message);
+        }
+    }
+
+    if (write) {
+        return ts_write_handler(r, &route);
+    }
+
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
@@ -164,6 +206,26 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
     default:
         return ts_read_handler(r, &route);
     }
+}
+
+
+ts_request_ctx_t *
+ts_request_ctx(ngx_http_request_t *r)
+{
+    ts_request_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ts_request_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_tunesheap_module);
+    }
+
+    return ctx;
 }
 
 
@@ -185,6 +247,20 @@ ngx_http_tunesheap_path(ngx_http_request_t *r, ngx_str_t *path)
     path->len = r->uri.len - tlcf->base.len;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
+{
+    return ts_auth_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tunesheap_postconfiguration(ngx_conf_t *cf)
+{
+    return ts_auth_init(cf);
 }
 
 
@@ -220,6 +296,8 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
+    ngx_str_t  setup;
+
     ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
     ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
     ngx_conf_init_msec_value(tmcf->pg.connect_timeout, 3000);
@@ -230,9 +308,18 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     /* the statements are the same for every connection: build them once */
-    if (ts_resource_init(cf->pool, &tmcf->pg.setup) != NGX_OK) {
+    if (ts_resource_init(cf->pool, &setup) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup);
+    tmcf->pg.setup.data = ngx_pnalloc(cf->pool, tmcf->pg.setup.len);
+    if (tmcf->pg.setup.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(tmcf->pg.setup.data, setup.data, setup.len),
+               ts_auth_setup, ngx_strlen(ts_auth_setup));
 
     return NGX_CONF_OK;
 }
@@ -255,6 +342,8 @@ ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
      */
 
     tlcf->api = NGX_CONF_UNSET;
+    tlcf->max_body = NGX_CONF_UNSET_SIZE;
+    tlcf->auth_read = NGX_CONF_UNSET;
 
     return tlcf;
 }
@@ -268,6 +357,8 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_str_value(conf->base, prev->base, TS_BASE_DEFAULT);
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, TS_MAX_BODY);
+    ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);
 
     return NGX_CONF_OK;
 }

@@ -59,3 +59,19 @@ CREATE INDEX IF NOT EXISTS songs_title_fts_idx
     ON songs USING gin (to_tsvector('simple', ts_fold(title)));
 CREATE INDEX IF NOT EXISTS songs_title_trgm_idx
     ON songs USING gin (ts_fold(title) gin_trgm_ops);
+
+-- API keys for writes (and for reads where a directive asks).  Only the
+-- SHA-256 of a key is kept; `make apikey` prints the key itself once.
+CREATE TABLE IF NOT EXISTS api_keys (
+    id           bigserial PRIMARY KEY,
+    name         text NOT NULL,
+    key_hash     text NOT NULL UNIQUE,
+    scopes       text[] NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_used_at timestamptz,
+    revoked_at   timestamptz
+);
+
+-- one live key per name: $tunesheap_api_key names one client
+CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name_idx
+    ON api_keys (name) WHERE revoked_at IS NULL;

@@ -24,10 +24,25 @@ typedef struct {
 typedef struct {
     ngx_flag_t           api;
     ngx_str_t            base;      /* the path the API's routes are below */
+    size_t               max_body;  /* of a write's JSON */
+    ngx_flag_t           auth_read; /* reads need a key with "read" too */
 } ts_loc_conf_t;
 
 
+typedef struct ts_auth_ctx_s  ts_auth_ctx_t;
+
+/* what a request carries from one phase, or one event, to the next */
+typedef struct {
+    ts_auth_ctx_t       *auth;      /* its API key, once looked up */
+    void                *write;     /* a write waiting for its body */
+} ts_request_ctx_t;
+
+
 extern ngx_module_t  ngx_tunesheap_module;
+
+
+/* the request's context, made on first use; NULL if out of memory */
+ts_request_ctx_t *ts_request_ctx(ngx_http_request_t *r);
 
 
 #endif /* _TS_MODULE_H_INCLUDED_ */

@@ -67,6 +67,8 @@ ts_route(ngx_str_t *path, ts_route_t *route)
 
     if (n == 1) {
         route->kind = ts_route_list;
+        route->methods = TS_ROUTE_READ|NGX_HTTP_POST;
+        route->allow = "GET, HEAD, POST";
         return NGX_OK;
     }
 
@@ -80,6 +82,9 @@ ts_route(ngx_str_t *path, ts_route_t *route)
 
     } else {
         route->kind = ts_route_item;
+        route->methods = TS_ROUTE_READ|NGX_HTTP_PUT|NGX_HTTP_PATCH
+                         |NGX_HTTP_DELETE;
+        route->allow = "GET, HEAD, PUT, PATCH, DELETE";
     }
 
     route->id = seg[1];

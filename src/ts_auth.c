@@ -1,0 +1,346 @@
+
+/*
+ * Tunesheap: API keys.
+ *
+ * Keys are random; Postgres keeps only their SHA-256 (api_keys), so the
+ * comparison is an index lookup on a hash: nothing about a key leaks from
+ * how long it takes, and a stolen table gives no key.  No key is ever
+ * written to a log by this module.  A revoked key fails at its next use:
+ * nothing is cached.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+
+#include "ts_module.h"
+#include "ts_http.h"
+#include "ts_read.h"
+#include "ts_auth.h"
+
+
+#define TS_AUTH_KEY_MAX  256
+
+
+typedef enum {
+    ts_auth_none = 0,           /* no Authorization header */
+    ts_auth_pending,
+    ts_auth_valid,
+    ts_auth_unknown,            /* no such key, or revoked */
+    ts_auth_malformed,          /* not "Bearer <key>" */
+    ts_auth_failed              /* the lookup itself failed */
+} ts_auth_state_e;
+
+
+struct ts_auth_ctx_s {
+    ngx_http_request_t  *request;
+    ts_pg_query_t        query;
+    const char          *params[1];
+    u_char               hash[2 * 32 + 1];
+    ts_auth_state_e      state;
+    ngx_str_t            name;
+    ngx_str_t            scopes;      /* "read,write" */
+};
+
+
+static ngx_int_t ts_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ts_auth_hash(ngx_str_t *key, u_char *hex);
+static void ts_auth_done(ts_pg_query_t *q);
+static ngx_int_t ts_auth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* last use is written at most once a minute, not on every request */
+const char  ts_auth_setup[] =
+    "PREPARE ts_auth AS WITH k AS (SELECT id, name, scopes, last_used_at"
+    " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),"
+    " u AS (UPDATE api_keys a SET last_used_at = now() FROM k"
+    " WHERE a.id = k.id AND (k.last_used_at IS NULL"
+    " OR k.last_used_at < now() - interval '1 minute') RETURNING a.id)"
+    " SELECT k.name, array_to_string(k.scopes, ',') FROM k;";
+
+
+static ngx_str_t  ts_auth_variable_name = ngx_string("tunesheap_api_key");
+
+
+ngx_int_t
+ts_auth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ts_auth_variable_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ts_auth_variable;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ts_auth_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* rewrite: before limit_req (preaccess) needs $tunesheap_api_key */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ts_auth_handler;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ts_auth_check(ngx_http_request_t *r, const char *scope, const char **message)
+{
+    u_char            *p, *end;
+    size_t             len;
+    ngx_str_t          challenge;
+    ts_auth_ctx_t     *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    if (rctx == NULL) {
+        *message = "internal error";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = rctx->auth;
+
+    switch (ctx ? ctx->state : ts_auth_none) {
+
+    case ts_auth_valid:
+        len = ngx_strlen(scope);
+        p = ctx->scopes.data;
+        end = p + ctx->scopes.len;
+
+        while (p < end) {
+            if ((size_t) (end - p) >= len && ngx_strncmp(p, scope, len) == 0
+                && (p + len == end || p[len] == ','))
+            {
+                return NGX_OK;
+            }
+
+            while (p < end && *p++ != ',') { /* void */ }
+        }
+
+        *message = (scope[0] == 'w') ? "this API key may not write"
+                                     : "this API key may not read";
+        ngx_str_set(&challenge, "Bearer realm=\"tunesheap\", "
+                                "error=\"insufficient_scope\"");
+        break;
+
+    case ts_auth_failed:
+        *message = "the database is unavailable";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    case ts_auth_unknown:
+        *message = "unknown or revoked API key";
+        ngx_str_set(&challenge, "Bearer realm=\"tunesheap\", "
+                                "error=\"invalid_token\"");
+        break;
+
+    case ts_auth_malformed:
+        *message = "the Authorization header must be \"Bearer <key>\"";
+        ngx_str_set(&challenge, "Bearer realm=\"tunesheap\", "
+                                "error=\"invalid_request\"");
+        break;
+
+    default: /* none */
+        *message = "an API key is required: Authorization: Bearer <key>";
+        ngx_str_set(&challenge, "Bearer realm=\"tunesheap\"");
+        break;
+    }
+
+    if (ts_http_header(r, "WWW-Authenticate", &challenge, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return (ctx && ctx->state == ts_auth_valid) ? NGX_HTTP_FORBIDDEN
+                                                : NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * Rewrite phase: starts the lookup and holds the request's phases
+ * (NGX_DONE) until it is answered; on the way back in, lets them go on.
+ */
+static ngx_int_t
+ts_auth_handler(ngx_http_request_t *r)
+{
+    ngx_str_t          key;
+    ts_loc_conf_t     *tlcf;
+    ts_auth_ctx_t     *ctx;
+    ts_request_ctx_t  *rctx;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (!tlcf->api || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rctx = ts_request_ctx(r);
+    if (rctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rctx->auth) {
+        return (rctx->auth->state == ts_auth_pending) ? NGX_DONE
+                                                       : NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_auth_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    rctx->auth = ctx;
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    key = r->headers_in.authorization->value;
+
+    if (key.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(key.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        ctx->state = ts_auth_malformed;
+        return NGX_DECLINED;
+    }
+
+    key.data += sizeof("Bearer ") - 1;
+    key.len -= sizeof("Bearer ") - 1;
+
+    if (ts_auth_hash(&key, ctx->hash) != NGX_OK) {
+        ctx->state = ts_auth_malformed;
+        return NGX_DECLINED;
+    }
+
+    ctx->params[0] = (char *) ctx->hash;
+    ctx->query.statement = "ts_auth";
+    ctx->query.nparams = 1;
+    ctx->query.params = ctx->params;
+    ctx->query.done = ts_auth_done;
+    ctx->query.data = ctx;
+
+    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+        ctx->state = ts_auth_failed;
+        return NGX_DECLINED;
+    }
+
+    ctx->state = ts_auth_pending;
+
+    return NGX_DONE;
+}
+
+
+/* the hex SHA-256 of a well-formed key: visible ASCII, not too long */
+static ngx_int_t
+ts_auth_hash(ngx_str_t *key, u_char *hex)
+{
+    size_t         i;
+    u_char         md[EVP_MAX_MD_SIZE];
+    unsigned int   len;
+
+    if (key->len == 0 || key->len > TS_AUTH_KEY_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < key->len; i++) {
+        if (key->data[i] <= 0x20 || key->data[i] >= 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_Digest(key->data, key->len, md, &len, EVP_sha256(), NULL) != 1
+        || len != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    *ngx_hex_dump(hex, md, len) = '\0';
+
+    return NGX_OK;
+}
+
+
+static void
+ts_auth_done(ts_pg_query_t *q)
+{
+    ts_auth_ctx_t       *ctx;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    ctx = q->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (q->rc != TS_PG_OK) {
+        ctx->state = ts_auth_failed;
+
+    } else if (PQntuples(q->result) == 0) {
+        ctx->state = ts_auth_unknown;
+
+    } else {
+        ctx->name.len = PQgetlength(q->result, 0, 0);
+        ctx->scopes.len = PQgetlength(q->result, 0, 1);
+        ctx->name.data = ngx_pnalloc(r->pool, ctx->name.len + 1);
+        ctx->scopes.data = ngx_pnalloc(r->pool, ctx->scopes.len + 1);
+
+        if (ctx->name.data == NULL || ctx->scopes.data == NULL) {
+            ctx->state = ts_auth_failed;
+
+        } else {
+            ngx_memcpy(ctx->name.data, PQgetvalue(q->result, 0, 0),
+                       ctx->name.len);
+            ngx_memcpy(ctx->scopes.data, PQgetvalue(q->result, 0, 1),
+                       ctx->scopes.len);
+            ctx->state = ts_auth_valid;
+        }
+    }
+
+    /* the query's hold on the request ends; the phases go on */
+    ngx_http_finalize_request(r, NGX_DONE);
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ts_auth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ts_request_ctx_t  *rctx;
+
+    rctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
+
+    if (rctx == NULL || rctx->auth == NULL
+        || rctx->auth->state != ts_auth_valid)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = rctx->auth->name.data;
+    v->len = rctx->auth->name.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

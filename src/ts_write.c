@@ -1,0 +1,1043 @@
+
+/*
+ * Tunesheap: the write side of the catalog.  One generic handler serves
+ * every resource from its description: the body is read by nginx's
+ * nonblocking reader, parsed with yajl, checked field by field (every
+ * problem is named in one 422), normalized, and written by one statement,
+ * so nothing is ever half-written.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_module.h"
+#include "ts_json.h"
+#include "ts_http.h"
+#include "ts_resource.h"
+#include "ts_read.h"
+#include "ts_write.h"
+
+
+#define TS_REFERENCES_MAX  4
+#define TS_INTEGER_MAX     2147483647
+
+
+typedef struct {
+    ngx_str_t            field;
+    ngx_str_t            problem;
+} ts_write_problem_t;
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ts_route_t           route;
+    ts_pg_query_t        query;
+    const char          *params[3];
+    ngx_array_t          problems;        /* ts_write_problem_t */
+    ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
+} ts_write_ctx_t;
+
+
+static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);
+static void ts_write_body_handler(ngx_http_request_t *r);
+static ngx_int_t ts_write_body(ts_write_ctx_t *ctx);
+static ngx_int_t ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text);
+static ngx_int_t ts_write_fields(ts_write_ctx_t *ctx, yajl_val tree,
+    ngx_str_t *fields);
+static ngx_int_t ts_write_field(ts_write_ctx_t *ctx, yajl_gen g,
+    ts_column_t *col, ngx_uint_t ref, yajl_val v);
+static ngx_int_t ts_write_problem(ts_write_ctx_t *ctx, ngx_str_t *field,
+    const char *fmt, ...);
+static ngx_int_t ts_write_send_problems(ts_write_ctx_t *ctx);
+static void ts_write_done(ts_pg_query_t *q);
+static ngx_int_t ts_write_written(ts_write_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_write_location(ts_write_ctx_t *ctx, PGresult *res,
+    int col);
+static const char *ts_write_if_match(ngx_http_request_t *r);
+static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
+static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
+static ngx_int_t ts_write_date(u_char *p, size_t len);
+static size_t ts_write_chars(u_char *p, size_t len);
+
+
+ngx_int_t
+ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
+{
+    ngx_int_t          rc;
+    ts_loc_conf_t     *tlcf;
+    ts_write_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_write_ctx_t));
+    if (rctx == NULL || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_array_init(&ctx->problems, r->pool, 4, sizeof(ts_write_problem_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->route = *route;
+    ctx->query.params = ctx->params;
+    ctx->query.done = ts_write_done;
+    ctx->query.data = ctx;
+
+    if (r->method == NGX_HTTP_DELETE) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ts_write_start(ctx);
+        return (rc == NGX_DONE) ? NGX_DONE : rc;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (!ts_write_is_json(r)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                  "Content-Type must be application/json");
+    }
+
+    if (r->headers_in.content_length_n > (off_t) tlcf->max_body) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "the body is larger than %uz bytes",
+                                  tlcf->max_body);
+    }
+
+    rctx->write = ctx;
+
+    rc = ngx_http_read_client_request_body(r, ts_write_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Sends the write's statement.  NGX_DONE when it is under way, else the
+ * status of the error it answered.
+ */
+static ngx_int_t
+ts_write_start(ts_write_ctx_t *ctx)
+{
+    u_char              *id;
+    ts_resource_t       *rs;
+    ts_pg_query_t       *q;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+    q = &ctx->query;
+
+    id = ngx_pnalloc(r->pool, ctx->route.id.len + 1);
+    if (id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_cpystrn(id, ctx->route.id.data, ctx->route.id.len + 1);
+
+    switch (r->method) {
+
+    case NGX_HTTP_POST:
+        q->statement = rs->create_statement;
+        q->nparams = 1;
+        break;
+
+    case NGX_HTTP_DELETE:
+        q->statement = rs->delete_statement;
+        q->nparams = 2;
+        ctx->params[0] = (char *) id;
+        ctx->params[1] = ts_write_if_match(r);
+        break;
+
+    default: /* PUT, PATCH */
+        q->statement = rs->update_statement;
+        q->nparams = 3;
+        ctx->params[1] = ctx->params[0];
+        ctx->params[0] = (char *) id;
+        ctx->params[2] = ts_write_if_match(r);
+        break;
+    }
+
+    if (ts_read_query(r, q, 1) != NGX_OK) {
+        return ts_read_query_error(r, q);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_write_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+
+    rc = ts_write_body(rctx->write);
+
+    /* the reader's hold on the request ends; a query holds its own */
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* NGX_DONE when the statement is under way, else what was answered */
+static ngx_int_t
+ts_write_body(ts_write_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    yajl_val             tree;
+    ngx_str_t            text, fields;
+    const char          *err;
+    ts_loc_conf_t       *tlcf;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    rc = ts_write_read_body(r, &text);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (text.len > tlcf->max_body) {
+        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "the body is larger than %uz bytes",
+                                  tlcf->max_body);
+    }
+
+    if (text.len == 0) {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "a JSON body is required");
+    }
+
+    tree = ts_json_parse(r->pool, &text, &err);
+    if (tree == NULL) {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
+    }
+
+    ngx_str_null(&fields);
+
+    rc = ts_write_fields(ctx, tree, &fields);
+
+    if (rc == NGX_DECLINED) {
+        return ts_write_send_problems(ctx);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->params[0] = (char *) fields.data;
+
+    return ts_write_start(ctx);
+}
+
+
+/* the whole body in one piece, NUL-terminated */
+static ngx_int_t
+ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text)
+{
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    text->len = 0;
+    text->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+    text->len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /* a body past client_body_buffer_size: nginx's own temp file */
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
+ * Checks {"artist":{...}} field by field and writes the fields as the JSON
+ * object the statements take: a key for every column to set (all of them
+ * for POST and PUT, absent ones as null), values normalized.  NGX_DECLINED
+ * when there are problems.
+ */
+static ngx_int_t
+ts_write_fields(ts_write_ctx_t *ctx, yajl_val tree, ngx_str_t *fields)
+{
+    yajl_gen             g;
+    yajl_val             item, v;
+    ngx_str_t            name;
+    ngx_uint_t           i, j, ref, seen, whole;
+    ts_column_t         *col;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+    item = NULL;
+
+    if (YAJL_IS_OBJECT(tree)) {
+        for (i = 0; i < tree->u.object.len; i++) {
+            name.data = (u_char *) tree->u.object.keys[i];
+            name.len = ngx_strlen(name.data);
+
+            if (name.len == rs->singular.len
+                && ngx_strncmp(name.data, rs->singular.data, name.len) == 0)
+            {
+                item = tree->u.object.values[i];
+                continue;
+            }
+
+            if (ts_write_problem(ctx, &name, "is not allowed here")
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (!YAJL_IS_OBJECT(item)) {
+        if (ts_write_problem(ctx, &rs->singular,
+                             item ? "must be an object" : "is required")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL || yajl_gen_map_open(g) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    seen = 0;
+
+    for (i = 0; i < item->u.object.len; i++) {
+        name.data = (u_char *) item->u.object.keys[i];
+        name.len = ngx_strlen(name.data);
+        v = item->u.object.values[i];
+
+        for (j = 0, ref = 0; j < rs->ncolumns; j++) {
+            col = &rs->columns[j];
+
+            if (col->name.len == name.len
+                && ngx_strncmp(col->name.data, name.data, name.len) == 0)
+            {
+                break;
+            }
+
+            if (col->references) {
+                ref++;
+            }
+        }
+
+        if (j == rs->ncolumns) {
+            if (ts_write_problem(ctx, &name, "is not a field of %V",
+                                 &rs->singular)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (seen & ((ngx_uint_t) 1 << j)) {
+            if (ts_write_problem(ctx, &col->name, "is given more than once")
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        seen |= (ngx_uint_t) 1 << j;
+
+        if (ts_write_field(ctx, g, col, ref, v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* POST and PUT give the whole item: the rest is missing or null */
+    whole = (r->method != NGX_HTTP_PATCH);
+
+    for (j = 0; whole && j < rs->ncolumns; j++) {
+        col = &rs->columns[j];
+
+        if (col->input == TS_IN_NONE || (seen & ((ngx_uint_t) 1 << j))) {
+            continue;
+        }
+
+        if (col->required) {
+            if (ts_write_problem(ctx, &col->name, "is required") != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ts_json_str(g, &col->name) != yajl_gen_status_ok
+            || yajl_gen_null(g) != yajl_gen_status_ok)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->problems.nelts) {
+        return NGX_DECLINED;
+    }
+
+    if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    /* a parameter is a C string */
+    ts_json_output(g, &name);
+
+    fields->len = name.len;
+    fields->data = ngx_pnalloc(r->pool, name.len + 1);
+    if (fields->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(fields->data, name.data, name.len + 1);
+
+    return NGX_OK;
+}
+
+
+/* one field: a problem, or its normalized value in g */
+static ngx_int_t
+ts_write_field(ts_write_ctx_t *ctx, yajl_gen g, ts_column_t *col,
+    ngx_uint_t ref, yajl_val v)
+{
+    size_t            len;
+    u_char           *s;
+    int64_t           n;
+    yajl_gen_status   st;
+
+    if (col->input == TS_IN_NONE) {
+        return ts_write_problem(ctx, &col->name, "cannot be set");
+    }
+
+    if (YAJL_IS_NULL(v)) {
+        if (col->required) {
+            return ts_write_problem(ctx, &col->name, "is required");
+        }
+
+        st = ts_json_str(g, &col->name);
+        return (st == yajl_gen_status_ok
+                && yajl_gen_null(g) == yajl_gen_status_ok)
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    switch (col->input) {
+
+    case TS_IN_INTEGER:
+        if (ts_write_integer(v, &n) != NGX_OK || n < 0 || n > TS_INTEGER_MAX) {
+            return ts_write_problem(ctx, &col->name,
+                                    "must be an integer from 0 to %d",
+                                    TS_INTEGER_MAX);
+        }
+
+        break;
+
+    case TS_IN_ID:
+        if (ts_write_integer(v, &n) != NGX_OK || n < 1) {
+            return ts_write_problem(ctx, &col->name,
+                                    "must be the id of %s %V",
+                                    col->references->singular.data[0] == 'a'
+                                    ? "an" : "a",
+                                    &col->references->singular);
+        }
+
+        if (ref < TS_REFERENCES_MAX) {
+            ctx->references[ref].data = (u_char *) v->u.number.r;
+            ctx->references[ref].len = ngx_strlen(v->u.number.r);
+        }
+
+        break;
+
+    default: /* texts */
+
+        if (!YAJL_IS_STRING(v)) {
+            return ts_write_problem(ctx, &col->name, "must be a string");
+        }
+
+        s = (u_char *) v->u.string;
+        len = ngx_strlen(s);
+
+        if (col->input == TS_IN_TEXT) {
+            if (col->required && len == 0) {
+                return ts_write_problem(ctx, &col->name,
+                                        "must not be empty");
+            }
+
+            if (ts_write_chars(s, len) > col->max) {
+                return ts_write_problem(ctx, &col->name,
+                                        "is longer than %uz characters",
+                                        col->max);
+            }
+
+        } else if (ts_write_date(s, len) != NGX_OK
+                   || (col->input == TS_IN_DATE && len != 10))
+        {
+            return ts_write_problem(ctx, &col->name, "is not a date");
+        }
+
+        st = ts_json_str(g, &col->name);
+        if (st == yajl_gen_status_ok) {
+            st = yajl_gen_string(g, s, len);
+        }
+
+        return (st == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+    }
+
+    /* numbers: as the client wrote them, they are plain integers */
+    st = ts_json_str(g, &col->name);
+    if (st == yajl_gen_status_ok) {
+        st = ts_json_integer(g, n);
+    }
+
+    return (st == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ts_write_problem(ts_write_ctx_t *ctx, ngx_str_t *field, const char *fmt, ...)
+{
+    u_char              *p, buf[128];
+    va_list              args;
+    ts_write_problem_t  *pr;
+
+    pr = ngx_array_push(&ctx->problems);
+    if (pr == NULL) {
+        return NGX_ERROR;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    pr->field = *field;
+    pr->problem.len = p - buf;
+    pr->problem.data = ngx_pnalloc(ctx->request->pool, pr->problem.len);
+
+    if (pr->problem.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(pr->problem.data, buf, pr->problem.len);
+
+    return NGX_OK;
+}
+
+
+/* {"error":{"status":422,"message":"validation failed","fields":{...}}} */
+static ngx_int_t
+ts_write_send_problems(ts_write_ctx_t *ctx)
+{
+    yajl_gen             g;
+    ngx_str_t            body;
+    ngx_uint_t           i;
+    yajl_gen_status      st;
+    ts_write_problem_t  *pr;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    pr = ctx->problems.elts;
+
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = yajl_gen_map_open(g);
+
+    if (st == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "error")) == yajl_gen_status_ok
+        && (st = yajl_gen_map_open(g)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "status")) == yajl_gen_status_ok
+        && (st = ts_json_integer(g, TS_HTTP_UNPROCESSABLE))
+           == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "message")) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "validation failed"))
+           == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "fields")) == yajl_gen_status_ok)
+    {
+        st = yajl_gen_map_open(g);
+    }
+
+    for (i = 0; st == yajl_gen_status_ok && i < ctx->problems.nelts; i++) {
+        st = ts_json_str(g, &pr[i].field);
+
+        if (st == yajl_gen_status_ok) {
+            st = ts_json_str(g, &pr[i].problem);
+        }
+    }
+
+    if (st == yajl_gen_status_ok
+        && (st = yajl_gen_map_close(g)) == yajl_gen_status_ok
+        && (st = yajl_gen_map_close(g)) == yajl_gen_status_ok)
+    {
+        st = yajl_gen_map_close(g);
+    }
+
+    if (st != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    return ts_http_send_json(r, TS_HTTP_UNPROCESSABLE, &body, NULL);
+}
+
+
+static void
+ts_write_done(ts_pg_query_t *q)
+{
+    ngx_int_t            rc;
+    ts_write_ctx_t      *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = q->data;
+    r = ctx->request;
+
+    if (q->rc == TS_PG_ERROR && ngx_strcmp(ts_pg_sqlstate(q), "23503") == 0) {
+        rc = ts_write_conflict(ctx, q->result);
+
+    } else if (q->rc != TS_PG_OK) {
+        rc = ts_read_query_error(r, q);
+
+    } else if (r->method == NGX_HTTP_DELETE) {
+        rc = ts_write_deleted(ctx, q->result);
+
+    } else {
+        rc = ts_write_written(ctx, q->result);
+    }
+
+    ts_http_finish(r, rc);
+}
+
+
+static ngx_int_t
+ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
+{
+    int                  first;
+    u_char              *hash;
+    ngx_str_t            body, etag;
+    ngx_uint_t           i, k;
+    ts_column_t         *col;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+    first = TS_WRITE_REFS + (int) rs->nreferences;
+
+    if (PQntuples(res) != 1 || PQnfields(res) <= first) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQgetvalue(res, 0, TS_WRITE_FOUND)[0] != 't') {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
+                                  &rs->singular, &ctx->route.id);
+    }
+
+    for (i = 0, k = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->references == NULL) {
+            continue;
+        }
+
+        if (PQgetvalue(res, 0, TS_WRITE_REFS + k)[0] == 'f'
+            && ts_write_problem(ctx, &col->name, "%V %V does not exist",
+                                &col->references->singular,
+                                &ctx->references[k])
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        k++;
+    }
+
+    if (ctx->problems.nelts) {
+        return ts_write_send_problems(ctx);
+    }
+
+    if (PQgetisnull(res, 0, first)) {
+        /* found, references fine: If-Match did not match */
+        return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                  "%V %V has changed: If-Match does not "
+                                  "match its ETag", &rs->singular,
+                                  &ctx->route.id);
+    }
+
+    if (ts_resource_item_body(r->pool, rs, res, first, &body, &hash)
+        != NGX_OK
+        || ts_http_etag(r, hash, &etag) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the ETag is the new one: If-Match was for the old */
+    r->disable_not_modified = 1;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ts_http_send_json(r, NGX_HTTP_OK, &body, &etag);
+    }
+
+    if (ts_write_location(ctx, res, first) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_http_send_json(r, NGX_HTTP_CREATED, &body, &etag);
+}
+
+
+static ngx_int_t
+ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (PQntuples(res) != 1 || PQnfields(res) <= TS_DELETE_COUNT) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQgetvalue(res, 0, TS_WRITE_FOUND)[0] != 't') {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
+    }
+
+    if (PQgetvalue(res, 0, TS_DELETE_COUNT)[0] == '0') {
+        return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                  "%V %V has changed: If-Match does not "
+                                  "match its ETag",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
+    }
+
+    r->disable_not_modified = 1;
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = -1;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/* a foreign key said no: a delete of a parent, or a reference just gone */
+static ngx_int_t
+ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res)
+{
+    char                *table;
+    ngx_str_t            field;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+    table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+
+    if (r->method == NGX_HTTP_DELETE) {
+        return ts_http_send_error(r, NGX_HTTP_CONFLICT,
+                                  "%V %V still has %s: delete them first",
+                                  &rs->singular, &ctx->route.id,
+                                  table ? table : "dependents");
+    }
+
+    ngx_str_set(&field, "fields");
+
+    if (ts_write_problem(ctx, &field, "refer to an item that was just "
+                         "deleted")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_write_send_problems(ctx);
+}
+
+
+/* Location: /api/v1/artists/12 */
+static ngx_int_t
+ts_write_location(ts_write_ctx_t *ctx, PGresult *res, int col)
+{
+    u_char              *p;
+    ngx_str_t            value;
+    ts_loc_conf_t       *tlcf;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    value.len = tlcf->base.len + rs->name.len + 1 + PQgetlength(res, 0, col);
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(value.data, tlcf->base.data, tlcf->base.len);
+    p = ngx_cpymem(p, rs->name.data, rs->name.len);
+    *p++ = '/';
+    ngx_memcpy(p, PQgetvalue(res, 0, col), PQgetlength(res, 0, col));
+
+    /* kept relative: behind CloudFront and the load balancer, nginx does
+     * not know the scheme and host clients use */
+    return ts_http_header(r, "Location", &value, NULL);
+}
+
+
+/*
+ * If-Match as a text[] parameter of the strong tags it lists, or NULL when
+ * there is none or it is "*" (the item must exist, as it must anyway).
+ * Weak tags never match strongly, so they are left out.
+ */
+static const char *
+ts_write_if_match(ngx_http_request_t *r)
+{
+    u_char           *p, *end, *arr, *a;
+    ngx_uint_t        n;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.if_match;
+
+    if (h == NULL || (h->value.len == 1 && h->value.data[0] == '*')) {
+        return NULL;
+    }
+
+    arr = ngx_pnalloc(r->pool, h->value.len + 3);
+    if (arr == NULL) {
+        return NULL;
+    }
+
+    a = arr;
+    *a++ = '{';
+    n = 0;
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    while (p < end) {
+        if (end - p >= 34 + 2 && p[0] == 'W' && p[1] == '/') {
+            p += 2 + 34;
+            continue;
+        }
+
+        if (end - p >= 34 && p[0] == '"' && p[33] == '"') {
+            if (n++) {
+                *a++ = ',';
+            }
+
+            /* only hex digits can match, and only they reach the array */
+            for (p++; p < end && *p != '"'; p++) {
+                if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) {
+                    *a++ = *p;
+                }
+            }
+        }
+
+        p++;
+    }
+
+    *a++ = '}';
+    *a = '\0';
+
+    return (char *) arr;
+}
+
+
+/* application/json, with parameters or not */
+static ngx_int_t
+ts_write_is_json(ngx_http_request_t *r)
+{
+    u_char     *p, *end;
+    ngx_str_t  *type;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+    p = type->data;
+    end = p + type->len;
+
+    while (p < end && *p != ';' && *p != ' ') {
+        p++;
+    }
+
+    return (size_t) (p - type->data) == sizeof("application/json") - 1
+           && ngx_strncasecmp(type->data, (u_char *) "application/json",
+                              sizeof("application/json") - 1) == 0;
+}
+
+
+/* a JSON number written as an integer that fits int64_t */
+static ngx_int_t
+ts_write_integer(yajl_val v, int64_t *n)
+{
+    ngx_str_t  s;
+
+    if (!YAJL_IS_NUMBER(v)) {
+        return NGX_ERROR;
+    }
+
+    s.data = (u_char *) v->u.number.r;
+    s.len = ngx_strlen(s.data);
+
+    if (s.len && s.data[0] == '-') {
+        /* negative integers are never valid here */
+        return ts_http_parse_int(&(ngx_str_t) { s.len - 1, s.data + 1 }, n)
+               == NGX_OK ? (*n = -*n, NGX_OK) : NGX_ERROR;
+    }
+
+    return ts_http_parse_int(&s, n);
+}
+
+
+/*
+ * YYYY-MM-DD that exists, optionally followed by " HH:MM:SS" or
+ * "THH:MM:SS", then optionally " UTC" or "Z"
+ */
+static ngx_int_t
+ts_write_date(u_char *p, size_t len)
+{
+    ngx_uint_t  i, year, month, day, leap;
+
+    static ngx_uint_t  days[] = {
+        31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    static const char  shape[] = "dddd-dd-dd?dd:dd:dd";
+
+    if (len != 10 && len != 19 && len != 20 && len != 23) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ngx_min(len, 19); i++) {
+        if (shape[i] == 'd') {
+            if (p[i] < '0' || p[i] > '9') {
+                return NGX_ERROR;
+            }
+
+        } else if (shape[i] == '?') {
+            if (p[i] != ' ' && p[i] != 'T') {
+                return NGX_ERROR;
+            }
+
+        } else if (p[i] != (u_char) shape[i]) {
+            return NGX_ERROR;
+        }
+    }
+
+    if ((len == 20 && p[19] != 'Z')
+        || (len == 23 && ngx_strncmp(p + 19, " UTC", 4) != 0))
+    {
+        return NGX_ERROR;
+    }
+
+    year = ngx_atoi(p, 4);
+    month = ngx_atoi(p + 5, 2);
+    day = ngx_atoi(p + 8, 2);
+    leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    if (year < 1 || month < 1 || month > 12 || day < 1
+        || day > days[month - 1] || (month == 2 && day == 29 && !leap))
+    {
+        return NGX_ERROR;
+    }
+
+    if (len > 10
+        && (ngx_atoi(p + 11, 2) > 23 || ngx_atoi(p + 14, 2) > 59
+            || ngx_atoi(p + 17, 2) > 59))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* characters, not bytes: the text is valid UTF-8 (yajl checked it) */
+static size_t
+ts_write_chars(u_char *p, size_t len)
+{
+    size_t  i, n;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}

@@ -6,55 +6,60 @@ use Tunesheap::Test;
 use Digest::MD5 qw(md5_hex);
 
 our $Song2 = qq{{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}}\n};
-our $Song2Tag = '"' . md5_hex($Song2) . '"';
+our $Album3 = qq{{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}\n};
+our $Album3Tag = '"' . md5_hex($Album3) . '"';
 
 no_shuffle();
 run_tests();
 
 __DATA__
 
-=== TEST 1: the ETag is strong and is the MD5 of the exact body
+=== TEST 1: a list's ETag is strong: the MD5 of the exact body
 --- request
-GET /api/v1/songs/2
+GET /api/v1/songs?album_id=3
 --- error_code: 200
 --- response_headers eval
-"ETag: $::Song2Tag"
+"ETag: $::Album3Tag"
 --- response_body eval
-$::Song2
+$::Album3
 
 
 
 === TEST 2: a matching If-None-Match is a 304 without a body
 --- request
-GET /api/v1/songs/2
+GET /api/v1/songs?album_id=3
 --- more_headers eval
-"If-None-Match: $::Song2Tag"
+"If-None-Match: $::Album3Tag"
 --- error_code: 304
 --- response_headers eval
-"ETag: $::Song2Tag"
+"ETag: $::Album3Tag"
 --- response_body:
 
 
 
 === TEST 3: any of several tags, a weak one, or * match too
 --- request eval
-["GET /api/v1/songs/2", "GET /api/v1/songs/2", "GET /api/v1/songs/2"]
+["GET /api/v1/songs?album_id=3", "GET /api/v1/songs?album_id=3", "GET /api/v1/songs/2"]
 --- more_headers eval
-["If-None-Match: \"x\", $::Song2Tag", "If-None-Match: W/$::Song2Tag",
+["If-None-Match: \"x\", $::Album3Tag", "If-None-Match: W/$::Album3Tag",
  "If-None-Match: *"]
 --- error_code eval
 [304, 304, 304]
 
 
 
-=== TEST 4: another tag gets the full answer
---- request
-GET /api/v1/songs/2
---- more_headers
-If-None-Match: "0123456789abcdef0123456789abcdef"
---- error_code: 200
+=== TEST 4: another tag gets the full answer; an item has its own strong tag
+--- request eval
+["GET /api/v1/songs?album_id=3", "GET /api/v1/songs/2"]
+--- more_headers eval
+['If-None-Match: "0123456789abcdef0123456789abcdef"',
+ 'If-None-Match: "0123456789abcdef0123456789abcdef"']
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+['ETag: "[0-9a-f]{32}"', 'ETag: "[0-9a-f]{32}"']
 --- response_body eval
-$::Song2
+[$::Album3, $::Song2]
 
 
 
@@ -74,8 +79,9 @@ HEAD /api/v1/songs/2
 --- error_code: 200
 --- response_headers eval
 ["Content-Type: application/json; charset=utf-8",
- "Content-Length: " . length($::Song2),
- "ETag: $::Song2Tag"]
+ "Content-Length: " . length($::Song2)]
+--- response_headers_like
+ETag: "[0-9a-f]{32}"
 --- response_body:
 
 
@@ -90,16 +96,24 @@ HEAD /api/v1/songs/2
 
 
 
-=== TEST 8: other methods: 405 with Allow, JSON body
+=== TEST 8: other methods: 405 with what is allowed, JSON body
 --- request eval
-["POST /api/v1/artists\n{}", "PUT /api/v1/artists/4\n{}", "DELETE /api/v1/songs/1",
- "PATCH /api/v1/albums/1\n{}", "OPTIONS /api/v1/search"]
+["POST /api/v1/artists/4\n{}", "PUT /api/v1/artists\n{}", "DELETE /api/v1/search",
+ "PATCH /api/v1/artists/4/albums\n{}", "OPTIONS /api/v1/songs/1",
+ "POST /api/v1/health\n{}"]
 --- error_code eval
-[405, 405, 405, 405, 405]
+[405, 405, 405, 405, 405, 405]
 --- response_headers eval
-[("Allow: GET, HEAD") x 5]
+["Allow: GET, HEAD, PUT, PATCH, DELETE", "Allow: GET, HEAD, POST",
+ "Allow: GET, HEAD", "Allow: GET, HEAD", "Allow: GET, HEAD, PUT, PATCH, DELETE",
+ "Allow: GET, HEAD"]
 --- response_body eval
-[(qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD"}}\n}) x 5]
+[qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD, PUT, PATCH, DELETE"}}\n},
+ qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD, POST"}}\n},
+ qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD"}}\n},
+ qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD"}}\n},
+ qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD, PUT, PATCH, DELETE"}}\n},
+ qq{{"error":{"status":405,"message":"method not allowed here, use GET, HEAD"}}\n}]
 
 
 

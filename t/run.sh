@@ -37,7 +37,9 @@ db/pg.sh start "$pg_data" "$pg_port" >"$tmp/pg-start.log" 2>&1 \
 
 dsn=$(db/pg.sh dsn "$pg_data")
 db/import.sh "$dsn" t/data/catalog.json
-db/pg.sh psql "$pg_data" tunesheap -q -v ON_ERROR_STOP=1 -f t/data/slow.sql
+for f in t/data/slow.sql t/data/keys.sql; do
+    db/pg.sh psql "$pg_data" tunesheap -q -v ON_ERROR_STOP=1 -f "$f"
+done
 
 export TEST_NGINX_LOAD_MODULES=$root/build/nginx/objs/ngx_tunesheap_module.so
 export TEST_NGINX_PG_DSN=$dsn

@@ -10,6 +10,7 @@ use warnings;
 use Test::Nginx::Socket ();
 use Test::More ();
 use IO::Socket::INET ();
+use HTTP::Tiny ();
 use POSIX ();
 
 sub http_config {
@@ -32,6 +33,29 @@ sub pg_ctl {
     my @cmd = ($ENV{TEST_NGINX_PG_CTL}, $args[0], $ENV{TEST_NGINX_PG_DATA},
                @args[1 .. $#args]);
     system(@cmd) == 0 or die "@cmd failed\n";
+}
+
+# Runs SQL on the suite's database as the superuser; returns its output.
+sub sql {
+    my ($statement) = @_;
+    my $out = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "$statement"`;
+    die "psql failed: $statement\n" if $?;
+    chomp $out;
+    return $out;
+}
+
+# One request to the block's nginx, for suites that need a value from one
+# answer in the next (an ETag, an id): (status, headers, body).
+sub http {
+    my ($method, $path, %opt) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} // $ENV{TEST_NGINX_PORT} // 1984;
+    my $res = HTTP::Tiny->new(timeout => 10)->request(
+        $method, "http://127.0.0.1:$port$path",
+        {
+            headers => $opt{headers} // {},
+            (defined $opt{body} ? (content => $opt{body}) : ()),
+        });
+    return ($res->{status}, $res->{headers}, $res->{content});
 }
 
 # Waits, at most 5 s, until a query of ours sleeps inside Postgres.
@@ -98,7 +122,7 @@ sub bg_wait {
 
 sub import {
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
-    # db/pg.sh on the suite's Postgres; --- bg_response_like checks the
+    # db/pg.sh on the suite's Postgres ("sql:..." runs that statement); --- bg_response_like checks the
     # request started by bg_get() was still pending, then its answer
     Test::Nginx::Socket::add_response_body_check(sub {
         my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -114,7 +138,12 @@ sub import {
         }
 
         my $after = $block->pg_after;
-        if (defined $after && defined $after->[$req_idx]) {
+        if (defined $after && defined $after->[$req_idx]
+            && $after->[$req_idx] =~ /^sql:(.*)/s)
+        {
+            sql($1);
+
+        } elsif (defined $after && defined $after->[$req_idx]) {
             pg_ctl($after->[$req_idx]);
 
             # past the pool's reconnect backoff (at most 1 s) after failures

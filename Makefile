@@ -21,6 +21,7 @@ HTTP_PORT    := 8080
 NGINX        ?= /usr/sbin/nginx
 NGINX_PREFIX := $(VAR)/nginx
 NGINX_CONF   := $(ROOT)/conf/tunesheap.dev.conf
+SCOPES       ?= read,write
 
 SOURCES := config ngx_tunesheap_module.c $(wildcard src/*.c src/*.h)
 
@@ -106,7 +107,7 @@ bench: deps build
 apikey:
 	@[ -n "$(NAME)" ] || { echo "usage: make apikey NAME=... [SCOPES=read,write]"; exit 2; }
 	@db/pg.sh start $(PG_DATA) $(PG_PORT) >/dev/null
-	@db/apikey.sh $(PG_DATA) create "$(NAME)" "$(or $(SCOPES),read,write)"
+	@db/apikey.sh $(PG_DATA) create "$(NAME)" "$(SCOPES)"
 
 apikey-revoke:
 	@[ -n "$(NAME)" ] || { echo "usage: make apikey-revoke NAME=..."; exit 2; }

@@ -97,8 +97,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
             return rc;
         }
 
-        rc = ts_write_start(ctx);
-        return (rc == NGX_DONE) ? NGX_DONE : rc;
+        return ts_write_start(ctx);
     }
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
@@ -866,7 +865,7 @@ static const char *
 ts_write_if_match(ngx_http_request_t *r)
 {
     u_char           *p, *end, *arr, *a;
-    ngx_uint_t        n;
+    ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
     h = r->headers_in.if_match;
@@ -882,30 +881,47 @@ ts_write_if_match(ngx_http_request_t *r)
 
     a = arr;
     *a++ = '{';
-    n = 0;
 
     p = h->value.data;
     end = p + h->value.len;
 
     while (p < end) {
-        if (end - p >= 34 + 2 && p[0] == 'W' && p[1] == '/') {
-            p += 2 + 34;
+        if (*p == 'W' && p + 1 < end && p[1] == '/') {
+            /* skip the weak tag's quoted part */
+            for (p += 3; p < end && *p != '"'; p++) { /* void */ }
+            p++;
             continue;
         }
 
-        if (end - p >= 34 && p[0] == '"' && p[33] == '"') {
-            if (n++) {
-                *a++ = ',';
+        if (*p != '"') {
+            p++;
+            continue;
+        }
+
+        for (i = 1; p + i < end && p[i] != '"'; i++) {
+            /* void */
+        }
+
+        if (i == 33 && p + i < end) {
+            /* only a tag of 32 hex digits can be ours */
+            for (i = 1; i < 33; i++) {
+                if (!((p[i] >= '0' && p[i] <= '9')
+                      || (p[i] >= 'a' && p[i] <= 'f')))
+                {
+                    break;
+                }
             }
 
-            /* only hex digits can match, and only they reach the array */
-            for (p++; p < end && *p != '"'; p++) {
-                if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) {
-                    *a++ = *p;
+            if (i == 33) {
+                if (a > arr + 1) {
+                    *a++ = ',';
                 }
+
+                a = ngx_cpymem(a, p + 1, 32);
             }
         }
 
+        for (p++; p < end && *p != '"'; p++) { /* void */ }
         p++;
     }
 
@@ -945,7 +961,8 @@ ts_write_is_json(ngx_http_request_t *r)
 static ngx_int_t
 ts_write_integer(yajl_val v, int64_t *n)
 {
-    ngx_str_t  s;
+    ngx_str_t   s;
+    ngx_uint_t  negative;
 
     if (!YAJL_IS_NUMBER(v)) {
         return NGX_ERROR;
@@ -953,14 +970,22 @@ ts_write_integer(yajl_val v, int64_t *n)
 
     s.data = (u_char *) v->u.number.r;
     s.len = ngx_strlen(s.data);
+    negative = (s.len && s.data[0] == '-');
 
-    if (s.len && s.data[0] == '-') {
-        /* negative integers are never valid here */
-        return ts_http_parse_int(&(ngx_str_t) { s.len - 1, s.data + 1 }, n)
-               == NGX_OK ? (*n = -*n, NGX_OK) : NGX_ERROR;
+    if (negative) {
+        s.data++;
+        s.len--;
     }
 
-    return ts_http_parse_int(&s, n);
+    if (ts_http_parse_int(&s, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (negative) {
+        *n = -*n;
+    }
+
+    return NGX_OK;
 }
 
 

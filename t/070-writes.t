@@ -247,3 +247,21 @@ GET /api/v1/songs/13
  qq{{"error":{"status":404,"message":"artist 999 not found"}}\n},
  qq{{"error":{"status":404,"message":"song 999 not found"}}\n},
  qq{{"error":{"status":400,"message":"song id must be a non-negative integer"}}\n}]
+
+
+
+=== TEST 13: If-Match lists that cannot match: a 412, never an error
+--- request eval
+[("PATCH /api/v1/songs/1\n{\"song\":{\"title\":\"x\"}}") x 4, "GET /api/v1/songs/1"]
+--- more_headers eval
+["$::Key\n$::Json\nIf-Match: \"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\", \"short\"",
+ "$::Key\n$::Json\nIf-Match: W/\"0123456789abcdef0123456789abcdef\"",
+ "$::Key\n$::Json\nIf-Match: \"{,}\", \"',\\\"\", ,,",
+ "$::Key\n$::Json\nIf-Match: \"0123456789ABCDEF0123456789ABCDEF\"", ""]
+--- error_code eval
+[412, 412, 412, 412, 200]
+--- response_body_like eval
+[(qr/"status":412,"message":"song 1 has changed/) x 4,
+ qr/"title":"The Ruler's Back"/]
+--- no_error_log
+[error]

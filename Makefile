@@ -29,10 +29,10 @@ SOURCES := config ngx_tunesheap_module.c $(wildcard src/*.c src/*.h)
 PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	postgresql postgresql-contrib redis-server wrk iproute2 curl \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
-	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
+	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind
 
-.PHONY: all deps build run stop stop-nginx test import bench apikey \
-	apikey-revoke clean
+.PHONY: all deps build run stop stop-nginx test test-valgrind import bench \
+	apikey apikey-revoke clean
 
 all: build
 
@@ -94,6 +94,11 @@ stop-nginx:
 
 test: deps build
 	t/run.sh
+
+# the suites with nginx under valgrind: any memcheck finding fails them
+test-valgrind: deps build
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
+		t/run.sh
 
 import:
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }

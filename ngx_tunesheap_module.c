@@ -20,6 +20,7 @@
 #include "ts_health.h"
 #include "ts_write.h"
 #include "ts_auth.h"
+#include "ts_cache.h"
 
 
 #define TS_POOL_DEFAULT    16
@@ -39,6 +40,8 @@ static void *ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -67,6 +70,41 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ts_main_conf_t, pg.connect_timeout),
+      NULL },
+
+    { ngx_string("tunesheap_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunesheap_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunesheap_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ts_main_conf_t, redis_conf.timeout),
+      NULL },
+
+    { ngx_string("tunesheap_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ts_main_conf_t, redis_conf.connect_timeout),
+      NULL },
+
+    { ngx_string("tunesheap_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("tunesheap_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, cache_ttl),
       NULL },
 
     { ngx_string("tunesheap_max_body_size"),
@@ -286,6 +324,8 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
     tmcf->pg.queue = NGX_CONF_UNSET_UINT;
     tmcf->pg.connect_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->redis_conf.timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->redis_conf.connect_timeout = NGX_CONF_UNSET_MSEC;
 
     return tmcf;
 }
@@ -302,6 +342,8 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
     ngx_conf_init_msec_value(tmcf->pg.connect_timeout, 3000);
     ngx_conf_init_msec_value(tmcf->pg.query_timeout, 5000);
+    ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
+    ngx_conf_init_msec_value(tmcf->redis_conf.connect_timeout, 1000);
 
     if (tmcf->pg.conninfo.len == 0) {
         return NGX_CONF_OK;
@@ -344,6 +386,8 @@ ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
     tlcf->api = NGX_CONF_UNSET;
     tlcf->max_body = NGX_CONF_UNSET_SIZE;
     tlcf->auth_read = NGX_CONF_UNSET;
+    tlcf->cache = NGX_CONF_UNSET;
+    tlcf->cache_ttl = NGX_CONF_UNSET_MSEC;
 
     return tlcf;
 }
@@ -359,6 +403,8 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->base, prev->base, TS_BASE_DEFAULT);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, TS_MAX_BODY);
     ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);
+    ngx_conf_merge_value(conf->cache, prev->cache, 1);
+    ngx_conf_merge_msec_value(conf->cache_ttl, prev->cache_ttl, 60000);
 
     return NGX_CONF_OK;
 }
@@ -428,6 +474,44 @@ invalid:
 }
 
 
+/* tunesheap_redis address:port */
+static char *
+ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    u_char     *colon;
+    ngx_str_t  *value;
+
+    if (tmcf->redis_conf.host.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    colon = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
+
+    tmcf->redis_conf.host = value[1];
+    tmcf->redis_conf.port = 6379;
+
+    if (colon) {
+        tmcf->redis_conf.host.len = colon - value[1].data;
+        tmcf->redis_conf.port = ngx_atoi(colon + 1,
+                                         value[1].data + value[1].len
+                                         - colon - 1);
+    }
+
+    if (tmcf->redis_conf.host.len == 0 || tmcf->redis_conf.port == NGX_ERROR
+        || tmcf->redis_conf.port < 1 || tmcf->redis_conf.port > 65535)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* tunesheap_api [base] */
 static char *
 ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -467,7 +551,15 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
 
-    if (tmcf == NULL || tmcf->pg.conninfo.len == 0) {
+    if (tmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ts_cache_init_process(cycle, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (tmcf->pg.conninfo.len == 0) {
         return NGX_OK;
     }
 
@@ -491,5 +583,10 @@ ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
     if (tmcf && tmcf->pool) {
         ts_pg_pool_destroy(tmcf->pool);
         tmcf->pool = NULL;
+    }
+
+    if (tmcf && tmcf->redis) {
+        ts_redis_destroy(tmcf->redis);
+        tmcf->redis = NULL;
     }
 }

@@ -314,8 +314,7 @@ ts_auth_done(ts_pg_query_t *q)
         }
     }
 
-    /* the query's hold on the request ends; the phases go on */
-    ngx_http_finalize_request(r, NGX_DONE);
+    /* the phases go on where the lookup held them */
     ngx_http_core_run_phases(r);
     ngx_http_run_posted_requests(c);
 }

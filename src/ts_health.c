@@ -14,6 +14,7 @@
 #include "ts_resource.h"
 #include "ts_read.h"
 #include "ts_health.h"
+#include "ts_cache.h"
 
 
 typedef struct {
@@ -45,6 +46,8 @@ ts_health_handler(ngx_http_request_t *r)
         return ts_health_send(r, 0);
     }
 
+    r->main->count++;
+
     return NGX_DONE;
 }
 
@@ -61,24 +64,45 @@ ts_health_done(ts_pg_query_t *q)
 }
 
 
+/*
+ * {"status":"ok","postgres":"ok","redis":"ok"}: 503 without Postgres;
+ * without Redis still 200, the API answers from Postgres
+ */
 static ngx_int_t
 ts_health_send(ngx_http_request_t *r, ngx_uint_t ok)
 {
-    yajl_gen   g;
-    ngx_str_t  body;
+    yajl_gen          g;
+    ngx_str_t         body;
+    const char       *redis;
+    yajl_gen_status   st;
 
     g = ts_json_gen(r->pool);
     if (g == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ts_json_literal(g, "status") != yajl_gen_status_ok
-        || (ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "unavailable"))
-           != yajl_gen_status_ok
-        || ts_json_literal(g, "postgres") != yajl_gen_status_ok
-        || (ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "down"))
-           != yajl_gen_status_ok
+    redis = ts_cache_redis_state(r);
+
+    st = yajl_gen_map_open(g);
+
+    if (st == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "status")) == yajl_gen_status_ok
+        && (st = (ok ? ts_json_literal(g, "ok")
+                     : ts_json_literal(g, "unavailable")))
+           == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "postgres")) == yajl_gen_status_ok)
+    {
+        st = ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "down");
+    }
+
+    if (st == yajl_gen_status_ok && redis
+        && (st = ts_json_literal(g, "redis")) == yajl_gen_status_ok)
+    {
+        st = yajl_gen_string(g, (const unsigned char *) redis,
+                             ngx_strlen(redis));
+    }
+
+    if (st != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

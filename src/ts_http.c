@@ -27,9 +27,7 @@ ngx_int_t
 ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
     ngx_str_t *etag)
 {
-    u_char       hash[16], hex[32];
     ngx_int_t    rc;
-    ngx_md5_t    md5;
     ngx_str_t    tag, retry = ngx_string("1");
     ngx_buf_t   *b, *nl;
     ngx_chain_t  out[2];
@@ -52,15 +50,7 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
     }
 
     if (status == NGX_HTTP_OK && etag == NULL) {
-        /* strong: the MD5 of the exact body, newline included */
-        ngx_md5_init(&md5);
-        ngx_md5_update(&md5, body->data, body->len);
-        ngx_md5_update(&md5, "\n", 1);
-        ngx_md5_final(hash, &md5);
-
-        ngx_hex_dump(hex, hash, sizeof(hash));
-
-        if (ts_http_etag(r, hex, &tag) != NGX_OK) {
+        if (ts_http_body_etag(r, body, &tag) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -103,6 +93,24 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
     out[1].next = NULL;
 
     return ngx_http_output_filter(r, &out[0]);
+}
+
+
+/* strong: the MD5 of the exact body sent, its final newline included */
+ngx_int_t
+ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body, ngx_str_t *etag)
+{
+    u_char     hash[16], hex[32];
+    ngx_md5_t  md5;
+
+    ngx_md5_init(&md5);
+    ngx_md5_update(&md5, body->data, body->len);
+    ngx_md5_update(&md5, "\n", 1);
+    ngx_md5_final(hash, &md5);
+
+    ngx_hex_dump(hex, hash, sizeof(hash));
+
+    return ts_http_etag(r, hex, etag);
 }
 
 

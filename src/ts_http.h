@@ -28,6 +28,10 @@
 ngx_int_t ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body, ngx_str_t *etag);
 
+/* the ETag of a body: its MD5 */
+ngx_int_t ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_str_t *etag);
+
 /* an ETag from the 32 hex digits of a hash */
 ngx_int_t ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag);
 

@@ -13,11 +13,17 @@
 #include <ngx_http.h>
 
 #include "ts_pg.h"
+#include "ts_redis.h"
 
 
 typedef struct {
     ts_pg_pool_conf_t    pg;        /* pg.conninfo.len == 0: none */
     ts_pg_pool_t        *pool;      /* this worker's, from init_process */
+
+    ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
+    ts_redis_t          *redis;     /* this worker's */
+    ngx_rbtree_t         fills;     /* keys being filled in this worker */
+    ngx_rbtree_node_t    fills_sentinel;
 } ts_main_conf_t;
 
 
@@ -26,6 +32,8 @@ typedef struct {
     ngx_str_t            base;      /* the path the API's routes are below */
     size_t               max_body;  /* of a write's JSON */
     ngx_flag_t           auth_read; /* reads need a key with "read" too */
+    ngx_flag_t           cache;
+    ngx_msec_t           cache_ttl;
 } ts_loc_conf_t;
 
 
@@ -35,6 +43,7 @@ typedef struct ts_auth_ctx_s  ts_auth_ctx_t;
 typedef struct {
     ts_auth_ctx_t       *auth;      /* its API key, once looked up */
     void                *write;     /* a write waiting for its body */
+    void                *cache;     /* its cache lookup, for the answer */
 } ts_request_ctx_t;
 
 

@@ -14,6 +14,7 @@
 #include "ts_http.h"
 #include "ts_resource.h"
 #include "ts_read.h"
+#include "ts_cache.h"
 
 
 typedef struct {
@@ -29,6 +30,8 @@ typedef struct {
 } ts_read_ctx_t;
 
 
+static ngx_uint_t ts_read_deps(ts_route_t *route);
+static ngx_int_t ts_read_fill(ngx_http_request_t *r, void *data);
 static ngx_int_t ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx);
 static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
     ngx_str_t *name);
@@ -84,8 +87,33 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
         }
     }
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        return ts_read_query_error(r, q);
+    return ts_cache_get(r, ts_read_deps(route), ts_read_fill, ctx);
+}
+
+
+/* the resources an answer is made from: their writes make it stale */
+static ngx_uint_t
+ts_read_deps(ts_route_t *route)
+{
+    ngx_uint_t  deps;
+
+    deps = (ngx_uint_t) 1 << (route->resource - ts_resources);
+
+    if (route->relation) {
+        deps |= (ngx_uint_t) 1 << (route->relation->child - ts_resources);
+    }
+
+    return deps;
+}
+
+
+static ngx_int_t
+ts_read_fill(ngx_http_request_t *r, void *data)
+{
+    ts_read_ctx_t  *ctx = data;
+
+    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+        return ts_read_query_error(r, &ctx->query);
     }
 
     return NGX_DONE;
@@ -111,15 +139,7 @@ ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
         return NGX_ERROR;
     }
 
-    if (ts_pg_query(tmcf->pool, q) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (first) {
-        r->main->count++;
-    }
-
-    return NGX_OK;
+    return ts_pg_query(tmcf->pool, q);
 }
 
 
@@ -324,7 +344,7 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ts_http_send_json(r, NGX_HTTP_OK, &body, &etag);
+    return ts_cache_send(r, NGX_HTTP_OK, &body, &etag);
 }
 
 
@@ -430,7 +450,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 
     ts_json_output(g, &body);
 
-    return ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+    return ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
 }
 
 

@@ -25,9 +25,10 @@
 ngx_int_t ts_read_handler(ngx_http_request_t *r, ts_route_t *route);
 
 /*
- * Sends q for r.  NGX_OK: q->done() answers later (the first query of a
- * request holds it with r->main->count++).  NGX_ERROR: it failed at once,
- * with q->rc saying why.  The query is cancelled if the request goes away.
+ * Sends q for r: NGX_OK, and q->done() answers later; NGX_ERROR, it failed
+ * at once, q->rc says why.  The query is cancelled if the request goes
+ * away first (first: the first query of q for r).  The caller holds the
+ * request (r->main->count) while it waits.
  */
 ngx_int_t ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q,
     ngx_uint_t first);

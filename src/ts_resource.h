@@ -91,6 +91,7 @@ struct ts_resource_s {
     ts_filter_t      *filters;
     ngx_uint_t        nfilters;
     const char       *search;        /* the column search matches */
+    ngx_str_t         version_key;   /* in Redis, bumped by writes */
     ts_relation_t    *relations;
     ngx_uint_t        nrelations;
 

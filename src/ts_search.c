@@ -15,6 +15,7 @@
 #include "ts_resource.h"
 #include "ts_read.h"
 #include "ts_search.h"
+#include "ts_cache.h"
 
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
 
 
 static ngx_int_t ts_search_types(ngx_http_request_t *r, ngx_uint_t *types);
+static ngx_int_t ts_search_fill(ngx_http_request_t *r, void *data);
 static ngx_int_t ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first);
 static void ts_search_done(ts_pg_query_t *q);
 
@@ -98,6 +100,15 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->query.nparams = 2;
     ctx->query.done = ts_search_done;
     ctx->query.data = ctx;
+
+    return ts_cache_get(r, ctx->types, ts_search_fill, ctx);
+}
+
+
+static ngx_int_t
+ts_search_fill(ngx_http_request_t *r, void *data)
+{
+    ts_search_ctx_t  *ctx = data;
 
     if (ts_search_next(ctx, 1) != NGX_OK) {
         return ts_read_query_error(r, &ctx->query);
@@ -244,7 +255,7 @@ ts_search_done(ts_pg_query_t *q)
 
     } else {
         ts_json_output(g, &body);
-        rc = ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+        rc = ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
     }
 
     ts_http_finish(r, rc);

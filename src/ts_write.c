@@ -18,6 +18,7 @@
 #include "ts_resource.h"
 #include "ts_read.h"
 #include "ts_write.h"
+#include "ts_cache.h"
 
 
 #define TS_REFERENCES_MAX  4
@@ -37,6 +38,11 @@ typedef struct {
     const char          *params[3];
     ngx_array_t          problems;        /* ts_write_problem_t */
     ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
+
+    /* a success, answered once the cache forgot what it changed */
+    ngx_uint_t           status;
+    ngx_str_t            body;
+    ngx_str_t            etag;
 } ts_write_ctx_t;
 
 
@@ -52,6 +58,7 @@ static ngx_int_t ts_write_problem(ts_write_ctx_t *ctx, ngx_str_t *field,
     const char *fmt, ...);
 static ngx_int_t ts_write_send_problems(ts_write_ctx_t *ctx);
 static void ts_write_done(ts_pg_query_t *q);
+static void ts_write_respond(ngx_http_request_t *r);
 static ngx_int_t ts_write_written(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res);
@@ -90,6 +97,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
     ctx->query.params = ctx->params;
     ctx->query.done = ts_write_done;
     ctx->query.data = ctx;
+    rctx->write = ctx;
 
     if (r->method == NGX_HTTP_DELETE) {
         rc = ngx_http_discard_request_body(r);
@@ -97,7 +105,13 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
             return rc;
         }
 
-        return ts_write_start(ctx);
+        rc = ts_write_start(ctx);
+
+        if (rc == NGX_DONE) {
+            r->main->count++;
+        }
+
+        return rc;
     }
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
@@ -120,8 +134,6 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
                                   "the body is larger than %uz bytes",
                                   tlcf->max_body);
     }
-
-    rctx->write = ctx;
 
     rc = ngx_http_read_client_request_body(r, ts_write_body_handler);
 
@@ -197,8 +209,10 @@ ts_write_body_handler(ngx_http_request_t *r)
 
     rc = ts_write_body(rctx->write);
 
-    /* the reader's hold on the request ends; a query holds its own */
-    ngx_http_finalize_request(r, rc);
+    /* the body reader's hold on the request lasts until the answer */
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 
@@ -677,6 +691,38 @@ ts_write_done(ts_pg_query_t *q)
         rc = ts_write_written(ctx, q->result);
     }
 
+    if (rc == NGX_AGAIN) {
+        ts_cache_invalidate(r, (ngx_uint_t) 1
+                               << (ctx->route.resource - ts_resources),
+                            ts_write_respond);
+        return;
+    }
+
+    ts_http_finish(r, rc);
+}
+
+
+/* a write that succeeded: its answer, now that the cache is up to date */
+static void
+ts_write_respond(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ts_write_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    ctx = rctx->write;
+
+    if (ctx->status == NGX_HTTP_NO_CONTENT) {
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+        r->headers_out.content_length_n = -1;
+        r->header_only = 1;
+        rc = ngx_http_send_header(r);
+
+    } else {
+        rc = ts_http_send_json(r, ctx->status, &ctx->body, &ctx->etag);
+    }
+
     ts_http_finish(r, rc);
 }
 
@@ -686,7 +732,6 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
 {
     int                  first;
     u_char              *hash;
-    ngx_str_t            body, etag;
     ngx_uint_t           i, k;
     ts_column_t         *col;
     ts_resource_t       *rs;
@@ -736,25 +781,26 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
                                   &ctx->route.id);
     }
 
-    if (ts_resource_item_body(r->pool, rs, res, first, &body, &hash)
+    if (ts_resource_item_body(r->pool, rs, res, first, &ctx->body, &hash)
         != NGX_OK
-        || ts_http_etag(r, hash, &etag) != NGX_OK)
+        || ts_http_etag(r, hash, &ctx->etag) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the ETag is the new one: If-Match was for the old */
     r->disable_not_modified = 1;
+    ctx->status = NGX_HTTP_OK;
 
-    if (r->method != NGX_HTTP_POST) {
-        return ts_http_send_json(r, NGX_HTTP_OK, &body, &etag);
+    if (r->method == NGX_HTTP_POST) {
+        if (ts_write_location(ctx, res, first) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->status = NGX_HTTP_CREATED;
     }
 
-    if (ts_write_location(ctx, res, first) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ts_http_send_json(r, NGX_HTTP_CREATED, &body, &etag);
+    return NGX_AGAIN;
 }
 
 
@@ -784,11 +830,9 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
     }
 
     r->disable_not_modified = 1;
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->headers_out.content_length_n = -1;
-    r->header_only = 1;
+    ctx->status = NGX_HTTP_NO_CONTENT;
 
-    return ngx_http_send_header(r);
+    return NGX_AGAIN;
 }
 
 

@@ -1,0 +1,723 @@
+
+/*
+ * Tunesheap: the response cache.
+ *
+ * One Redis round trip looks a GET up: a Lua script reads the versions of
+ * the resources the answer is made from, builds the versioned key and
+ * reads it.  A miss stores the answer under that same key, read before
+ * Postgres was asked: if a write came in between, the key it is stored
+ * under is already out of reach.  A write answers its client only once the
+ * versions went up, so whoever reads after it misses the old answers.
+ *
+ * Misses of one key in a worker wait for the first of them (the leader)
+ * and share its answer: one Postgres query, not one per request.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_module.h"
+#include "ts_http.h"
+#include "ts_resource.h"
+#include "ts_redis.h"
+#include "ts_cache.h"
+
+
+#define TS_CACHE_DEPS_MAX  8
+
+
+typedef struct ts_cache_ctx_s  ts_cache_ctx_t;
+
+
+/* a key being filled in this worker, and who waits for it */
+typedef struct {
+    ngx_rbtree_node_t    node;
+    ngx_str_t            key;
+    ngx_queue_t          waiters;
+    ts_cache_ctx_t      *leader;
+} ts_cache_fill_t;
+
+
+struct ts_cache_ctx_s {
+    ngx_http_request_t  *request;
+    ngx_uint_t           deps;
+    ts_cache_fill_pt     fill;
+    void                *data;
+    ts_redis_cmd_t       cmd;
+    ngx_str_t            key;         /* versioned, from Redis */
+    ts_cache_fill_t     *filling;     /* when this request leads */
+    ngx_queue_t          queue;       /* when it waits */
+    const char          *state;       /* for X-Cache */
+    void               (*invalidated)(ngx_http_request_t *r);
+    unsigned             waiting:1;
+};
+
+
+static int ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
+    u_char *numkeys, const char **argv, size_t *lens);
+static ngx_int_t ts_cache_request_key(ngx_http_request_t *r, ngx_str_t *key);
+static void ts_cache_on_connect(ts_redis_t *rd, void *data);
+static void ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply);
+static ngx_int_t ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value);
+static ngx_int_t ts_cache_miss(ts_cache_ctx_t *ctx);
+static ngx_int_t ts_cache_run_fill(ts_cache_ctx_t *ctx);
+static void ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body,
+    ngx_str_t *etag);
+static void ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body,
+    ngx_str_t *etag);
+static void ts_cache_release(ts_cache_fill_t *fl);
+static ts_cache_fill_t *ts_cache_find(ngx_rbtree_t *tree, ngx_str_t *key);
+static void ts_cache_cleanup(void *data);
+static void ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply);
+static ngx_int_t ts_cache_answer(ngx_http_request_t *r, ts_cache_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *body, ngx_str_t *etag);
+
+
+/* KEYS: version keys; ARGV[1]: the request; returns {key, answer or nil} */
+static const char  ts_cache_lookup_script[] =
+    "local key = 'ts:c'"
+    " for _, k in ipairs(KEYS) do"
+    " key = key .. ':' .. (redis.call('GET', k) or '0') end"
+    " key = key .. ':' .. ARGV[1]"
+    " return {key, redis.call('GET', key)}";
+
+static const char  ts_cache_bump_script[] =
+    "for _, k in ipairs(KEYS) do redis.call('INCR', k) end return 1";
+
+
+ngx_int_t
+ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
+    void *data)
+{
+    int                 argc;
+    u_char              numkeys[NGX_INT_T_LEN];
+    size_t              lens[4 + TS_CACHE_DEPS_MAX];
+    ngx_str_t           request;
+    const char         *argv[4 + TS_CACHE_DEPS_MAX];
+    ts_loc_conf_t      *tlcf;
+    ts_main_conf_t     *tmcf;
+    ts_cache_ctx_t     *ctx;
+    ts_request_ctx_t   *rctx;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+    rctx = ts_request_ctx(r);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_cache_ctx_t));
+    if (rctx == NULL || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->deps = deps;
+    ctx->fill = fill;
+    ctx->data = data;
+    ctx->state = "BYPASS";
+    rctx->cache = ctx;
+
+    if (tmcf->redis == NULL || !tlcf->cache || !ts_redis_up(tmcf->redis)
+        || ts_cache_request_key(r, &request) != NGX_OK
+        || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
+    {
+        return ts_cache_run_fill(ctx);
+    }
+
+    argc = ts_cache_script(ts_cache_lookup_script,
+                           sizeof(ts_cache_lookup_script) - 1, deps,
+                           numkeys, argv, lens);
+
+    argv[argc] = (char *) request.data;
+    lens[argc++] = request.len;
+
+    ctx->cmd.done = ts_cache_looked_up;
+    ctx->cmd.data = ctx;
+    ctx->cmd.log = r->connection->log;
+
+    if (ts_redis_command(tmcf->redis, &ctx->cmd, argc, argv, lens)
+        != NGX_OK)
+    {
+        ctx->cmd.done = NULL;
+        return ts_cache_run_fill(ctx);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ts_cache_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
+    ngx_str_t *etag)
+{
+    ngx_str_t          tag;
+    ts_cache_fill_t   *fl;
+    ts_cache_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    ctx = rctx ? rctx->cache : NULL;
+
+    if (ctx == NULL) {
+        return ts_http_send_json(r, status, body, etag);
+    }
+
+    fl = ctx->filling;
+
+    if (fl && status == NGX_HTTP_OK) {
+        if (etag == NULL) {
+            if (ts_http_body_etag(r, body, &tag) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            etag = &tag;
+        }
+
+        ts_cache_store(ctx, body, etag);
+        ts_cache_share(fl, body, etag);
+    }
+
+    if (fl) {
+        /* waiters left make their own answer */
+        ts_cache_release(fl);
+    }
+
+    return ts_cache_answer(r, ctx, status, body, etag);
+}
+
+
+void
+ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
+    void (*done)(ngx_http_request_t *r))
+{
+    int                 argc;
+    u_char              numkeys[NGX_INT_T_LEN];
+    size_t              lens[3 + TS_CACHE_DEPS_MAX];
+    const char         *argv[3 + TS_CACHE_DEPS_MAX];
+    ts_main_conf_t     *tmcf;
+    ts_cache_ctx_t     *ctx;
+    ts_request_ctx_t   *rctx;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+    rctx = ts_request_ctx(r);
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_cache_ctx_t));
+
+    if (tmcf->redis == NULL || rctx == NULL || ctx == NULL
+        || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
+    {
+        /* with no Redis, nothing is cached: nothing to make unreachable */
+        done(r);
+        return;
+    }
+
+    ctx->request = r;
+    ctx->invalidated = done;
+
+    argc = ts_cache_script(ts_cache_bump_script,
+                           sizeof(ts_cache_bump_script) - 1, deps, numkeys,
+                           argv, lens);
+
+    ctx->cmd.done = ts_cache_bumped;
+    ctx->cmd.data = ctx;
+    ctx->cmd.log = r->connection->log;
+
+    if (ts_redis_command(tmcf->redis, &ctx->cmd, argc, argv, lens)
+        != NGX_OK)
+    {
+        /* Redis is down: it is bumped for everyone when it is back */
+        done(r);
+    }
+}
+
+
+ngx_int_t
+ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
+{
+    ngx_rbtree_init(&tmcf->fills, &tmcf->fills_sentinel,
+                    ngx_rbtree_insert_value);
+
+    if (tmcf->redis_conf.host.len == 0) {
+        return NGX_OK;
+    }
+
+    tmcf->redis_conf.on_connect = ts_cache_on_connect;
+    tmcf->redis_conf.data = tmcf;
+
+    tmcf->redis = ts_redis_create(cycle, &tmcf->redis_conf);
+
+    return tmcf->redis ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Writes may have happened while this worker could not reach Redis: bump
+ * every version before anything is read, so nothing older is served
+ */
+static void
+ts_cache_on_connect(ts_redis_t *rd, void *data)
+{
+    int          argc;
+    u_char       numkeys[NGX_INT_T_LEN];
+    size_t       lens[3 + TS_CACHE_DEPS_MAX];
+    const char  *argv[3 + TS_CACHE_DEPS_MAX];
+
+    argc = ts_cache_script(ts_cache_bump_script,
+                           sizeof(ts_cache_bump_script) - 1,
+                           ((ngx_uint_t) 1 << ts_nresources) - 1, numkeys,
+                           argv, lens);
+
+    (void) ts_redis_command(rd, NULL, argc, argv, lens);
+}
+
+
+/* EVAL script numkeys key...: the version keys of the resources in deps */
+static int
+ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
+    u_char *numkeys, const char **argv, size_t *lens)
+{
+    int         argc;
+    ngx_uint_t  i, n;
+
+    argc = 0;
+    argv[argc] = "EVAL";
+    lens[argc++] = 4;
+    argv[argc] = script;
+    lens[argc++] = len;
+    argc++;
+
+    for (i = 0, n = 0; i < ts_nresources && n < TS_CACHE_DEPS_MAX; i++) {
+        if (deps & ((ngx_uint_t) 1 << i)) {
+            argv[argc] = (char *) ts_resources[i].version_key.data;
+            lens[argc++] = ts_resources[i].version_key.len;
+            n++;
+        }
+    }
+
+    argv[2] = (char *) numkeys;
+    lens[2] = ngx_sprintf(numkeys, "%ui", n) - numkeys;
+
+    return argc;
+}
+
+
+const char *
+ts_cache_redis_state(ngx_http_request_t *r)
+{
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+
+    if (tmcf->redis == NULL) {
+        return NULL;
+    }
+
+    return ts_redis_up(tmcf->redis) ? "ok" : "down";
+}
+
+
+/* the path, and the arguments sorted: the same answer, the same key */
+static ngx_int_t
+ts_cache_request_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char      *p, *end, *start;
+    ngx_str_t   *args, tmp;
+    ngx_uint_t   n, i, j;
+
+    n = 1;
+
+    for (i = 0; i < r->args.len; i++) {
+        if (r->args.data[i] == '&') {
+            n++;
+        }
+    }
+
+    args = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    key->data = ngx_pnalloc(r->pool, r->uri.len + 1 + r->args.len);
+    if (args == NULL || key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    p = r->args.data;
+    end = p + r->args.len;
+
+    while (p < end) {
+        start = p;
+
+        while (p < end && *p != '&') {
+            p++;
+        }
+
+        if (p > start) {
+            args[n].data = start;
+            args[n++].len = p - start;
+        }
+
+        p++;
+    }
+
+    /* insertion sort: a query string has a handful of arguments */
+    for (i = 1; i < n; i++) {
+        tmp = args[i];
+
+        for (j = i; j > 0; j--) {
+            if (ngx_memn2cmp(args[j - 1].data, tmp.data, args[j - 1].len,
+                             tmp.len)
+                <= 0)
+            {
+                break;
+            }
+
+            args[j] = args[j - 1];
+        }
+
+        args[j] = tmp;
+    }
+
+    p = ngx_cpymem(key->data, r->uri.data, r->uri.len);
+
+    for (i = 0; i < n; i++) {
+        *p++ = i ? '&' : '?';
+        p = ngx_cpymem(p, args[i].data, args[i].len);
+    }
+
+    key->len = p - key->data;
+
+    return NGX_OK;
+}
+
+
+static void
+ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
+{
+    ngx_int_t            rc;
+    ts_cache_ctx_t      *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = cmd->data;
+    r = ctx->request;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        rc = ts_cache_run_fill(ctx);
+
+    } else if (reply->element[1]->type == REDIS_REPLY_STRING) {
+        rc = ts_cache_hit(ctx, reply->element[1]);
+
+    } else {
+        ctx->key.len = reply->element[0]->len;
+        ctx->key.data = ngx_pnalloc(r->pool, ctx->key.len);
+
+        if (ctx->key.data == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            ngx_memcpy(ctx->key.data, reply->element[0]->str, ctx->key.len);
+            rc = ts_cache_miss(ctx);
+        }
+    }
+
+    if (rc != NGX_DONE) {
+        ts_http_finish(r, rc);
+    }
+}
+
+
+/* "ETag\nbody", as ts_cache_store() wrote it */
+static ngx_int_t
+ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value)
+{
+    u_char              *nl;
+    ngx_str_t            body, etag;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    nl = memchr(value->str, '\n', value->len);
+
+    if (nl == NULL) {
+        return ts_cache_run_fill(ctx);
+    }
+
+    /* the reply goes away with this callback: the answer needs a copy */
+    etag.len = nl - (u_char *) value->str;
+    body.len = value->len - etag.len - 1;
+    etag.data = ngx_pnalloc(r->pool, value->len);
+
+    if (etag.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(etag.data, value->str, value->len);
+    body.data = etag.data + etag.len + 1;
+
+    ctx->state = "HIT redis";
+
+    return ts_cache_answer(r, ctx, NGX_HTTP_OK, &body, &etag);
+}
+
+
+/* the first miss of a key fills it; the next ones wait for it */
+static ngx_int_t
+ts_cache_miss(ts_cache_ctx_t *ctx)
+{
+    uint32_t          hash;
+    ts_main_conf_t   *tmcf;
+    ts_cache_fill_t  *fl;
+
+    tmcf = ngx_http_get_module_main_conf(ctx->request, ngx_tunesheap_module);
+
+    fl = ts_cache_find(&tmcf->fills, &ctx->key);
+
+    if (fl) {
+        ctx->state = "HIT coalesced";
+        ctx->waiting = 1;
+        ngx_queue_insert_tail(&fl->waiters, &ctx->queue);
+        return NGX_DONE;
+    }
+
+    ctx->state = "MISS";
+
+    fl = ngx_alloc(sizeof(ts_cache_fill_t) + ctx->key.len,
+                   ctx->request->connection->log);
+    if (fl == NULL) {
+        return ts_cache_run_fill(ctx);
+    }
+
+    hash = ngx_crc32_short(ctx->key.data, ctx->key.len);
+
+    fl->node.key = hash;
+    fl->key.data = (u_char *) fl + sizeof(ts_cache_fill_t);
+    fl->key.len = ctx->key.len;
+    ngx_memcpy(fl->key.data, ctx->key.data, ctx->key.len);
+    ngx_queue_init(&fl->waiters);
+    fl->leader = ctx;
+
+    ngx_rbtree_insert(&tmcf->fills, &fl->node);
+    ctx->filling = fl;
+
+    return ts_cache_run_fill(ctx);
+}
+
+
+/* NGX_DONE when the filler works on, else what was answered */
+static ngx_int_t
+ts_cache_run_fill(ts_cache_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    rc = ctx->fill(r, ctx->data);
+
+    if (rc == NGX_DONE && ctx->cmd.done == NULL) {
+        /* no lookup held the request: hold it for the filler */
+        r->main->count++;
+    }
+
+    if (rc != NGX_DONE && ctx->filling) {
+        ts_cache_release(ctx->filling);
+    }
+
+    return rc;
+}
+
+
+static void
+ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
+{
+    u_char              *p, ttl[NGX_INT_T_LEN];
+    size_t               lens[5];
+    const char          *argv[5];
+    ts_loc_conf_t       *tlcf;
+    ts_main_conf_t      *tmcf;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    p = ngx_pnalloc(r->pool, etag->len + 1 + body->len);
+    if (p == NULL) {
+        return;
+    }
+
+    argv[0] = "SET";
+    lens[0] = 3;
+    argv[1] = (char *) ctx->key.data;
+    lens[1] = ctx->key.len;
+    argv[2] = (char *) p;
+    lens[2] = etag->len + 1 + body->len;
+    argv[3] = "PX";
+    lens[3] = 2;
+    argv[4] = (char *) ttl;
+    lens[4] = ngx_sprintf(ttl, "%M", tlcf->cache_ttl) - ttl;
+
+    p = ngx_cpymem(p, etag->data, etag->len);
+    *p++ = '\n';
+    ngx_memcpy(p, body->data, body->len);
+
+    /* nobody waits for it: a failed store is only a later miss */
+    (void) ts_redis_command(tmcf->redis, NULL, 5, argv, lens);
+}
+
+
+/* the waiters get the leader's answer, each a copy in its own pool */
+static void
+ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t            rc;
+    ngx_str_t            b, e;
+    ngx_queue_t         *q;
+    ts_cache_ctx_t      *w;
+    ngx_http_request_t  *r;
+
+    while (!ngx_queue_empty(&fl->waiters)) {
+        q = ngx_queue_head(&fl->waiters);
+        w = ngx_queue_data(q, ts_cache_ctx_t, queue);
+        ngx_queue_remove(q);
+        w->waiting = 0;
+
+        r = w->request;
+
+        e.len = etag->len;
+        b.len = body->len;
+        e.data = ngx_pnalloc(r->pool, e.len + b.len);
+
+        if (e.data == NULL) {
+            ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            continue;
+        }
+
+        b.data = ngx_cpymem(e.data, etag->data, e.len);
+        ngx_memcpy(b.data, body->data, b.len);
+
+        rc = ts_cache_answer(r, w, NGX_HTTP_OK, &b, &e);
+        ts_http_finish(r, rc);
+    }
+}
+
+
+/* the key is no longer being filled; whoever still waits fills it */
+static void
+ts_cache_release(ts_cache_fill_t *fl)
+{
+    ngx_int_t            rc;
+    ngx_queue_t         *q;
+    ts_cache_ctx_t      *w;
+    ts_main_conf_t      *tmcf;
+    ngx_http_request_t  *r;
+
+    tmcf = ngx_http_get_module_main_conf(fl->leader->request,
+                                         ngx_tunesheap_module);
+
+    ngx_rbtree_delete(&tmcf->fills, &fl->node);
+    fl->leader->filling = NULL;
+
+    while (!ngx_queue_empty(&fl->waiters)) {
+        q = ngx_queue_head(&fl->waiters);
+        w = ngx_queue_data(q, ts_cache_ctx_t, queue);
+        ngx_queue_remove(q);
+        w->waiting = 0;
+        w->state = "MISS";
+
+        r = w->request;
+        rc = w->fill(r, w->data);
+
+        if (rc != NGX_DONE) {
+            ts_http_finish(r, rc);
+        }
+    }
+
+    ngx_free(fl);
+}
+
+
+static ts_cache_fill_t *
+ts_cache_find(ngx_rbtree_t *tree, ngx_str_t *key)
+{
+    uint32_t            hash;
+    ngx_rbtree_node_t  *node, *sentinel;
+    ts_cache_fill_t    *fl;
+
+    hash = ngx_crc32_short(key->data, key->len);
+    node = tree->root;
+    sentinel = tree->sentinel;
+
+    while (node != sentinel) {
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        fl = (ts_cache_fill_t *) node;
+
+        if (fl->key.len == key->len
+            && ngx_memcmp(fl->key.data, key->data, key->len) == 0)
+        {
+            return fl;
+        }
+
+        /* same hash, other key: the tree allows equal keys on the left */
+        node = node->left;
+    }
+
+    return NULL;
+}
+
+
+/* the request goes away: stop its lookup, its wait or its lead */
+static void
+ts_cache_cleanup(void *data)
+{
+    ts_cache_ctx_t  *ctx = data;
+
+    ts_redis_cancel(&ctx->cmd);
+
+    if (ctx->waiting) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->waiting = 0;
+    }
+
+    if (ctx->filling) {
+        ts_cache_release(ctx->filling);
+    }
+}
+
+
+static void
+ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
+{
+    ts_cache_ctx_t  *ctx;
+
+    ctx = cmd->data;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "tunesheap: could not invalidate the cache: %s",
+                      reply ? reply->str : "no redis");
+    }
+
+    ctx->invalidated(ctx->request);
+}
+
+
+static ngx_int_t
+ts_cache_answer(ngx_http_request_t *r, ts_cache_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_str_t  value;
+
+    value.data = (u_char *) ctx->state;
+    value.len = ngx_strlen(ctx->state);
+
+    if (ts_http_header(r, "X-Cache", &value, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_http_send_json(r, status, body, etag);
+}

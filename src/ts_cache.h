@@ -1,0 +1,50 @@
+
+/*
+ * Tunesheap: the response cache.  Whole GET bodies are kept in Redis under
+ * keys that carry a version per resource; a write bumps its resource's
+ * version, so every response it affects becomes unreachable at once, on
+ * every node sharing the Redis.  Concurrent misses of one key in a worker
+ * share one Postgres query.
+ */
+
+
+#ifndef _TS_CACHE_H_INCLUDED_
+#define _TS_CACHE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_module.h"
+
+
+/*
+ * Starts the work that makes the answer: NGX_DONE when it will end with
+ * ts_cache_send(), else the status it already answered with.
+ */
+typedef ngx_int_t (*ts_cache_fill_pt)(ngx_http_request_t *r, void *data);
+
+/* deps: a bit per resource (ts_resources[]) the answer is made from */
+ngx_int_t ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps,
+    ts_cache_fill_pt fill, void *data);
+
+/* answers; a 200 is stored and given to the requests that waited for it */
+ngx_int_t ts_cache_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body, ngx_str_t *etag);
+
+/*
+ * After a write to the resources in deps: their versions go up, then
+ * done(r) runs (at once when there is no Redis).
+ */
+void ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
+    void (*done)(ngx_http_request_t *r));
+
+/* this worker's Redis connection, and its table of keys being filled */
+ngx_int_t ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf);
+
+/* "ok", "down", or NULL without a Redis */
+const char *ts_cache_redis_state(ngx_http_request_t *r);
+
+
+#endif /* _TS_CACHE_H_INCLUDED_ */

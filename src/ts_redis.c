@@ -1,0 +1,508 @@
+
+/*
+ * Tunesheap: one Redis connection per worker, hiredis' asynchronous API
+ * driven by nginx events through an adapter of our own.
+ *
+ * As for Postgres, events are level-triggered: hiredis reads at most 16 KB
+ * per redisAsyncHandleRead(), and a level-triggered read event simply fires
+ * again while more is waiting, where an edge-triggered one would stall.
+ *
+ * hiredis keeps a command's private data until its reply comes, however
+ * late; that data is a small token of ours, so that a request that went
+ * away (or gave up on a timeout) leaves nothing dangling behind.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <hiredis/async.h>
+
+#include "ts_redis.h"
+
+
+#define TS_REDIS_BACKOFF_MIN  100
+#define TS_REDIS_BACKOFF_MAX  2000
+
+
+typedef struct {
+    ts_redis_cmd_t      *cmd;        /* NULL once nobody waits for it */
+} ts_redis_token_t;
+
+
+struct ts_redis_s {
+    ts_redis_conf_t      conf;
+    char                *host;       /* NUL-terminated */
+    ngx_log_t           *log;
+    redisAsyncContext   *ac;
+    ngx_connection_t    *c;
+    ngx_event_t          reconnect;
+    ngx_event_t          connect_timer;
+    ngx_uint_t           failures;
+    unsigned             connected:1;
+    unsigned             exiting:1;
+};
+
+
+static void ts_redis_connect(ts_redis_t *rd);
+static void ts_redis_retry(ts_redis_t *rd);
+static void ts_redis_reconnect_handler(ngx_event_t *ev);
+static void ts_redis_connect_timeout(ngx_event_t *ev);
+static void ts_redis_on_connect(const redisAsyncContext *ac, int status);
+static void ts_redis_on_disconnect(const redisAsyncContext *ac, int status);
+static void ts_redis_read_handler(ngx_event_t *ev);
+static void ts_redis_write_handler(ngx_event_t *ev);
+static void ts_redis_add_read(void *data);
+static void ts_redis_del_read(void *data);
+static void ts_redis_add_write(void *data);
+static void ts_redis_del_write(void *data);
+static void ts_redis_cleanup(void *data);
+static void ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata);
+static void ts_redis_cmd_timeout(ngx_event_t *ev);
+
+
+ts_redis_t *
+ts_redis_create(ngx_cycle_t *cycle, ts_redis_conf_t *conf)
+{
+    ts_redis_t  *rd;
+
+    rd = ngx_pcalloc(cycle->pool, sizeof(ts_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->conf = *conf;
+    rd->log = cycle->log;
+
+    rd->host = ngx_pnalloc(cycle->pool, conf->host.len + 1);
+    if (rd->host == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn((u_char *) rd->host, conf->host.data, conf->host.len + 1);
+
+    rd->reconnect.handler = ts_redis_reconnect_handler;
+    rd->reconnect.data = rd;
+    rd->reconnect.log = rd->log;
+
+    /* a worker that is shutting down does not wait for a reconnect */
+    rd->reconnect.cancelable = 1;
+
+    rd->connect_timer.handler = ts_redis_connect_timeout;
+    rd->connect_timer.data = rd;
+    rd->connect_timer.log = rd->log;
+    rd->connect_timer.cancelable = 1;
+
+    ts_redis_connect(rd);
+
+    return rd;
+}
+
+
+void
+ts_redis_destroy(ts_redis_t *rd)
+{
+    rd->exiting = 1;
+
+    if (rd->reconnect.timer_set) {
+        ngx_del_timer(&rd->reconnect);
+    }
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->ac) {
+        redisAsyncFree(rd->ac);
+        rd->ac = NULL;
+    }
+}
+
+
+ngx_uint_t
+ts_redis_up(ts_redis_t *rd)
+{
+    return rd->connected;
+}
+
+
+ngx_int_t
+ts_redis_command(ts_redis_t *rd, ts_redis_cmd_t *cmd, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ts_redis_token_t  *token;
+
+    if (!rd->connected) {
+        return NGX_DECLINED;
+    }
+
+    if (cmd == NULL || cmd->done == NULL) {
+        /* nobody waits for this one */
+        return redisAsyncCommandArgv(rd->ac, NULL, NULL, argc, argv, argvlen)
+               == REDIS_OK ? NGX_OK : NGX_DECLINED;
+    }
+
+    token = ngx_alloc(sizeof(ts_redis_token_t), rd->log);
+    if (token == NULL) {
+        return NGX_DECLINED;
+    }
+
+    token->cmd = cmd;
+
+    if (redisAsyncCommandArgv(rd->ac, ts_redis_reply, token, argc, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(token);
+        return NGX_DECLINED;
+    }
+
+    cmd->redis = rd;
+    cmd->token = token;
+
+    ngx_memzero(&cmd->timer, sizeof(ngx_event_t));
+    cmd->timer.handler = ts_redis_cmd_timeout;
+    cmd->timer.data = cmd;
+    cmd->timer.log = cmd->log ? cmd->log : rd->log;
+    ngx_add_timer(&cmd->timer, rd->conf.timeout);
+
+    return NGX_OK;
+}
+
+
+void
+ts_redis_cancel(ts_redis_cmd_t *cmd)
+{
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    if (cmd->token) {
+        ((ts_redis_token_t *) cmd->token)->cmd = NULL;
+        cmd->token = NULL;
+    }
+}
+
+
+static void
+ts_redis_connect(ts_redis_t *rd)
+{
+    redisAsyncContext  *ac;
+    ngx_connection_t   *c;
+
+    ac = redisAsyncConnect(rd->host, (int) rd->conf.port);
+
+    if (ac == NULL || ac->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "tunesheap: cannot connect to redis at %s:%i: %s",
+                      rd->host, rd->conf.port,
+                      ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+
+        ts_redis_retry(rd);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, rd->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ts_redis_retry(rd);
+        return;
+    }
+
+    c->data = rd;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+    c->read->handler = ts_redis_read_handler;
+    c->write->handler = ts_redis_write_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    rd->ac = ac;
+    rd->c = c;
+
+    ac->data = rd;
+    ac->ev.data = rd;
+    ac->ev.addRead = ts_redis_add_read;
+    ac->ev.delRead = ts_redis_del_read;
+    ac->ev.addWrite = ts_redis_add_write;
+    ac->ev.delWrite = ts_redis_del_write;
+    ac->ev.cleanup = ts_redis_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ts_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ts_redis_on_disconnect);
+
+    /* connected once the socket is writable */
+    ts_redis_add_read(rd);
+    ts_redis_add_write(rd);
+
+    ngx_add_timer(&rd->connect_timer, rd->conf.connect_timeout);
+}
+
+
+/* the next attempt, later and later while Redis stays away */
+static void
+ts_redis_retry(ts_redis_t *rd)
+{
+    ngx_msec_t  backoff;
+
+    rd->connected = 0;
+
+    if (rd->exiting || rd->reconnect.timer_set) {
+        return;
+    }
+
+    backoff = TS_REDIS_BACKOFF_MIN << ngx_min(rd->failures, 5);
+    backoff = ngx_min(backoff, TS_REDIS_BACKOFF_MAX);
+    rd->failures++;
+
+    ngx_add_timer(&rd->reconnect, backoff);
+}
+
+
+static void
+ts_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ts_redis_t  *rd;
+
+    rd = ev->data;
+
+    if (rd->ac == NULL && !rd->exiting && !ngx_exiting) {
+        ts_redis_connect(rd);
+    }
+}
+
+
+static void
+ts_redis_connect_timeout(ngx_event_t *ev)
+{
+    redisAsyncContext  *ac;
+    ts_redis_t         *rd;
+
+    rd = ev->data;
+    ac = rd->ac;
+
+    ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
+                  "tunesheap: connecting to redis timed out");
+
+    /* not connected yet: no disconnect callback will come */
+    rd->ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    ts_redis_retry(rd);
+}
+
+
+static void
+ts_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ts_redis_t  *rd;
+
+    rd = ac->data;
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "tunesheap: cannot connect to redis at %s:%i: %s",
+                      rd->host, rd->conf.port, ac->errstr);
+
+        /* hiredis frees the context when this returns */
+        rd->ac = NULL;
+        ts_redis_retry(rd);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                  "tunesheap: connected to redis at %s:%i",
+                  rd->host, rd->conf.port);
+
+    rd->connected = 1;
+    rd->failures = 0;
+
+    if (rd->conf.on_connect) {
+        rd->conf.on_connect(rd, rd->conf.data);
+    }
+}
+
+
+static void
+ts_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ts_redis_t  *rd;
+
+    rd = ac->data;
+
+    if (status != REDIS_OK && !rd->exiting) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "tunesheap: lost redis at %s:%i: %s",
+                      rd->host, rd->conf.port, ac->errstr);
+    }
+
+    rd->ac = NULL;
+    ts_redis_retry(rd);
+}
+
+
+static void
+ts_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    ts_redis_t        *rd;
+
+    c = ev->data;
+    rd = c->data;
+
+    /* may free the context, and c with it: touch neither afterwards */
+    redisAsyncHandleRead(rd->ac);
+}
+
+
+static void
+ts_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    ts_redis_t        *rd;
+
+    c = ev->data;
+    rd = c->data;
+
+    redisAsyncHandleWrite(rd->ac);
+}
+
+
+static void
+ts_redis_add_read(void *data)
+{
+    ts_redis_t  *rd = data;
+
+    if (rd->c && !rd->c->read->active) {
+        (void) ngx_add_event(rd->c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ts_redis_del_read(void *data)
+{
+    ts_redis_t  *rd = data;
+
+    if (rd->c && rd->c->read->active) {
+        (void) ngx_del_event(rd->c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ts_redis_add_write(void *data)
+{
+    ts_redis_t  *rd = data;
+
+    if (rd->c && !rd->c->write->active) {
+        (void) ngx_add_event(rd->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ts_redis_del_write(void *data)
+{
+    ts_redis_t  *rd = data;
+
+    if (rd->c && rd->c->write->active) {
+        (void) ngx_del_event(rd->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* hiredis is about to close its socket: forget nginx's side of it */
+static void
+ts_redis_cleanup(void *data)
+{
+    ts_redis_t        *rd = data;
+    ngx_connection_t  *c;
+
+    c = rd->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    rd->c = NULL;
+    rd->connected = 0;
+}
+
+
+static void
+ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ts_redis_cmd_t    *cmd;
+    ts_redis_token_t  *token;
+
+    token = privdata;
+    cmd = token->cmd;
+    ngx_free(token);
+
+    if (cmd == NULL) {
+        return;
+    }
+
+    cmd->token = NULL;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    cmd->done(cmd, r);
+}
+
+
+/* a slow Redis is as good as none: answer without it, reconnect */
+static void
+ts_redis_cmd_timeout(ngx_event_t *ev)
+{
+    ts_redis_t      *rd;
+    ts_redis_cmd_t  *cmd;
+
+    cmd = ev->data;
+    rd = cmd->redis;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, NGX_ETIMEDOUT,
+                  "tunesheap: redis command timed out");
+
+    ts_redis_cancel(cmd);
+    cmd->done(cmd, NULL);
+
+    /*
+     * redisAsyncDisconnect() would wait for every pending reply; freeing
+     * answers them all with NULL at once (and calls on_disconnect)
+     */
+    if (rd->ac && rd->connected) {
+        redisAsyncFree(rd->ac);
+    }
+}

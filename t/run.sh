@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every suite under t/ against throwaway servers: a Postgres cluster
-# made for this run, loaded with t/data/catalog.json, and the nginx that
-# each suite starts through the harness in t/lib.
+# made for this run, loaded with t/data/catalog.json, a Redis, and the
+# nginx that each suite starts through the harness in t/lib.
 #
 # Everything runs in a private network and PID namespace when the kernel
 # allows it: listeners stay on a loopback nobody else sees, and every
@@ -25,8 +25,11 @@ tmp=$(mktemp -d /tmp/tunesheap-test.XXXXXX)
 chmod 755 "$tmp"
 pg_data=$tmp/pg
 pg_port=${TS_TEST_PG_PORT:-55432}
+redis_dir=$tmp/redis
+redis_port=${TS_TEST_REDIS_PORT:-56379}
 
 cleanup() {
+    db/redis.sh stop "$redis_dir" >/dev/null 2>&1 || true
     db/pg.sh stop "$pg_data" >/dev/null 2>&1 || true
     rm -rf "$tmp"
 }
@@ -34,6 +37,8 @@ trap cleanup EXIT
 
 db/pg.sh start "$pg_data" "$pg_port" >"$tmp/pg-start.log" 2>&1 \
     || { cat "$tmp/pg-start.log"; exit 1; }
+
+db/redis.sh start "$redis_dir" "$redis_port"
 
 dsn=$(db/pg.sh dsn "$pg_data")
 db/import.sh "$dsn" t/data/catalog.json
@@ -45,6 +50,9 @@ export TEST_NGINX_LOAD_MODULES=$root/build/nginx/objs/ngx_tunesheap_module.so
 export TEST_NGINX_PG_DSN=$dsn
 export TEST_NGINX_PG_DATA=$pg_data
 export TEST_NGINX_PG_CTL=$root/db/pg.sh
+export TEST_NGINX_REDIS=127.0.0.1:$redis_port
+export TEST_NGINX_REDIS_DIR=$redis_dir
+export TEST_NGINX_REDIS_CTL=$root/db/redis.sh
 export TEST_NGINX_SERVROOT=$tmp/servroot
 
 log=$tmp/prove.log

@@ -17,7 +17,14 @@ sub http_config {
     my (%opt) = @_;
     my $dsn = $opt{dsn} // $ENV{TEST_NGINX_PG_DSN};
     my $args = $opt{args} // 'pool=4';
-    return qq{tunesheap_postgres "$dsn" $args;\n};
+    my $conf = qq{tunesheap_postgres "$dsn" $args;\n};
+    $conf .= "tunesheap_redis $opt{redis};\n" if $opt{redis};
+    return $conf;
+}
+
+# http_config with the suite's Redis as the cache
+sub cached_config {
+    return http_config(redis => $ENV{TEST_NGINX_REDIS}, @_);
 }
 
 # a DSN whose artists take $seconds to read (t/data/slow.sql)
@@ -35,6 +42,17 @@ sub pg_ctl {
     system(@cmd) == 0 or die "@cmd failed\n";
 }
 
+# Runs db/redis.sh on the suite's Redis (start, stop, restart, cli ...).
+sub redis_ctl {
+    my ($cmd, @args) = @_;
+    my @line = ($ENV{TEST_NGINX_REDIS_CTL}, $cmd, $ENV{TEST_NGINX_REDIS_DIR},
+                @args);
+    my $out = `@line`;
+    die "@line failed\n" if $?;
+    chomp $out;
+    return $out;
+}
+
 # Runs SQL on the suite's database as the superuser; returns its output.
 sub sql {
     my ($statement) = @_;
@@ -46,9 +64,13 @@ sub sql {
 
 # One request to the block's nginx, for suites that need a value from one
 # answer in the next (an ETag, an id): (status, headers, body).
+sub server_port {
+    return $ENV{TEST_NGINX_SERVER_PORT} // $ENV{TEST_NGINX_PORT} // 1984;
+}
+
 sub http {
     my ($method, $path, %opt) = @_;
-    my $port = $ENV{TEST_NGINX_SERVER_PORT} // $ENV{TEST_NGINX_PORT} // 1984;
+    my $port = $opt{port} // server_port();
     my $res = HTTP::Tiny->new(timeout => 10)->request(
         $method, "http://127.0.0.1:$port$path",
         {
@@ -56,6 +78,55 @@ sub http {
             (defined $opt{body} ? (content => $opt{body}) : ()),
         });
     return ($res->{status}, $res->{headers}, $res->{content});
+}
+
+# A second nginx beside the block's, with the same configuration on the
+# next port: another node of the fleet.  Returns its port.
+my $Second;
+
+sub start_second_nginx {
+    my $root = $ENV{TEST_NGINX_SERVROOT} // 't/servroot';
+    my $dir = "$root-second";
+    my $port = server_port() + 1;
+
+    open my $in, '<', "$root/conf/nginx.conf" or die "$root: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+
+    $conf =~ s/\Q$root\E/$dir/g;
+    $conf =~ s/listen\s+(?:127\.0\.0\.1:)?\d+/listen 127.0.0.1:$port/;
+
+    system('rm', '-rf', $dir);
+    mkdir $_ for $dir, "$dir/conf", "$dir/logs", "$dir/html";
+    open my $out, '>', "$dir/conf/nginx.conf" or die "$dir: $!";
+    print $out $conf;
+    close $out;
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
+    system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+        or die "the second nginx did not start\n";
+    $Second = $dir;
+
+    for (1 .. 50) {
+        return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                              PeerPort => $port);
+        select(undef, undef, undef, 0.1);
+    }
+
+    die "the second nginx does not answer on $port\n";
+}
+
+sub stop_second_nginx {
+    return unless $Second && open my $fh, '<', "$Second/logs/nginx.pid";
+    my $pid = <$fh>;
+    chomp $pid;
+    kill 'QUIT', $pid;
+    for (1 .. 50) {
+        last unless kill 0, $pid;
+        select(undef, undef, undef, 0.1);
+    }
+    kill 'KILL', $pid if kill 0, $pid;
+    undef $Second;
 }
 
 # Waits, at most 5 s, until a query of ours sleeps inside Postgres.
@@ -122,7 +193,8 @@ sub bg_wait {
 
 sub import {
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
-    # db/pg.sh on the suite's Postgres ("sql:..." runs that statement); --- bg_response_like checks the
+    # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
+    # "redis:stop" db/redis.sh on its Redis); --- bg_response_like checks the
     # request started by bg_get() was still pending, then its answer
     Test::Nginx::Socket::add_response_body_check(sub {
         my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -142,6 +214,11 @@ sub import {
             && $after->[$req_idx] =~ /^sql:(.*)/s)
         {
             sql($1);
+
+        } elsif (defined $after && defined $after->[$req_idx]
+                 && $after->[$req_idx] =~ /^redis:(\w+)$/)
+        {
+            redis_ctl($1);
 
         } elsif (defined $after && defined $after->[$req_idx]) {
             pg_ctl($after->[$req_idx]);

@@ -43,6 +43,8 @@ static char *ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tunesheap_cache_shm(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_tunesheap_init_process(ngx_cycle_t *cycle);
@@ -105,6 +107,20 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ts_loc_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("tunesheap_cache_shm"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunesheap_cache_shm,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunesheap_cache_shm_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, shm_ttl),
       NULL },
 
     { ngx_string("tunesheap_max_body_size"),
@@ -388,6 +404,7 @@ ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
     tlcf->auth_read = NGX_CONF_UNSET;
     tlcf->cache = NGX_CONF_UNSET;
     tlcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    tlcf->shm_ttl = NGX_CONF_UNSET_MSEC;
 
     return tlcf;
 }
@@ -405,6 +422,7 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_msec_value(conf->cache_ttl, prev->cache_ttl, 60000);
+    ngx_conf_merge_msec_value(conf->shm_ttl, prev->shm_ttl, 1000);
 
     return NGX_CONF_OK;
 }
@@ -509,6 +527,35 @@ ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* tunesheap_cache_shm size */
+static char *
+ngx_http_tunesheap_cache_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, name = ngx_string("tunesheap_cache");
+
+    if (tmcf->shm) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cache size \"%V\": at least %uzk",
+                           &value[1], 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->shm = ts_shm_add(cf, &name, size);
+
+    return tmcf->shm ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 

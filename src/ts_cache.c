@@ -22,6 +22,7 @@
 #include "ts_http.h"
 #include "ts_resource.h"
 #include "ts_redis.h"
+#include "ts_shm.h"
 #include "ts_cache.h"
 
 
@@ -33,8 +34,7 @@ typedef struct ts_cache_ctx_s  ts_cache_ctx_t;
 
 /* a key being filled in this worker, and who waits for it */
 typedef struct {
-    ngx_rbtree_node_t    node;
-    ngx_str_t            key;
+    ngx_str_node_t       sn;          /* by hash, then key */
     ngx_queue_t          waiters;
     ts_cache_ctx_t      *leader;
 } ts_cache_fill_t;
@@ -46,12 +46,15 @@ struct ts_cache_ctx_s {
     ts_cache_fill_pt     fill;
     void                *data;
     ts_redis_cmd_t       cmd;
+    ngx_str_t            path;        /* path and sorted arguments */
     ngx_str_t            key;         /* versioned, from Redis */
+    ngx_uint_t           versions[TS_SHM_DEPS_MAX];   /* this node's */
     ts_cache_fill_t     *filling;     /* when this request leads */
     ngx_queue_t          queue;       /* when it waits */
     const char          *state;       /* for X-Cache */
     void               (*invalidated)(ngx_http_request_t *r);
     unsigned             waiting:1;
+    unsigned             shm:1;       /* keep the answer in shared memory */
 };
 
 
@@ -64,6 +67,8 @@ static ngx_int_t ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value);
 static ngx_int_t ts_cache_miss(ts_cache_ctx_t *ctx);
 static ngx_int_t ts_cache_run_fill(ts_cache_ctx_t *ctx);
 static void ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body,
+    ngx_str_t *etag);
+static void ts_cache_keep(ts_cache_ctx_t *ctx, ngx_str_t *body,
     ngx_str_t *etag);
 static void ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body,
     ngx_str_t *etag);
@@ -94,7 +99,8 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
     int                 argc;
     u_char              numkeys[NGX_INT_T_LEN];
     size_t              lens[4 + TS_CACHE_DEPS_MAX];
-    ngx_str_t           request;
+    ngx_int_t           rc;
+    ngx_str_t           body, etag;
     const char         *argv[4 + TS_CACHE_DEPS_MAX];
     ts_loc_conf_t      *tlcf;
     ts_main_conf_t     *tmcf;
@@ -117,8 +123,27 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
     ctx->state = "BYPASS";
     rctx->cache = ctx;
 
-    if (tmcf->redis == NULL || !tlcf->cache || !ts_redis_up(tmcf->redis)
-        || ts_cache_request_key(r, &request) != NGX_OK
+    if (!tlcf->cache || ts_cache_request_key(r, &ctx->path) != NGX_OK) {
+        return ts_cache_run_fill(ctx);
+    }
+
+    if (tmcf->shm) {
+        /* the versions it is made at are those before it is made */
+        ts_shm_versions(tmcf->shm, deps, ctx->versions);
+
+        rc = ts_shm_get(tmcf->shm, &ctx->path, deps, r->pool, &body,
+                        &etag);
+
+        if (rc == NGX_OK) {
+            ctx->state = "HIT shm";
+            return ts_cache_answer(r, ctx, NGX_HTTP_OK, &body, &etag);
+        }
+
+        ctx->shm = 1;
+        ctx->state = "MISS";
+    }
+
+    if (tmcf->redis == NULL || !ts_redis_up(tmcf->redis)
         || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
     {
         return ts_cache_run_fill(ctx);
@@ -128,8 +153,8 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
                            sizeof(ts_cache_lookup_script) - 1, deps,
                            numkeys, argv, lens);
 
-    argv[argc] = (char *) request.data;
-    lens[argc++] = request.len;
+    argv[argc] = (char *) ctx->path.data;
+    lens[argc++] = ctx->path.len;
 
     ctx->cmd.done = ts_cache_looked_up;
     ctx->cmd.data = ctx;
@@ -166,7 +191,7 @@ ts_cache_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
 
     fl = ctx->filling;
 
-    if (fl && status == NGX_HTTP_OK) {
+    if ((fl || ctx->shm) && status == NGX_HTTP_OK) {
         if (etag == NULL) {
             if (ts_http_body_etag(r, body, &tag) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -175,8 +200,12 @@ ts_cache_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
             etag = &tag;
         }
 
-        ts_cache_store(ctx, body, etag);
-        ts_cache_share(fl, body, etag);
+        ts_cache_keep(ctx, body, etag);
+
+        if (fl) {
+            ts_cache_store(ctx, body, etag);
+            ts_cache_share(fl, body, etag);
+        }
     }
 
     if (fl) {
@@ -203,6 +232,10 @@ ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
     rctx = ts_request_ctx(r);
     ctx = ngx_pcalloc(r->pool, sizeof(ts_cache_ctx_t));
+
+    if (tmcf->shm) {
+        ts_shm_bump(tmcf->shm, deps);
+    }
 
     if (tmcf->redis == NULL || rctx == NULL || ctx == NULL
         || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
@@ -236,7 +269,7 @@ ngx_int_t
 ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
 {
     ngx_rbtree_init(&tmcf->fills, &tmcf->fills_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_str_rbtree_insert_value);
 
     if (tmcf->redis_conf.host.len == 0) {
         return NGX_OK;
@@ -455,6 +488,7 @@ ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value)
     body.data = etag.data + etag.len + 1;
 
     ctx->state = "HIT redis";
+    ts_cache_keep(ctx, &body, &etag);
 
     return ts_cache_answer(r, ctx, NGX_HTTP_OK, &body, &etag);
 }
@@ -464,7 +498,6 @@ ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value)
 static ngx_int_t
 ts_cache_miss(ts_cache_ctx_t *ctx)
 {
-    uint32_t          hash;
     ts_main_conf_t   *tmcf;
     ts_cache_fill_t  *fl;
 
@@ -487,16 +520,14 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
         return ts_cache_run_fill(ctx);
     }
 
-    hash = ngx_crc32_short(ctx->key.data, ctx->key.len);
-
-    fl->node.key = hash;
-    fl->key.data = (u_char *) fl + sizeof(ts_cache_fill_t);
-    fl->key.len = ctx->key.len;
-    ngx_memcpy(fl->key.data, ctx->key.data, ctx->key.len);
+    fl->sn.node.key = ngx_crc32_short(ctx->key.data, ctx->key.len);
+    fl->sn.str.data = (u_char *) fl + sizeof(ts_cache_fill_t);
+    fl->sn.str.len = ctx->key.len;
+    ngx_memcpy(fl->sn.str.data, ctx->key.data, ctx->key.len);
     ngx_queue_init(&fl->waiters);
     fl->leader = ctx;
 
-    ngx_rbtree_insert(&tmcf->fills, &fl->node);
+    ngx_rbtree_insert(&tmcf->fills, &fl->sn.node);
     ctx->filling = fl;
 
     return ts_cache_run_fill(ctx);
@@ -566,6 +597,27 @@ ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
 }
 
 
+/* the answer in this node's shared memory, when it has a zone */
+static void
+ts_cache_keep(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
+{
+    ts_loc_conf_t       *tlcf;
+    ts_main_conf_t      *tmcf;
+    ngx_http_request_t  *r;
+
+    if (!ctx->shm) {
+        return;
+    }
+
+    r = ctx->request;
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    ts_shm_put(tmcf->shm, &ctx->path, ctx->deps, ctx->versions, body,
+               etag, tlcf->shm_ttl);
+}
+
+
 /* the waiters get the leader's answer, each a copy in its own pool */
 static void
 ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body, ngx_str_t *etag)
@@ -615,7 +667,7 @@ ts_cache_release(ts_cache_fill_t *fl)
     tmcf = ngx_http_get_module_main_conf(fl->leader->request,
                                          ngx_tunesheap_module);
 
-    ngx_rbtree_delete(&tmcf->fills, &fl->node);
+    ngx_rbtree_delete(&tmcf->fills, &fl->sn.node);
     fl->leader->filling = NULL;
 
     while (!ngx_queue_empty(&fl->waiters)) {
@@ -640,33 +692,8 @@ ts_cache_release(ts_cache_fill_t *fl)
 static ts_cache_fill_t *
 ts_cache_find(ngx_rbtree_t *tree, ngx_str_t *key)
 {
-    uint32_t            hash;
-    ngx_rbtree_node_t  *node, *sentinel;
-    ts_cache_fill_t    *fl;
-
-    hash = ngx_crc32_short(key->data, key->len);
-    node = tree->root;
-    sentinel = tree->sentinel;
-
-    while (node != sentinel) {
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        fl = (ts_cache_fill_t *) node;
-
-        if (fl->key.len == key->len
-            && ngx_memcmp(fl->key.data, key->data, key->len) == 0)
-        {
-            return fl;
-        }
-
-        /* same hash, other key: the tree allows equal keys on the left */
-        node = node->left;
-    }
-
-    return NULL;
+    return (ts_cache_fill_t *) ngx_str_rbtree_lookup(tree, key,
+                                 ngx_crc32_short(key->data, key->len));
 }
 
 

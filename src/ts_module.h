@@ -14,6 +14,7 @@
 
 #include "ts_pg.h"
 #include "ts_redis.h"
+#include "ts_shm.h"
 
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
 
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
     ts_redis_t          *redis;     /* this worker's */
+    ts_shm_t            *shm;       /* the node's shared-memory level */
     ngx_rbtree_t         fills;     /* keys being filled in this worker */
     ngx_rbtree_node_t    fills_sentinel;
 } ts_main_conf_t;
@@ -34,6 +36,7 @@ typedef struct {
     ngx_flag_t           auth_read; /* reads need a key with "read" too */
     ngx_flag_t           cache;
     ngx_msec_t           cache_ttl;
+    ngx_msec_t           shm_ttl;
 } ts_loc_conf_t;
 
 

@@ -194,7 +194,7 @@ sub bg_wait {
 sub import {
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
     # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
-    # "redis:stop" db/redis.sh on its Redis); --- bg_response_like checks the
+    # "redis:stop" db/redis.sh on its Redis, "sleep:1.5" waits); --- bg_response_like checks the
     # request started by bg_get() was still pending, then its answer
     Test::Nginx::Socket::add_response_body_check(sub {
         my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -219,6 +219,11 @@ sub import {
                  && $after->[$req_idx] =~ /^redis:(\w+)$/)
         {
             redis_ctl($1);
+
+        } elsif (defined $after && defined $after->[$req_idx]
+                 && $after->[$req_idx] =~ /^sleep:([\d.]+)$/)
+        {
+            select(undef, undef, undef, $1);
 
         } elsif (defined $after && defined $after->[$req_idx]) {
             pg_ctl($after->[$req_idx]);

@@ -1,0 +1,295 @@
+
+/*
+ * Tunesheap: the first cache level, in shared memory.
+ *
+ * Entries sit in a red-black tree by the CRC32 of their key (then the key
+ * itself) and in a queue from most to least recently used; when the slab allocator runs out of
+ * room, the least recently used go.  Each entry remembers the versions of
+ * the resources it was made from, as this node counted them when it
+ * started making it; a write through this node counts up, so an entry
+ * made before it no longer matches.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ts_shm.h"
+
+
+#define TS_SHM_EVICT_MAX  64
+
+
+typedef struct {
+    ngx_str_node_t       sn;            /* by hash, then key */
+    ngx_queue_t          lru;
+    ngx_msec_t           expires;
+    ngx_uint_t           versions[TS_SHM_DEPS_MAX];
+    uint32_t             key_len;
+    uint32_t             etag_len;
+    uint32_t             body_len;
+    u_char               data[1];       /* key, ETag, body */
+} ts_shm_entry_t;
+
+
+typedef struct {
+    ngx_rbtree_t         tree;
+    ngx_rbtree_node_t    sentinel;
+    ngx_queue_t          lru;
+    ngx_uint_t           versions[TS_SHM_DEPS_MAX];
+} ts_shm_sh_t;
+
+
+struct ts_shm_s {
+    ts_shm_sh_t         *sh;
+    ngx_slab_pool_t     *shpool;
+};
+
+
+static ngx_int_t ts_shm_init(ngx_shm_zone_t *zone, void *data);
+static ts_shm_entry_t *ts_shm_find(ts_shm_t *shm, ngx_str_t *key,
+    uint32_t hash);
+static void ts_shm_delete(ts_shm_t *shm, ts_shm_entry_t *e);
+static ngx_uint_t ts_shm_fresh(ts_shm_t *shm, ts_shm_entry_t *e,
+    ngx_uint_t deps);
+
+
+extern ngx_module_t  ngx_tunesheap_module;
+
+
+ts_shm_t *
+ts_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+{
+    ts_shm_t        *shm;
+    ngx_shm_zone_t  *zone;
+
+    shm = ngx_pcalloc(cf->pool, sizeof(ts_shm_t));
+    if (shm == NULL) {
+        return NULL;
+    }
+
+    zone = ngx_shared_memory_add(cf, name, size, &ngx_tunesheap_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->init = ts_shm_init;
+    zone->data = shm;
+
+    return shm;
+}
+
+
+void
+ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions)
+{
+    ngx_uint_t  i;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        versions[i] = (deps & ((ngx_uint_t) 1 << i)) ? shm->sh->versions[i]
+                                                      : 0;
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+}
+
+
+void
+ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps)
+{
+    ngx_uint_t  i;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if (deps & ((ngx_uint_t) 1 << i)) {
+            shm->sh->versions[i]++;
+        }
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+}
+
+
+ngx_int_t
+ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
+    ngx_str_t *body, ngx_str_t *etag)
+{
+    u_char          *p;
+    uint32_t         hash;
+    ts_shm_entry_t  *e;
+
+    hash = ngx_crc32_short(key->data, key->len);
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    e = ts_shm_find(shm, key, hash);
+
+    if (e == NULL) {
+        ngx_shmtx_unlock(&shm->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    if (!ts_shm_fresh(shm, e, deps)) {
+        ts_shm_delete(shm, e);
+        ngx_shmtx_unlock(&shm->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(pool, e->etag_len + e->body_len);
+    if (p == NULL) {
+        ngx_shmtx_unlock(&shm->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    etag->data = p;
+    etag->len = e->etag_len;
+    body->data = p + e->etag_len;
+    body->len = e->body_len;
+    ngx_memcpy(p, e->data + e->key_len, e->etag_len + e->body_len);
+
+    ngx_queue_remove(&e->lru);
+    ngx_queue_insert_head(&shm->sh->lru, &e->lru);
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
+    ngx_uint_t *versions, ngx_str_t *body, ngx_str_t *etag, ngx_msec_t ttl)
+{
+    size_t           size;
+    uint32_t         hash;
+    ngx_uint_t       i;
+    ngx_queue_t     *q;
+    ts_shm_entry_t  *e;
+
+    hash = ngx_crc32_short(key->data, key->len);
+    size = offsetof(ts_shm_entry_t, data) + key->len + etag->len + body->len;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    e = ts_shm_find(shm, key, hash);
+    if (e) {
+        ts_shm_delete(shm, e);
+    }
+
+    /* no room: the least recently used answers go, a bounded number */
+    for (i = 0; i < TS_SHM_EVICT_MAX; i++) {
+        e = ngx_slab_alloc_locked(shm->shpool, size);
+        if (e || ngx_queue_empty(&shm->sh->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&shm->sh->lru);
+        ts_shm_delete(shm, ngx_queue_data(q, ts_shm_entry_t, lru));
+    }
+
+    if (e == NULL) {
+        ngx_shmtx_unlock(&shm->shpool->mutex);
+        return;
+    }
+
+    e->sn.node.key = hash;
+    e->sn.str.data = e->data;
+    e->sn.str.len = key->len;
+    e->expires = ngx_current_msec + ttl;
+    e->key_len = key->len;
+    e->etag_len = etag->len;
+    e->body_len = body->len;
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        e->versions[i] = (deps & ((ngx_uint_t) 1 << i)) ? versions[i] : 0;
+    }
+
+    ngx_memcpy(ngx_cpymem(ngx_cpymem(e->data, key->data, key->len),
+                          etag->data, etag->len),
+               body->data, body->len);
+
+    ngx_rbtree_insert(&shm->sh->tree, &e->sn.node);
+    ngx_queue_insert_head(&shm->sh->lru, &e->lru);
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+}
+
+
+static ngx_int_t
+ts_shm_init(ngx_shm_zone_t *zone, void *data)
+{
+    ts_shm_t  *old = data;
+    ts_shm_t  *shm;
+
+    shm = zone->data;
+
+    if (old) {
+        /* a reload keeps the zone and what it holds */
+        shm->sh = old->sh;
+        shm->shpool = old->shpool;
+        return NGX_OK;
+    }
+
+    shm->shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        shm->sh = shm->shpool->data;
+        return NGX_OK;
+    }
+
+    shm->sh = ngx_slab_calloc(shm->shpool, sizeof(ts_shm_sh_t));
+    if (shm->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shm->shpool->data = shm->sh;
+
+    ngx_rbtree_init(&shm->sh->tree, &shm->sh->sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&shm->sh->lru);
+
+    shm->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static ts_shm_entry_t *
+ts_shm_find(ts_shm_t *shm, ngx_str_t *key, uint32_t hash)
+{
+    return (ts_shm_entry_t *) ngx_str_rbtree_lookup(&shm->sh->tree, key,
+                                                    hash);
+}
+
+
+static void
+ts_shm_delete(ts_shm_t *shm, ts_shm_entry_t *e)
+{
+    ngx_rbtree_delete(&shm->sh->tree, &e->sn.node);
+    ngx_queue_remove(&e->lru);
+    ngx_slab_free_locked(shm->shpool, e);
+}
+
+
+static ngx_uint_t
+ts_shm_fresh(ts_shm_t *shm, ts_shm_entry_t *e, ngx_uint_t deps)
+{
+    ngx_uint_t  i;
+
+    if ((ngx_msec_int_t) (e->expires - ngx_current_msec) <= 0) {
+        return 0;
+    }
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if ((deps & ((ngx_uint_t) 1 << i))
+            && e->versions[i] != shm->sh->versions[i])
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}

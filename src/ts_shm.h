@@ -1,0 +1,47 @@
+
+/*
+ * Tunesheap: the first cache level, in a shared-memory zone that every
+ * worker of one nginx reads: bounded in size (least recently used answers
+ * go first), each answer kept a short time.  A write through this nginx
+ * makes the answers it affects unreachable at once; a write through
+ * another node reaches this one through Redis, and its zone within the
+ * zone's TTL.
+ */
+
+
+#ifndef _TS_SHM_H_INCLUDED_
+#define _TS_SHM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define TS_SHM_DEPS_MAX  8
+
+
+typedef struct ts_shm_s  ts_shm_t;
+
+
+/* the zone, made at configuration time; size in bytes */
+ts_shm_t *ts_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size);
+
+/* the versions of the resources in deps, as this node knows them */
+void ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions);
+
+/* after a write to the resources in deps */
+void ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps);
+
+/*
+ * The answer kept for key, copied into pool, if it is younger than its
+ * TTL and was made at the versions the resources in deps have now.
+ */
+ngx_int_t ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
+    ngx_pool_t *pool, ngx_str_t *body, ngx_str_t *etag);
+
+/* keeps an answer made at versions (read before it was made) for ttl */
+void ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
+    ngx_uint_t *versions, ngx_str_t *body, ngx_str_t *etag, ngx_msec_t ttl);
+
+
+#endif /* _TS_SHM_H_INCLUDED_ */

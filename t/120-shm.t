@@ -1,0 +1,100 @@
+# The shared-memory level in front of Redis: hits without a round trip,
+# a short TTL, writes through this node forgotten at once, a bounded size.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+
+our $Key = "Authorization: Bearer tsk_test_writer";
+our $Json = "Content-Type: application/json";
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('http_config', Tunesheap::Test::cached_config()
+                                     . "tunesheap_cache_shm 1m;\n")
+        unless defined $block->http_config;
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the second answer comes from shared memory
+--- request eval
+["GET /api/v1/artists/6", "GET /api/v1/artists/6", "GET /api/v1/artists/6"]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT shm", "X-Cache: HIT shm"]
+--- response_body eval
+[(qq{{"artist":{"id":6,"name":"Radiohead","country":"UK","description":"Oxford band; \\"OK\\" computers & more.","dob":null,"website":"radiohead.com","picture_url":null}}\n}) x 3]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a write through this node is seen at once
+--- request eval
+["GET /api/v1/albums/5", "GET /api/v1/albums/5",
+ "PATCH /api/v1/albums/5\n{\"album\":{\"genre\":\"Alternative\"}}",
+ "GET /api/v1/albums/5", "GET /api/v1/albums/5",
+ "PATCH /api/v1/albums/5\n{\"album\":{\"genre\":\"Rock\"}}", "GET /api/v1/albums/5"]
+--- more_headers eval
+["", "", "$::Key\n$::Json", "", "", "$::Key\n$::Json", ""]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT shm", "", "X-Cache: MISS", "X-Cache: HIT shm", "",
+ "X-Cache: MISS"]
+--- response_body_like eval
+[qr/"genre":"Rock"/, qr/"genre":"Rock"/, qr/"genre":"Alternative"/,
+ qr/"genre":"Alternative"/, qr/"genre":"Alternative"/, qr/"genre":"Rock"/,
+ qr/"genre":"Rock"/]
+
+
+
+=== TEST 3: past its TTL an answer leaves shared memory; Redis still has it
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_cache_shm 1m;\n"
+. "tunesheap_cache_shm_ttl 300ms;\n"
+--- request eval
+["GET /api/v1/songs/9", "GET /api/v1/songs/9", "GET /api/v1/songs/9"]
+--- pg_after eval
+[undef, "sleep:0.5", undef]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT shm", "X-Cache: HIT redis"]
+
+
+
+=== TEST 4: a write through another node reaches this one within the TTL
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_cache_shm 1m;\n"
+. "tunesheap_cache_shm_ttl 300ms;\n"
+--- init
+my $b = Tunesheap::Test::start_second_nginx();
+my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/10");
+Test::More::like($body, qr/"title":"Karma Police"/, 'the old title here');
+($st) = Tunesheap::Test::http(PATCH => "/api/v1/songs/10", port => $b,
+    headers => { authorization => "Bearer tsk_test_writer",
+                 "content-type" => "application/json" },
+    body => '{"song":{"title":"Karma Police (live)"}}');
+Test::More::is($st, 200, 'written through the other node');
+select(undef, undef, undef, 0.5);
+Tunesheap::Test::stop_second_nginx();
+--- request
+GET /api/v1/songs/10
+--- response_headers
+X-Cache: MISS
+--- response_body_like chomp
+"title":"Karma Police \(live\)"
+
+
+
+=== TEST 5: a small zone keeps the latest answers and forgets the oldest
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_cache_shm 32k;\n"
+--- request eval
+[(map { "GET /api/v1/artists?limit=100&offset=0&n=$_" } 1 .. 40),
+ "GET /api/v1/artists?limit=100&offset=0&n=40",
+ "GET /api/v1/artists?limit=100&offset=0&n=1"]
+--- response_headers eval
+[("X-Cache: MISS") x 40, "X-Cache: HIT shm", "X-Cache: HIT redis"]
+--- no_error_log
+[error]
+[alert]

@@ -1,7 +1,7 @@
 # Tunesheap: build, run and test the nginx module against Debian's nginx.
 #
-#   make run      install what is missing, build, start Postgres and nginx
-#                 with the sample catalog on http://127.0.0.1:8080/
+#   make run      install what is missing, build, start Postgres, Redis and
+#                 nginx with the sample catalog on http://127.0.0.1:8080/
 #   make test     build and run every suite against throwaway servers
 #   make stop     stop what `make run` started (its data stays in var/)
 #   make import CATALOG=file.json
@@ -17,6 +17,8 @@ MODULE       := $(NGX_BUILD)/objs/ngx_tunesheap_module.so
 VAR          := $(ROOT)/var
 PG_DATA      := $(VAR)/pg
 PG_PORT      ?= 5433
+REDIS_DIR    := $(VAR)/redis
+REDIS_PORT   ?= 6380
 HTTP_PORT    := 8080
 NGINX        ?= /usr/sbin/nginx
 NGINX_PREFIX := $(VAR)/nginx
@@ -67,6 +69,7 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 
 run: deps build
 	@db/pg.sh start $(PG_DATA) $(PG_PORT)
+	@db/redis.sh start $(REDIS_DIR) $(REDIS_PORT)
 	@if [ "$$(db/pg.sh psql $(PG_DATA) tunesheap -Atc \
 		'SELECT count(*) FROM artists')" = 0 ]; then \
 		db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" db/sample-catalog.json; \
@@ -82,6 +85,7 @@ run: deps build
 	@echo "Stop it with: make stop (data stays in var/)"
 
 stop: stop-nginx
+	@db/redis.sh stop $(REDIS_DIR)
 	@db/pg.sh stop $(PG_DATA)
 	@echo "stopped"
 

@@ -307,6 +307,17 @@ ngx_http_tunesheap_path(ngx_http_request_t *r, ngx_str_t *path)
 static ngx_int_t
 ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_variable_t  *var;
+
+    static ngx_str_t  cache = ngx_string("tunesheap_cache");
+
+    var = ngx_http_add_variable(cf, &cache, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ts_cache_variable;
+
     return ts_auth_add_variables(cf);
 }
 

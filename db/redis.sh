@@ -30,7 +30,7 @@ start() {
     redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
         --pidfile "$pidfile" --dir "$dir" --logfile "$dir/redis.log" \
         --save '' --appendonly no --maxmemory 256mb \
-        --maxmemory-policy allkeys-lru >/dev/null
+        --maxmemory-policy allkeys-lru --enable-debug-command local >/dev/null
     for _ in $(seq 50); do
         redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
         sleep 0.1

@@ -335,6 +335,32 @@ ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
 }
 
 
+/* $tunesheap_cache: HIT shm, HIT redis, HIT coalesced, MISS, BYPASS */
+ngx_int_t
+ts_cache_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ts_cache_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
+    ctx = rctx ? rctx->cache : NULL;
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) ctx->state;
+    v->len = ngx_strlen(ctx->state);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 const char *
 ts_cache_redis_state(ngx_http_request_t *r)
 {

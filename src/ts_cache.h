@@ -43,6 +43,10 @@ void ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
 /* this worker's Redis connection, and its table of keys being filled */
 ngx_int_t ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf);
 
+/* $tunesheap_cache, what X-Cache says */
+ngx_int_t ts_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
 /* "ok", "down", or NULL without a Redis */
 const char *ts_cache_redis_state(ngx_http_request_t *r);
 

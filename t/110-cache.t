@@ -209,3 +209,39 @@ Tunesheap::Test::http_config(redis => "127.0.0.1:1")
 --- response_body_like eval
 [(qr/"title":"Can't Knock the Hustle"/) x 5]
 --- timeout: 10
+
+
+
+=== TEST 12: a slow Redis: answers come from Postgres in time, correct
+Redis is kept busy for 2 s: the lookup gives up after 300 ms, the answer
+comes from Postgres, and the connection is dropped until Redis is back.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 300ms;\n"
+--- request eval
+["GET /api/v1/songs/5", "GET /api/v1/songs/5", "GET /api/v1/songs/6"]
+--- pg_after eval
+["redis-busy:2", undef, "sleep:2"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: BYPASS", "X-Cache: BYPASS"]
+--- response_body_like eval
+[qr/"title":"Formation"/, qr/"title":"Formation"/, qr/"title":"Hold Up"/]
+--- timeout: 10
+
+
+
+=== TEST 13: $tunesheap_cache tells the access log which level answered
+--- http_config eval
+Tunesheap::Test::cached_config()
+. 'log_format cache "$request_uri cache=$tunesheap_cache";' . "\n"
+--- config
+    location /api/v1/ {
+        access_log logs/access.log cache;
+        tunesheap_api;
+    }
+--- request
+GET /api/v1/albums/6
+--- error_code: 200
+--- access_log
+/api/v1/albums/6 cache=MISS

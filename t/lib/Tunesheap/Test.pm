@@ -194,7 +194,8 @@ sub bg_wait {
 sub import {
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
     # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
-    # "redis:stop" db/redis.sh on its Redis, "sleep:1.5" waits); --- bg_response_like checks the
+    # "redis:stop" db/redis.sh on its Redis, "redis-busy:2" blocks it for
+    # 2 s, "sleep:1.5" waits); --- bg_response_like checks the
     # request started by bg_get() was still pending, then its answer
     Test::Nginx::Socket::add_response_body_check(sub {
         my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -224,6 +225,17 @@ sub import {
                  && $after->[$req_idx] =~ /^sleep:([\d.]+)$/)
         {
             select(undef, undef, undef, $1);
+
+        } elsif (defined $after && defined $after->[$req_idx]
+                 && $after->[$req_idx] =~ /^redis-busy:(\d+)$/)
+        {
+            # Redis busy for N seconds (DEBUG SLEEP), in the background
+            my $pid = fork // die "fork: $!";
+            if ($pid == 0) {
+                redis_ctl('cli', 'DEBUG', 'SLEEP', $1);
+                POSIX::_exit(0);
+            }
+            select(undef, undef, undef, 0.2);
 
         } elsif (defined $after && defined $after->[$req_idx]) {
             pg_ctl($after->[$req_idx]);

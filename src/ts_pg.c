@@ -2,10 +2,9 @@
 /*
  * Tunesheap: a per-worker pool of nonblocking Postgres connections.
  *
- * Events on a libpq socket are registered level-triggered: libpq keeps its
- * own buffers, so "wait until the socket is readable (writable)" is exactly
- * the contract PQconnectPoll and PQflush describe, and no readiness edge can
- * be lost between two calls.  Write interest exists only while libpq has
+ * Events on a libpq socket are level-triggered (ts_event.c): "wait until
+ * the socket is readable (writable)" is exactly the contract PQconnectPoll
+ * and PQflush describe.  Write interest exists only while libpq has
  * something left to send.
  */
 
@@ -14,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include "ts_event.h"
 #include "ts_pg.h"
 
 
@@ -363,8 +363,7 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
 static ngx_int_t
 ts_pg_conn_bind(ts_pg_conn_t *conn)
 {
-    ngx_socket_t       fd;
-    ngx_connection_t  *c;
+    ngx_socket_t  fd;
 
     fd = PQsocket(conn->pg);
 
@@ -374,26 +373,11 @@ ts_pg_conn_bind(ts_pg_conn_t *conn)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(fd, conn->pool->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
+    conn->c = ts_event_attach(fd, conn->pool->log, conn,
+                              ts_pg_conn_read_handler,
+                              ts_pg_conn_write_handler);
 
-    c->data = conn;
-    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-    c->read->handler = ts_pg_conn_read_handler;
-    c->write->handler = ts_pg_conn_write_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
-
-    conn->c = c;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ts_pg_conn_unbind(conn);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return conn->c ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -401,34 +385,10 @@ ts_pg_conn_bind(ts_pg_conn_t *conn)
 static void
 ts_pg_conn_unbind(ts_pg_conn_t *conn)
 {
-    ngx_connection_t  *c;
-
-    c = conn->c;
-
-    if (c == NULL) {
-        return;
+    if (conn->c) {
+        ts_event_detach(conn->c);
+        conn->c = NULL;
     }
-
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
-    conn->c = NULL;
 }
 
 
@@ -560,19 +520,7 @@ ts_pg_conn_flush(ts_pg_conn_t *conn)
 static ngx_int_t
 ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on)
 {
-    ngx_event_t  *wev;
-
-    wev = conn->c->write;
-
-    if (on && !wev->active) {
-        return ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
-
-    if (!on && wev->active) {
-        return ngx_del_event(wev, NGX_WRITE_EVENT, 0);
-    }
-
-    return NGX_OK;
+    return ts_event_want(conn->c->write, on);
 }
 
 

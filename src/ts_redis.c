@@ -3,9 +3,10 @@
  * Tunesheap: one Redis connection per worker, hiredis' asynchronous API
  * driven by nginx events through an adapter of our own.
  *
- * As for Postgres, events are level-triggered: hiredis reads at most 16 KB
- * per redisAsyncHandleRead(), and a level-triggered read event simply fires
- * again while more is waiting, where an edge-triggered one would stall.
+ * As for Postgres, events are level-triggered (ts_event.c): hiredis reads
+ * at most 16 KB per redisAsyncHandleRead(), and a level-triggered read
+ * event simply fires again while more is waiting, where an edge-triggered
+ * one would stall.
  *
  * hiredis keeps a command's private data until its reply comes, however
  * late; that data is a small token of ours, so that a request that went
@@ -18,6 +19,7 @@
 #include <ngx_event.h>
 #include <hiredis/async.h>
 
+#include "ts_event.h"
 #include "ts_redis.h"
 
 
@@ -38,6 +40,7 @@ struct ts_redis_s {
     ngx_connection_t    *c;
     ngx_event_t          reconnect;
     ngx_event_t          connect_timer;
+    ngx_msec_t           last_reply;  /* when Redis last said anything */
     ngx_uint_t           failures;
     unsigned             connected:1;
     unsigned             exiting:1;
@@ -205,19 +208,13 @@ ts_redis_connect(ts_redis_t *rd)
         return;
     }
 
-    c = ngx_get_connection(ac->c.fd, rd->log);
+    c = ts_event_attach(ac->c.fd, rd->log, rd, ts_redis_read_handler,
+                        ts_redis_write_handler);
     if (c == NULL) {
         redisAsyncFree(ac);
         ts_redis_retry(rd);
         return;
     }
-
-    c->data = rd;
-    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-    c->read->handler = ts_redis_read_handler;
-    c->write->handler = ts_redis_write_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
 
     rd->ac = ac;
     rd->c = c;
@@ -234,7 +231,6 @@ ts_redis_connect(ts_redis_t *rd)
     redisAsyncSetDisconnectCallback(ac, ts_redis_on_disconnect);
 
     /* connected once the socket is writable */
-    ts_redis_add_read(rd);
     ts_redis_add_write(rd);
 
     ngx_add_timer(&rd->connect_timer, rd->conf.connect_timeout);
@@ -325,6 +321,7 @@ ts_redis_on_connect(const redisAsyncContext *ac, int status)
 
     rd->connected = 1;
     rd->failures = 0;
+    rd->last_reply = ngx_current_msec;
 
     if (rd->conf.on_connect) {
         rd->conf.on_connect(rd, rd->conf.data);
@@ -382,8 +379,8 @@ ts_redis_add_read(void *data)
 {
     ts_redis_t  *rd = data;
 
-    if (rd->c && !rd->c->read->active) {
-        (void) ngx_add_event(rd->c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    if (rd->c) {
+        (void) ts_event_want(rd->c->read, 1);
     }
 }
 
@@ -393,8 +390,8 @@ ts_redis_del_read(void *data)
 {
     ts_redis_t  *rd = data;
 
-    if (rd->c && rd->c->read->active) {
-        (void) ngx_del_event(rd->c->read, NGX_READ_EVENT, 0);
+    if (rd->c) {
+        (void) ts_event_want(rd->c->read, 0);
     }
 }
 
@@ -404,8 +401,8 @@ ts_redis_add_write(void *data)
 {
     ts_redis_t  *rd = data;
 
-    if (rd->c && !rd->c->write->active) {
-        (void) ngx_add_event(rd->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    if (rd->c) {
+        (void) ts_event_want(rd->c->write, 1);
     }
 }
 
@@ -415,8 +412,8 @@ ts_redis_del_write(void *data)
 {
     ts_redis_t  *rd = data;
 
-    if (rd->c && rd->c->write->active) {
-        (void) ngx_del_event(rd->c->write, NGX_WRITE_EVENT, 0);
+    if (rd->c) {
+        (void) ts_event_want(rd->c->write, 0);
     }
 }
 
@@ -425,35 +422,13 @@ ts_redis_del_write(void *data)
 static void
 ts_redis_cleanup(void *data)
 {
-    ts_redis_t        *rd = data;
-    ngx_connection_t  *c;
+    ts_redis_t  *rd = data;
 
-    c = rd->c;
-
-    if (c == NULL) {
-        return;
+    if (rd->c) {
+        ts_event_detach(rd->c);
+        rd->c = NULL;
     }
 
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
-    rd->c = NULL;
     rd->connected = 0;
 }
 
@@ -467,6 +442,8 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     token = privdata;
     cmd = token->cmd;
     ngx_free(token);
+
+    ((ts_redis_t *) ac->data)->last_reply = ngx_current_msec;
 
     if (cmd == NULL) {
         return;
@@ -482,7 +459,12 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
-/* a slow Redis is as good as none: answer without it, reconnect */
+/*
+ * A slow answer: the request goes on without it.  A Redis that said
+ * nothing at all for as long is stuck: drop it, reconnect later.  One that
+ * is only busy (replies keep coming, this one is queued behind them) keeps
+ * its connection.
+ */
 static void
 ts_redis_cmd_timeout(ngx_event_t *ev)
 {
@@ -502,7 +484,9 @@ ts_redis_cmd_timeout(ngx_event_t *ev)
      * redisAsyncDisconnect() would wait for every pending reply; freeing
      * answers them all with NULL at once (and calls on_disconnect)
      */
-    if (rd->ac && rd->connected) {
+    if (rd->ac && rd->connected
+        && ngx_current_msec - rd->last_reply >= rd->conf.timeout)
+    {
         redisAsyncFree(rd->ac);
     }
 }

@@ -1,0 +1,82 @@
+
+/*
+ * Tunesheap: sockets that a client library owns on nginx's event loop.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ts_event.h"
+
+
+ngx_connection_t *
+ts_event_attach(ngx_socket_t fd, ngx_log_t *log, void *data,
+    ngx_event_handler_pt read, ngx_event_handler_pt write)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(fd, log);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->data = data;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+    c->read->handler = read;
+    c->write->handler = write;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    if (ts_event_want(c->read, 1) != NGX_OK) {
+        ts_event_detach(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
+ngx_int_t
+ts_event_want(ngx_event_t *ev, ngx_uint_t on)
+{
+    ngx_int_t  event;
+
+    event = ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT;
+
+    if (on && !ev->active) {
+        return ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+    }
+
+    if (!on && ev->active) {
+        return ngx_del_event(ev, event, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ts_event_detach(ngx_connection_t *c)
+{
+    /* the socket is about to be closed: epoll forgets it by itself */
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+}

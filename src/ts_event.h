@@ -1,0 +1,30 @@
+
+/*
+ * Tunesheap: sockets that a client library owns (libpq, hiredis) on
+ * nginx's event loop.  Interest is level-triggered: the libraries keep
+ * their own buffers and only say "wait until readable (writable)", which
+ * a level-triggered event answers without ever losing an edge.
+ */
+
+
+#ifndef _TS_EVENT_H_INCLUDED_
+#define _TS_EVENT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+
+/* an nginx connection for fd, with read interest; NULL on failure */
+ngx_connection_t *ts_event_attach(ngx_socket_t fd, ngx_log_t *log,
+    void *data, ngx_event_handler_pt read, ngx_event_handler_pt write);
+
+/* interest in ev (read or write) on or off */
+ngx_int_t ts_event_want(ngx_event_t *ev, ngx_uint_t on);
+
+/* forgets nginx's side of the socket: the library closes it itself */
+void ts_event_detach(ngx_connection_t *c);
+
+
+#endif /* _TS_EVENT_H_INCLUDED_ */

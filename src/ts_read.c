@@ -24,6 +24,8 @@ typedef struct {
     const char          *params[2 + TS_FILTERS_MAX];
     int64_t              limit;
     int64_t              offset;
+    ts_resource_t       *listed;     /* the resource a list is of */
+    ngx_uint_t           fixed;      /* the filter its path sets, or none */
     ngx_str_t            filters[TS_FILTERS_MAX];
     ngx_uint_t           mask;
     u_char               error[128];    /* why the arguments are invalid */
@@ -207,6 +209,9 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
     rs = rel ? rel->child : ctx->route.resource;
     fixed = rel ? rel->filter : TS_FILTERS_MAX;
 
+    ctx->listed = rs;
+    ctx->fixed = fixed;
+
     if (ts_read_limit(r, &ctx->limit) != NGX_OK) {
         return ts_read_invalid(ctx, TS_LIMIT_ERROR, NULL);
     }
@@ -357,12 +362,10 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     ngx_str_t            body, value;
     yajl_gen_status      st;
     ts_resource_t       *rs;
-    ts_relation_t       *rel;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    rel = ctx->route.relation;
-    rs = rel ? rel->child : ctx->route.resource;
+    rs = ctx->listed;
     first = TS_LIST_FOUND + 1;
 
     if (PQntuples(res) == 0 || PQnfields(res) != first + (int) rs->ncolumns) {
@@ -462,13 +465,11 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
     size_t               len;
     ngx_uint_t           i, fixed;
     ts_resource_t       *rs;
-    ts_relation_t       *rel;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    rel = ctx->route.relation;
-    rs = rel ? rel->child : ctx->route.resource;
-    fixed = rel ? rel->filter : TS_FILTERS_MAX;
+    rs = ctx->listed;
+    fixed = ctx->fixed;
 
     len = r->uri.len + sizeof("?limit=&offset=") + 2 * NGX_INT64_LEN;
 

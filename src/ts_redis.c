@@ -18,6 +18,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include <hiredis/async.h>
+#include <sys/ioctl.h>
 
 #include "ts_event.h"
 #include "ts_redis.h"
@@ -25,6 +26,7 @@
 
 #define TS_REDIS_BACKOFF_MIN  100
 #define TS_REDIS_BACKOFF_MAX  2000
+#define TS_REDIS_READS_MAX    64      /* 16 KB each */
 
 
 typedef struct {
@@ -347,17 +349,37 @@ ts_redis_on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 
+/*
+ * hiredis reads at most 16 KB a call: under load thousands of replies wait
+ * in the socket, and one call per turn of the event loop would leave them
+ * there past their timeouts.  Read until the socket is drained, bounded so
+ * that clients get their turn too.
+ */
 static void
 ts_redis_read_handler(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
-    ts_redis_t        *rd;
+    int                 n;
+    ngx_uint_t          i;
+    ngx_connection_t   *c;
+    ts_redis_t         *rd;
+    redisAsyncContext  *ac;
 
     c = ev->data;
     rd = c->data;
+    ac = rd->ac;
 
-    /* may free the context, and c with it: touch neither afterwards */
-    redisAsyncHandleRead(rd->ac);
+    for (i = 0; i < TS_REDIS_READS_MAX; i++) {
+        redisAsyncHandleRead(ac);
+
+        /* it may have freed the context, and c with it */
+        if (rd->ac != ac || rd->c != c) {
+            return;
+        }
+
+        if (ioctl(c->fd, FIONREAD, &n) == -1 || n == 0) {
+            return;
+        }
+    }
 }
 
 

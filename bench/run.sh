@@ -77,7 +77,8 @@ http {
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
     keepalive_requests 1000000;
-    open_file_cache max=20000 inactive=60s;
+    # fds: 10,000 connections plus cached files stay under the 20,000 cap
+    open_file_cache max=8000 inactive=60s;
     tunesheap_postgres "$dsn" pool=$pool queue=12000;
     tunesheap_postgres_timeout 30s;
     tunesheap_redis 127.0.0.1:$redis_port;
@@ -98,6 +99,7 @@ http {
 }
 CONF
 
+: >"$dir/nginx/logs/error.log"
 /usr/sbin/nginx -p "$dir/nginx/" -c "$dir/nginx.conf"
 for _ in $(seq 50); do
     curl -fs -o /dev/null "http://127.0.0.1:$http_port/api/v1/health" && break

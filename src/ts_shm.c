@@ -8,6 +8,11 @@
  * the resources it was made from, as this node counted them when it
  * started making it; a write through this node counts up, so an entry
  * made before it no longer matches.
+ *
+ * No worker ever waits for the zone's lock: when another holds it, a
+ * lookup is a miss (Redis answers) and a store is skipped.  With workers,
+ * Postgres, Redis and clients sharing few cores, a lock holder that loses
+ * its core would otherwise stall every other worker.
  */
 
 
@@ -36,7 +41,7 @@ typedef struct {
     ngx_rbtree_t         tree;
     ngx_rbtree_node_t    sentinel;
     ngx_queue_t          lru;
-    ngx_uint_t           versions[TS_SHM_DEPS_MAX];
+    ngx_atomic_t         versions[TS_SHM_DEPS_MAX];   /* read without lock */
 } ts_shm_sh_t;
 
 
@@ -85,14 +90,10 @@ ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions)
 {
     ngx_uint_t  i;
 
-    ngx_shmtx_lock(&shm->shpool->mutex);
-
     for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
         versions[i] = (deps & ((ngx_uint_t) 1 << i)) ? shm->sh->versions[i]
                                                       : 0;
     }
-
-    ngx_shmtx_unlock(&shm->shpool->mutex);
 }
 
 
@@ -101,15 +102,11 @@ ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps)
 {
     ngx_uint_t  i;
 
-    ngx_shmtx_lock(&shm->shpool->mutex);
-
     for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
         if (deps & ((ngx_uint_t) 1 << i)) {
-            shm->sh->versions[i]++;
+            (void) ngx_atomic_fetch_add(&shm->sh->versions[i], 1);
         }
     }
-
-    ngx_shmtx_unlock(&shm->shpool->mutex);
 }
 
 
@@ -123,7 +120,10 @@ ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
 
     hash = ngx_crc32_short(key->data, key->len);
 
-    ngx_shmtx_lock(&shm->shpool->mutex);
+    /* never wait for another worker: a busy zone is only a miss */
+    if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        return NGX_DECLINED;
+    }
 
     e = ts_shm_find(shm, key, hash);
 
@@ -172,7 +172,9 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
     hash = ngx_crc32_short(key->data, key->len);
     size = offsetof(ts_shm_entry_t, data) + key->len + etag->len + body->len;
 
-    ngx_shmtx_lock(&shm->shpool->mutex);
+    if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        return;
+    }
 
     e = ts_shm_find(shm, key, hash);
     if (e) {

@@ -82,7 +82,9 @@ http {
     tunesheap_postgres "$dsn" pool=$pool queue=12000;
     tunesheap_postgres_timeout 30s;
     tunesheap_redis 127.0.0.1:$redis_port;
-    tunesheap_cache_shm 128m;
+    tunesheap_redis_timeout ${BENCH_REDIS_TIMEOUT:-200ms};
+    ${BENCH_NO_SHM:+#} tunesheap_cache_shm 128m;
+    tunesheap_cache_shm_ttl ${BENCH_SHM_TTL:-1s};
     server {
         listen 127.0.0.1:$http_port backlog=16384;
         location /api/v1/ { tunesheap_api; }

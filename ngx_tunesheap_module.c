@@ -183,12 +183,11 @@ static ngx_int_t
 ngx_http_tunesheap_handler(ngx_http_request_t *r)
 {
     ngx_int_t          rc;
-    ngx_str_t          path;
+    ngx_str_t          path, allow;
     ngx_uint_t         write;
     ts_route_t         route;
     const char        *message;
     ts_loc_conf_t     *tlcf;
-    ngx_table_elt_t   *allow;
 
     if (ngx_http_tunesheap_path(r, &path) != NGX_OK) {
         rc = NGX_DECLINED;
@@ -209,15 +208,12 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & route.methods)) {
-        allow = ngx_list_push(&r->headers_out.headers);
-        if (allow == NULL) {
+        allow.data = (u_char *) route.allow;
+        allow.len = ngx_strlen(route.allow);
+
+        if (ts_http_header(r, "Allow", &allow, NULL) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        allow->hash = 1;
-        ngx_str_set(&allow->key, "Allow");
-        allow->value.data = (u_char *) route.allow;
-        allow->value.len = ngx_strlen(route.allow);
 
         return ts_http_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                   "method not allowed here, use %s",
@@ -503,13 +499,18 @@ invalid:
 }
 
 
-/* tunesheap_redis address:port */
+/*
+ * tunesheap_redis host[:port]: a name is resolved here, at configuration
+ * time, as nginx does for its upstreams: hiredis would resolve it in the
+ * worker, blocking it, at every reconnect
+ */
 static char *
 ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
-    u_char     *colon;
+    u_char     *p;
+    ngx_url_t   u;
     ngx_str_t  *value;
 
     if (tmcf->redis_conf.host.data) {
@@ -517,25 +518,28 @@ ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    colon = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
 
-    tmcf->redis_conf.host = value[1];
-    tmcf->redis_conf.port = 6379;
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
 
-    if (colon) {
-        tmcf->redis_conf.host.len = colon - value[1].data;
-        tmcf->redis_conf.port = ngx_atoi(colon + 1,
-                                         value[1].data + value[1].len
-                                         - colon - 1);
-    }
-
-    if (tmcf->redis_conf.host.len == 0 || tmcf->redis_conf.port == NGX_ERROR
-        || tmcf->redis_conf.port < 1 || tmcf->redis_conf.port > 65535)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"", &value[1]);
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in redis \"%V\"",
+                           u.err ? u.err : "no address", &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the address alone: its port goes apart */
+    tmcf->redis_conf.host.data = p;
+    tmcf->redis_conf.host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                              u.addrs[0].socklen, p,
+                                              NGX_SOCKADDR_STRLEN, 0);
+    tmcf->redis_conf.port = u.port;
 
     return NGX_CONF_OK;
 }

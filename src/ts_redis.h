@@ -25,7 +25,7 @@ typedef void (*ts_redis_done_pt)(ts_redis_cmd_t *cmd, redisReply *reply);
 
 
 typedef struct {
-    ngx_str_t            host;          /* an address: no blocking lookup */
+    ngx_str_t            host;          /* an address, resolved already */
     ngx_int_t            port;
     ngx_msec_t           connect_timeout;
     ngx_msec_t           timeout;       /* per command */

@@ -247,6 +247,23 @@ ts_http_parse_int(ngx_str_t *s, int64_t *n)
 }
 
 
+char *
+ts_http_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
+
+
 ngx_int_t
 ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
     void *data)

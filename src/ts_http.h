@@ -57,6 +57,9 @@ ngx_int_t ts_http_arg(ngx_http_request_t *r, const char *name,
 /* a non-negative decimal integer that fits in int64_t, else NGX_ERROR */
 ngx_int_t ts_http_parse_int(ngx_str_t *s, int64_t *n);
 
+/* a NUL-terminated copy, as libpq takes parameters; NULL if no memory */
+char *ts_http_cstr(ngx_pool_t *pool, ngx_str_t *s);
+
 /* registers a handler run when the request is freed */
 ngx_int_t ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
     void *data);

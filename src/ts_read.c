@@ -42,7 +42,6 @@ static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     int64_t offset);
-static char *ts_read_cstr(ngx_pool_t *pool, ngx_str_t *s);
 static void ts_read_cleanup(void *data);
 
 
@@ -71,7 +70,7 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
     if (route->kind == ts_route_item) {
         q->statement = rs->item_statement;
         q->nparams = 1;
-        ctx->params[0] = ts_read_cstr(r->pool, &route->id);
+        ctx->params[0] = ts_http_cstr(r->pool, &route->id);
 
         if (ctx->params[0] == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -262,7 +261,7 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         ctx->mask |= (ngx_uint_t) 1 << i;
         ctx->filters[i] = value;
 
-        ctx->params[n] = ts_read_cstr(r->pool, &value);
+        ctx->params[n] = ts_http_cstr(r->pool, &value);
         if (ctx->params[n] == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -506,22 +505,6 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
     p = ngx_sprintf(p, "limit=%L&offset=%L", ctx->limit, offset);
 
     return yajl_gen_string(g, url, p - url);
-}
-
-
-static char *
-ts_read_cstr(ngx_pool_t *pool, ngx_str_t *s)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(pool, s->len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_cpystrn(p, s->data, s->len + 1);
-
-    return (char *) p;
 }
 
 

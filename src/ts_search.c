@@ -82,7 +82,7 @@ ts_search_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ctx->params[0] = (char *) ngx_pnalloc(r->pool, text.len + 1);
+    ctx->params[0] = ts_http_cstr(r->pool, &text);
     ctx->params[1] = (char *) ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
     ctx->gen = ts_json_gen(r->pool);
 
@@ -92,7 +92,6 @@ ts_search_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_cpystrn((u_char *) ctx->params[0], text.data, text.len + 1);
     p = ngx_sprintf((u_char *) ctx->params[1], "%L", limit);
     *p = '\0';
 

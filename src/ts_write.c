@@ -152,7 +152,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
 static ngx_int_t
 ts_write_start(ts_write_ctx_t *ctx)
 {
-    u_char              *id;
+    char                *id;
     ts_resource_t       *rs;
     ts_pg_query_t       *q;
     ngx_http_request_t  *r;
@@ -161,12 +161,10 @@ ts_write_start(ts_write_ctx_t *ctx)
     rs = ctx->route.resource;
     q = &ctx->query;
 
-    id = ngx_pnalloc(r->pool, ctx->route.id.len + 1);
+    id = ts_http_cstr(r->pool, &ctx->route.id);
     if (id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_cpystrn(id, ctx->route.id.data, ctx->route.id.len + 1);
 
     switch (r->method) {
 
@@ -178,7 +176,7 @@ ts_write_start(ts_write_ctx_t *ctx)
     case NGX_HTTP_DELETE:
         q->statement = rs->delete_statement;
         q->nparams = 2;
-        ctx->params[0] = (char *) id;
+        ctx->params[0] = id;
         ctx->params[1] = ts_write_if_match(r);
         break;
 
@@ -186,7 +184,7 @@ ts_write_start(ts_write_ctx_t *ctx)
         q->statement = rs->update_statement;
         q->nparams = 3;
         ctx->params[1] = ctx->params[0];
-        ctx->params[0] = (char *) id;
+        ctx->params[0] = id;
         ctx->params[2] = ts_write_if_match(r);
         break;
     }
@@ -470,14 +468,9 @@ ts_write_fields(ts_write_ctx_t *ctx, yajl_val tree, ngx_str_t *fields)
     ts_json_output(g, &name);
 
     fields->len = name.len;
-    fields->data = ngx_pnalloc(r->pool, name.len + 1);
-    if (fields->data == NULL) {
-        return NGX_ERROR;
-    }
+    fields->data = (u_char *) ts_http_cstr(r->pool, &name);
 
-    ngx_cpystrn(fields->data, name.data, name.len + 1);
-
-    return NGX_OK;
+    return fields->data ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -23,10 +23,11 @@
 #include "ts_cache.h"
 
 
-#define TS_POOL_DEFAULT    16
-#define TS_QUEUE_DEFAULT   1024
-#define TS_BASE_DEFAULT    "/api/v1/"
-#define TS_MAX_BODY        65536
+#define TS_POOL_DEFAULT      16
+#define TS_QUEUE_DEFAULT     1024
+#define TS_PIPELINE_DEFAULT  32
+#define TS_BASE_DEFAULT      "/api/v1/"
+#define TS_MAX_BODY          65536
 
 
 static ngx_int_t ngx_http_tunesheap_handler(ngx_http_request_t *r);
@@ -345,6 +346,7 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
 
     tmcf->pg.size = NGX_CONF_UNSET_UINT;
     tmcf->pg.queue = NGX_CONF_UNSET_UINT;
+    tmcf->pg.depth = NGX_CONF_UNSET_UINT;
     tmcf->pg.connect_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->redis_conf.timeout = NGX_CONF_UNSET_MSEC;
@@ -363,6 +365,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
     ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
+    ngx_conf_init_uint_value(tmcf->pg.depth, TS_PIPELINE_DEFAULT);
     ngx_conf_init_msec_value(tmcf->pg.connect_timeout, 3000);
     ngx_conf_init_msec_value(tmcf->pg.query_timeout, 5000);
     ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
@@ -435,7 +438,7 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* tunesheap_postgres "conninfo" [pool=N] [queue=N] */
+/* tunesheap_postgres "conninfo" [pool=N] [queue=N] [pipeline=N] */
 static char *
 ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -482,6 +485,19 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             tmcf->pg.queue = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "pipeline=", 9) == 0) {
+            arg.data = value[i].data + 9;
+            arg.len = value[i].len - 9;
+
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            tmcf->pg.depth = n;
             continue;
         }
 

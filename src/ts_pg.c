@@ -6,6 +6,12 @@
  * the socket is readable (writable)" is exactly the contract PQconnectPoll
  * and PQflush describe.  Write interest exists only while libpq has
  * something left to send.
+ *
+ * Connections run in libpq's pipeline mode: once every connection is open
+ * and none is idle, a query is sent behind those in flight on the least
+ * loaded one instead of waiting, so a backend never sits out a round trip.
+ * Each query is followed by its own sync: it is its own transaction, and
+ * an error aborts nothing else.
  */
 
 
@@ -24,8 +30,7 @@
 typedef enum {
     ts_pg_connecting = 0,        /* PQconnectPoll */
     ts_pg_setup,                 /* running the pool's setup SQL */
-    ts_pg_idle,
-    ts_pg_busy
+    ts_pg_ready                  /* in pipeline mode: idle or busy */
 } ts_pg_state_e;
 
 
@@ -34,8 +39,11 @@ struct ts_pg_conn_s {
     ts_pg_pool_t        *pool;
     PGconn              *pg;
     ngx_connection_t    *c;
-    ts_pg_query_t       *query;      /* in flight; NULL once cancelled */
-    PGresult            *result;     /* of the command in flight */
+    ts_pg_query_t      **sent;       /* in flight, a ring; NULL: cancelled */
+    ngx_uint_t           first;      /* the oldest's slot in sent */
+    ngx_uint_t           nsent;
+    ngx_uint_t           generation; /* changes when the connection does */
+    PGresult            *result;     /* of the oldest, while it arrives */
     ngx_event_t          connect_timer;
     ts_pg_state_e        state;
     unsigned             reused:1;   /* has answered a query before */
@@ -64,6 +72,8 @@ struct ts_pg_pool_s {
 
 
 static void ts_pg_pool_dispatch(ts_pg_pool_t *pool);
+static ts_pg_conn_t *ts_pg_pool_pick(ts_pg_pool_t *pool);
+static ngx_uint_t ts_pg_pool_may_open(ts_pg_pool_t *pool);
 static ngx_int_t ts_pg_conn_open(ts_pg_pool_t *pool);
 static ngx_int_t ts_pg_conn_bind(ts_pg_conn_t *conn);
 static void ts_pg_conn_unbind(ts_pg_conn_t *conn);
@@ -73,6 +83,7 @@ static ngx_int_t ts_pg_conn_flush(ts_pg_conn_t *conn);
 static ngx_int_t ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on);
 static void ts_pg_conn_collect(ts_pg_conn_t *conn);
 static void ts_pg_conn_complete(ts_pg_conn_t *conn);
+static void ts_pg_conn_file(ts_pg_conn_t *conn);
 static void ts_pg_conn_broken(ts_pg_conn_t *conn);
 static void ts_pg_conn_connect_failed(ts_pg_conn_t *conn);
 static void ts_pg_conn_close(ts_pg_conn_t *conn);
@@ -139,6 +150,12 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
 
     for (i = 0; i < conf->size; i++) {
         pool->conns[i].pool = pool;
+        pool->conns[i].sent = ngx_pcalloc(cycle->pool,
+                                          conf->depth * sizeof(void *));
+        if (pool->conns[i].sent == NULL) {
+            return NULL;
+        }
+
         ngx_queue_insert_tail(&pool->free, &pool->conns[i].queue);
     }
 
@@ -162,7 +179,6 @@ ts_pg_pool_destroy(ts_pg_pool_t *pool)
 ngx_int_t
 ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
 {
-    ngx_queue_t   *qu;
     ts_pg_conn_t  *conn;
 
     q->pool = pool;
@@ -177,9 +193,11 @@ ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
     q->timer.data = q;
     q->timer.log = q->log;
 
-    while (pool->nwaiting == 0 && !ngx_queue_empty(&pool->idle)) {
-        qu = ngx_queue_head(&pool->idle);
-        conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
+    while (pool->nwaiting == 0) {
+        conn = ts_pg_pool_pick(pool);
+        if (conn == NULL) {
+            break;
+        }
 
         if (ts_pg_conn_send(conn, q) == NGX_OK) {
             ngx_add_timer(&q->timer, pool->conf.query_timeout);
@@ -228,7 +246,7 @@ ts_pg_query_cancel(ts_pg_query_t *q)
 
     if (q->conn) {
         /* the connection finishes the query and discards its result */
-        q->conn->query = NULL;
+        q->conn->sent[q->slot] = NULL;
         q->conn = NULL;
     }
 
@@ -258,12 +276,14 @@ ts_pg_pool_dispatch(ts_pg_pool_t *pool)
     ts_pg_conn_t   *conn;
     ts_pg_query_t  *q;
 
-    while (pool->nwaiting && !ngx_queue_empty(&pool->idle)) {
+    while (pool->nwaiting) {
+        conn = ts_pg_pool_pick(pool);
+        if (conn == NULL) {
+            break;
+        }
+
         qu = ngx_queue_head(&pool->waiting);
         q = ngx_queue_data(qu, ts_pg_query_t, queue);
-
-        qu = ngx_queue_head(&pool->idle);
-        conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
 
         ts_pg_query_unwait(q);
 
@@ -273,15 +293,59 @@ ts_pg_pool_dispatch(ts_pg_pool_t *pool)
         }
     }
 
-    while (pool->nwaiting > pool->nopening
-           && pool->nconns < pool->conf.size
-           && (pool->failures == 0
-               || (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) <= 0))
-    {
+    while (pool->nwaiting > pool->nopening && ts_pg_pool_may_open(pool)) {
         if (ts_pg_conn_open(pool) != NGX_OK) {
             break;
         }
     }
+}
+
+
+/*
+ * An idle connection; else, once no more can be opened, the busy one with
+ * the fewest queries in flight, if it has room; else none: wait.
+ */
+static ts_pg_conn_t *
+ts_pg_pool_pick(ts_pg_pool_t *pool)
+{
+    ngx_queue_t   *qu;
+    ts_pg_conn_t  *conn, *best;
+
+    if (!ngx_queue_empty(&pool->idle)) {
+        qu = ngx_queue_head(&pool->idle);
+        return ngx_queue_data(qu, ts_pg_conn_t, queue);
+    }
+
+    if (ts_pg_pool_may_open(pool)) {
+        return NULL;
+    }
+
+    best = NULL;
+
+    for (qu = ngx_queue_head(&pool->active);
+         qu != ngx_queue_sentinel(&pool->active);
+         qu = ngx_queue_next(qu))
+    {
+        conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
+
+        if (conn->state == ts_pg_ready
+            && conn->nsent < pool->conf.depth
+            && (best == NULL || conn->nsent < best->nsent))
+        {
+            best = conn;
+        }
+    }
+
+    return best;
+}
+
+
+static ngx_uint_t
+ts_pg_pool_may_open(ts_pg_pool_t *pool)
+{
+    return pool->nconns < pool->conf.size
+           && (pool->failures == 0
+               || (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) <= 0);
 }
 
 
@@ -307,7 +371,9 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
 
     conn->state = ts_pg_connecting;
     conn->reused = 0;
-    conn->query = NULL;
+    conn->first = 0;
+    conn->nsent = 0;
+    conn->generation++;
     conn->result = NULL;
     conn->c = NULL;
 
@@ -461,15 +527,11 @@ ts_pg_conn_poll(ts_pg_conn_t *conn)
 static ngx_int_t
 ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
 {
-    ts_pg_pool_t  *pool;
-
-    pool = conn->pool;
-
-    ngx_queue_remove(&conn->queue);
-    ngx_queue_insert_tail(&pool->active, &conn->queue);
+    ngx_uint_t  slot;
 
     if (!PQsendQueryPrepared(conn->pg, q->statement, q->nparams, q->params,
-                             NULL, NULL, 0))
+                             NULL, NULL, 0)
+        || !PQpipelineSync(conn->pg))
     {
         ngx_log_error(NGX_LOG_ERR, q->log, 0,
                       "tunesheap: sending a postgres query failed: %*s",
@@ -484,13 +546,18 @@ ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
         return NGX_ERROR;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
-                   "tunesheap: postgres query \"%s\" sent, fd:%d",
-                   q->statement, conn->c->fd);
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "tunesheap: postgres query \"%s\" sent, fd:%d, "
+                   "in flight:%ui", q->statement, conn->c->fd, conn->nsent);
 
-    conn->state = ts_pg_busy;
-    conn->query = q;
+    slot = (conn->first + conn->nsent) % conn->pool->conf.depth;
+
+    conn->sent[slot] = q;
+    conn->nsent++;
+    q->slot = slot;
     q->conn = conn;
+
+    ts_pg_conn_file(conn);
 
     return NGX_OK;
 }
@@ -540,7 +607,7 @@ ts_pg_conn_read_handler(ngx_event_t *ev)
     }
 
     if (!PQconsumeInput(conn->pg)) {
-        if (conn->state == ts_pg_idle) {
+        if (conn->state == ts_pg_ready && conn->nsent == 0) {
             /* e.g. the server restarted or closed an idle session */
             ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
                           "tunesheap: idle postgres connection closed: %*s",
@@ -562,11 +629,10 @@ ts_pg_conn_read_handler(ngx_event_t *ev)
         PQfreemem(notify);
     }
 
-    if (conn->state == ts_pg_idle) {
-        if (PQstatus(conn->pg) == CONNECTION_BAD) {
-            ts_pg_conn_close(conn);
-        }
-
+    if (PQstatus(conn->pg) == CONNECTION_BAD && conn->nsent == 0
+        && conn->state == ts_pg_ready)
+    {
+        ts_pg_conn_close(conn);
         return;
     }
 
@@ -598,17 +664,34 @@ static void
 ts_pg_conn_collect(ts_pg_conn_t *conn)
 {
     PGresult        *res;
+    ngx_uint_t       generation;
     ExecStatusType   st;
 
-    while (!PQisBusy(conn->pg)) {
+    /* done() may close conn, and the pool may open it again */
+    generation = conn->generation;
+
+    while (conn->generation == generation
+           && conn->pg
+           && !PQisBusy(conn->pg))
+    {
         res = PQgetResult(conn->pg);
 
         if (res == NULL) {
-            ts_pg_conn_complete(conn);
+            /* the end of a query's results, or nothing is in flight */
+            if (conn->state == ts_pg_setup || conn->result) {
+                ts_pg_conn_complete(conn);
+                continue;
+            }
+
             return;
         }
 
         st = PQresultStatus(res);
+
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            continue;
+        }
 
         /* keep the first result, or the first error among several */
         if (conn->result == NULL
@@ -661,6 +744,15 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 
         PQclear(res);
 
+        if (!PQenterPipelineMode(conn->pg)) {
+            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                          "tunesheap: postgres pipeline mode failed: %*s",
+                          ts_pg_msglen(PQerrorMessage(conn->pg)),
+                          PQerrorMessage(conn->pg));
+            ts_pg_conn_connect_failed(conn);
+            return;
+        }
+
         if (conn->connect_timer.timer_set) {
             ngx_del_timer(&conn->connect_timer);
         }
@@ -668,16 +760,21 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
         pool->failures = 0;
         pool->nopening--;
 
-        conn->state = ts_pg_idle;
-        ngx_queue_remove(&conn->queue);
-        ngx_queue_insert_head(&pool->idle, &conn->queue);
+        conn->state = ts_pg_ready;
+        ts_pg_conn_file(conn);
 
         ts_pg_pool_dispatch(pool);
         return;
     }
 
-    q = conn->query;
-    conn->query = NULL;
+    /* results arrive in the order the queries were sent */
+    q = conn->sent[conn->first];
+    conn->first = (conn->first + 1) % pool->conf.depth;
+    conn->nsent--;
+
+    if (q) {
+        q->conn = NULL;
+    }
 
     rc = TS_PG_OK;
 
@@ -705,7 +802,6 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
                           PQresultErrorMessage(res));
             PQclear(res);
             q->retried = 1;
-            q->conn = NULL;
             ts_pg_conn_close(conn);
             ts_pg_query_wait(pool, q, 1);
             ts_pg_pool_dispatch(pool);
@@ -729,9 +825,7 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 
     } else {
         conn->reused = 1;
-        conn->state = ts_pg_idle;
-        ngx_queue_remove(&conn->queue);
-        ngx_queue_insert_head(&pool->idle, &conn->queue);
+        ts_pg_conn_file(conn);
     }
 
     if (q) {
@@ -745,39 +839,36 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 }
 
 
-/* the connection failed while a query was in flight */
+/* the connection failed while it was open */
 static void
 ts_pg_conn_broken(ts_pg_conn_t *conn)
 {
-    ngx_uint_t      reused;
-    ts_pg_pool_t   *pool;
-    ts_pg_query_t  *q;
+    ts_pg_pool_t  *pool;
 
-    if (conn->state != ts_pg_busy) {
+    if (conn->state != ts_pg_ready) {
         ts_pg_conn_connect_failed(conn);
         return;
     }
 
     pool = conn->pool;
-    q = conn->query;
-    reused = conn->reused;
 
     ts_pg_conn_close(conn);
-
-    if (q) {
-        q->conn = NULL;
-
-        if (reused && !q->retried) {
-            /* it may have died while idle (a server restart): retry once */
-            q->retried = 1;
-            ts_pg_query_wait(pool, q, 1);
-
-        } else {
-            ts_pg_query_finish(q, TS_PG_UNAVAILABLE, NULL);
-        }
-    }
-
     ts_pg_pool_dispatch(pool);
+}
+
+
+/* files a ready connection by whether it has queries in flight */
+static void
+ts_pg_conn_file(ts_pg_conn_t *conn)
+{
+    ngx_queue_remove(&conn->queue);
+
+    if (conn->nsent == 0) {
+        ngx_queue_insert_head(&conn->pool->idle, &conn->queue);
+
+    } else {
+        ngx_queue_insert_tail(&conn->pool->active, &conn->queue);
+    }
 }
 
 
@@ -816,7 +907,9 @@ ts_pg_conn_connect_failed(ts_pg_conn_t *conn)
 static void
 ts_pg_conn_close(ts_pg_conn_t *conn)
 {
-    ts_pg_pool_t  *pool;
+    ngx_uint_t      slot;
+    ts_pg_pool_t   *pool;
+    ts_pg_query_t  *q;
 
     pool = conn->pool;
 
@@ -836,9 +929,29 @@ ts_pg_conn_close(ts_pg_conn_t *conn)
         conn->pg = NULL;
     }
 
-    if (conn->query) {
-        conn->query->conn = NULL;
-        conn->query = NULL;
+    /*
+     * queries in flight, newest first so the oldest ends up first: once
+     * more if the connection had answered before (it may have died while
+     * idle, in a server restart), else they fail from an event
+     */
+    while (conn->nsent) {
+        conn->nsent--;
+        slot = (conn->first + conn->nsent) % pool->conf.depth;
+
+        q = conn->sent[slot];
+        if (q == NULL) {
+            continue;
+        }
+
+        q->conn = NULL;
+
+        if (conn->reused && !q->retried) {
+            q->retried = 1;
+            ts_pg_query_wait(pool, q, 1);
+
+        } else {
+            ts_pg_query_post(q, TS_PG_UNAVAILABLE);
+        }
     }
 
     if (conn->state == ts_pg_connecting || conn->state == ts_pg_setup) {
@@ -896,8 +1009,11 @@ ts_pg_query_event(ngx_event_t *ev)
 
     if (conn) {
         /* the only way to stop it without a blocking PQcancel() */
-        conn->query = NULL;
+        conn->sent[q->slot] = NULL;
         q->conn = NULL;
+
+        /* the queries behind it did nothing wrong: they go once more */
+        conn->reused = 1;
         ts_pg_conn_close(conn);
     }
 

@@ -5,8 +5,9 @@
  * Connections are opened with PQconnectStart/PQconnectPoll and driven by
  * nginx events on PQsocket(); every connection prepares the pool's
  * statements once, right after it connects.  Queries run as prepared
- * statements (PQsendQueryPrepared).  Callers wait in a bounded queue when
- * every connection is busy.  This layer knows nothing of HTTP.
+ * statements (PQsendQueryPrepared) in pipeline mode: several may be in
+ * flight on one connection.  Callers wait in a bounded queue when every
+ * connection is full.  This layer knows nothing of HTTP.
  */
 
 
@@ -39,6 +40,7 @@ typedef struct {
     ngx_str_t            conninfo;       /* libpq connection string */
     ngx_str_t            setup;          /* SQL run once per connection */
     ngx_uint_t           size;           /* connections per worker */
+    ngx_uint_t           depth;          /* queries in flight on each */
     ngx_uint_t           queue;          /* callers waiting, at most */
     ngx_msec_t           connect_timeout;
     ngx_msec_t           query_timeout;
@@ -63,6 +65,7 @@ struct ts_pg_query_s {
     ts_pg_conn_t        *conn;
     ngx_queue_t          queue;
     ngx_event_t          timer;
+    ngx_uint_t           slot;           /* in its connection's ring */
     unsigned             waiting:1;
     unsigned             retried:1;
 };

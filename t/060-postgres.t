@@ -139,3 +139,69 @@ Tunesheap::Test::http_config(args => "pool=2")
  qr/"status":503/, qr/^\{"status":"ok","postgres":"ok"\}$/,
  qr/^\{"song":\{"id":1,/]
 --- timeout: 30
+
+
+
+=== TEST 10: pipelined behind a slow query on the only connection
+With one connection and room for one waiting query, the second album can
+only be answered if the first was sent behind the artist on the same
+connection (pipeline mode) instead of waiting.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(1), args => "pool=1 queue=1")
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/albums/1");
+select(undef, undef, undef, 0.3);
+--- request
+GET /api/v1/albums/2
+--- error_code: 200
+--- response_body_like: ^\{"album":\{"id":2,
+--- bg_response_like eval
+['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,"name":"Jay-Z"',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"album":\{"id":1,']
+--- bg_first
+--- no_error_log
+wait queue is full
+--- timeout: 10
+
+
+
+=== TEST 11: pipeline=1: one query per connection, the others wait
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(1), args => "pool=1 queue=1 pipeline=1")
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/albums/1");
+select(undef, undef, undef, 0.3);
+--- request
+GET /api/v1/albums/2
+--- error_code: 503
+--- response_body
+{"error":{"status":503,"message":"too many requests are waiting for the database"}}
+--- bg_response_like eval
+['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,"name":"Jay-Z"',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"album":\{"id":1,']
+--- error_log
+postgres wait queue is full
+--- timeout: 10
+
+
+
+=== TEST 12: a query that times out takes none of those behind it along
+The artist's query outlives the timeout; the album's, sent behind it on
+the same connection, is answered all the same.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(3), args => "pool=1 queue=1")
+. "tunesheap_postgres_timeout 1s;\n"
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+--- request
+GET /api/v1/albums/1
+--- error_code: 200
+--- response_body_like: ^\{"album":\{"id":1,
+--- bg_response_like: ^HTTP/1.1 504 
+--- bg_first
+--- timeout: 10

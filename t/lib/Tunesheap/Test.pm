@@ -139,10 +139,10 @@ sub wait_for_sleeping_query {
     die "no query of ours is sleeping in Postgres\n";
 }
 
-# A request sent from a child process, left in flight while the block's
-# own requests run: bg_get() starts it, bg_pending() says whether its
-# answer is still to come, bg_wait() returns the raw response.
-my %Bg;
+# Requests sent from child processes, left in flight while the block's
+# own requests run: bg_get() starts one, bg_pending() says whether every
+# answer is still to come, bg_wait() returns the oldest's raw response.
+my @Bg;
 
 sub bg_get {
     my ($path) = @_;
@@ -171,23 +171,23 @@ sub bg_get {
     }
 
     close $w;
-    %Bg = (pid => $pid, fh => $r);
+    push @Bg, { pid => $pid, fh => $r };
 }
 
 # the child writes its answer only once complete: nothing to read yet
 sub bg_pending {
-    return 0 unless $Bg{fh};
+    return 0 unless @Bg;
     my $rin = '';
-    vec($rin, fileno($Bg{fh}), 1) = 1;
+    vec($rin, fileno($_->{fh}), 1) = 1 for @Bg;
     return select($rin, undef, undef, 0) == 0;
 }
 
 sub bg_wait {
-    my $fh = $Bg{fh};
+    my $bg = shift @Bg;
+    my $fh = $bg->{fh};
     my $resp = do { local $/; <$fh> };
     close $fh;
-    waitpid $Bg{pid}, 0;
-    %Bg = ();
+    waitpid $bg->{pid}, 0;
     return $resp;
 }
 
@@ -196,7 +196,9 @@ sub import {
     # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
     # "redis:stop" db/redis.sh on its Redis, "redis-busy:2" blocks it for
     # 2 s, "sleep:1.5" waits); --- bg_response_like checks the
-    # request started by bg_get() was still pending, then its answer
+    # requests started by bg_get() were still pending, then their answers
+    # (one pattern, or a list of them in the order they were started;
+    # with --- bg_first, the block's own request was answered after them)
     Test::Nginx::Socket::add_response_body_check(sub {
         my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
         my $name = $block->name;
@@ -204,10 +206,15 @@ sub import {
         if (defined $block->bg_response_like && $req_idx == 0
             && $repeated_req_idx == 0)
         {
+            # --- bg_first: the block's request was queued behind them
+            my $like = $block->bg_response_like;
             Test::More::ok(bg_pending(),
-                           "$name - the slow request is still in flight");
-            Test::More::like(bg_wait(), qr/${\ $block->bg_response_like}/s,
-                             "$name - the slow request's answer");
+                           "$name - the slow request is still in flight")
+                unless defined $block->bg_first;
+            for my $re (ref $like ? @$like : ($like)) {
+                Test::More::like(bg_wait(), qr/$re/s,
+                                 "$name - the slow request's answer");
+            }
         }
 
         my $after = $block->pg_after;

@@ -75,7 +75,6 @@ ngx_int_t
 ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
 {
     ngx_int_t          rc;
-    ts_loc_conf_t     *tlcf;
     ts_write_ctx_t    *ctx;
     ts_request_ctx_t  *rctx;
 
@@ -114,6 +113,17 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
         return rc;
     }
 
+    return ts_write_read_json(r, ts_write_body_handler);
+}
+
+
+ngx_int_t
+ts_write_read_json(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler)
+{
+    ngx_int_t       rc;
+    ts_loc_conf_t  *tlcf;
+
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
     if (!ts_write_is_json(r)) {
@@ -135,7 +145,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
                                   tlcf->max_body);
     }
 
-    rc = ngx_http_read_client_request_body(r, ts_write_body_handler);
+    rc = ngx_http_read_client_request_body(r, handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -220,34 +230,14 @@ ts_write_body(ts_write_ctx_t *ctx)
 {
     ngx_int_t            rc;
     yajl_val             tree;
-    ngx_str_t            text, fields;
-    const char          *err;
-    ts_loc_conf_t       *tlcf;
+    ngx_str_t            fields;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    rc = ts_write_read_body(r, &text);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (text.len > tlcf->max_body) {
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the body is larger than %uz bytes",
-                                  tlcf->max_body);
-    }
-
-    if (text.len == 0) {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "a JSON body is required");
-    }
-
-    tree = ts_json_parse(r->pool, &text, &err);
+    tree = ts_write_json(r, &rc);
     if (tree == NULL) {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return rc;
     }
 
     ngx_str_null(&fields);
@@ -265,6 +255,43 @@ ts_write_body(ts_write_ctx_t *ctx)
     ctx->params[0] = (char *) fields.data;
 
     return ts_write_start(ctx);
+}
+
+
+yajl_val
+ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
+{
+    yajl_val        tree;
+    ngx_str_t       text;
+    const char     *err;
+    ts_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (ts_write_read_body(r, &text) != NGX_OK) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
+    }
+
+    if (text.len > tlcf->max_body) {
+        *rc = ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                 "the body is larger than %uz bytes",
+                                 tlcf->max_body);
+        return NULL;
+    }
+
+    if (text.len == 0) {
+        *rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                 "a JSON body is required");
+        return NULL;
+    }
+
+    tree = ts_json_parse(r->pool, &text, &err);
+    if (tree == NULL) {
+        *rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
+    }
+
+    return tree;
 }
 
 
@@ -774,7 +801,7 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
                                   &ctx->route.id);
     }
 
-    if (ts_resource_item_body(r->pool, rs, res, first, &ctx->body, &hash)
+    if (ts_resource_item_body(r, rs, res, first, &ctx->body, &hash)
         != NGX_OK
         || ts_http_etag(r, hash, &ctx->etag) != NGX_OK)
     {

@@ -31,9 +31,11 @@ SOURCES := config ngx_tunesheap_module.c $(wildcard src/*.c src/*.h)
 PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	postgresql postgresql-contrib redis-server wrk iproute2 curl \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
-	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind
+	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind \
+	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
+	python3-botocore openssl
 
-.PHONY: all deps build run stop stop-nginx test test-valgrind import bench \
+.PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
 	apikey apikey-revoke clean
 
 all: build
@@ -96,11 +98,19 @@ stop-nginx:
 		for i in $$(seq 100); do [ -f $$pidfile ] || break; sleep 0.1; done; \
 	fi
 
-test: deps build
+# the suites' S3 (s3rver, from npm) is installed before t/run.sh, which
+# runs without a network
+test: deps build node
 	t/run.sh
 
+node:
+	@command -v npm >/dev/null || { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get install -y -qq --no-install-recommends nodejs npm \
+		>/dev/null; }
+	@t/tools/s3rver.sh install >/dev/null
+
 # the suites with nginx under valgrind: any memcheck finding fails them
-test-valgrind: deps build
+test-valgrind: deps build node
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
 		t/run.sh
 

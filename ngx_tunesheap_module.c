@@ -21,6 +21,7 @@
 #include "ts_write.h"
 #include "ts_auth.h"
 #include "ts_cache.h"
+#include "ts_media.h"
 
 
 #define TS_POOL_DEFAULT      16
@@ -138,6 +139,55 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       offsetof(ts_loc_conf_t, auth_read),
       NULL },
 
+    { ngx_string("tunesheap_media_root"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, media.root),
+      NULL },
+
+    { ngx_string("tunesheap_media_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, media.location),
+      NULL },
+
+    { ngx_string("tunesheap_media_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, media.secret),
+      NULL },
+
+    { ngx_string("tunesheap_media_link_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, media.link_ttl),
+      NULL },
+
+    { ngx_string("tunesheap_media_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ts_loc_conf_t, media.max_size),
+      NULL },
+
+    { ngx_string("tunesheap_media_s3"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ts_media_s3_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunesheap_media_cloudfront"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE3,
+      ts_media_cloudfront_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tunesheap_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tunesheap_api,
@@ -224,8 +274,14 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
     write = !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD));
 
-    /* health answers load balancers, who carry no key */
-    if (write || (tlcf->auth_read && route.kind != ts_route_health)) {
+    /*
+     * health answers load balancers, who carry no key; nor do players
+     * following a signed stream link (with arguments: they are checked)
+     */
+    if (write
+        || (tlcf->auth_read && route.kind != ts_route_health
+            && !(route.kind == ts_route_stream && r->args.len)))
+    {
         rc = ts_auth_check(r, write ? "write" : "read", &message);
 
         if (rc != NGX_OK) {
@@ -235,6 +291,10 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
 
             return ts_http_send_error(r, rc, "%s", message);
         }
+    }
+
+    if (route.kind >= ts_route_stream) {
+        return ts_media_handler(r, &route);
     }
 
     if (write) {
@@ -380,14 +440,15 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup);
+    tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
+                         + ngx_strlen(ts_media_setup);
     tmcf->pg.setup.data = ngx_pnalloc(cf->pool, tmcf->pg.setup.len);
     if (tmcf->pg.setup.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_memcpy(ngx_cpymem(tmcf->pg.setup.data, setup.data, setup.len),
-               ts_auth_setup, ngx_strlen(ts_auth_setup));
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s", &setup, ts_auth_setup,
+                ts_media_setup);
 
     return NGX_CONF_OK;
 }
@@ -416,6 +477,8 @@ ngx_http_tunesheap_create_loc_conf(ngx_conf_t *cf)
     tlcf->cache_ttl = NGX_CONF_UNSET_MSEC;
     tlcf->shm_ttl = NGX_CONF_UNSET_MSEC;
 
+    ts_media_create_conf(&tlcf->media);
+
     return tlcf;
 }
 
@@ -426,6 +489,8 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ts_loc_conf_t  *prev = parent;
     ts_loc_conf_t  *conf = child;
 
+    char  *rv;
+
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_str_value(conf->base, prev->base, TS_BASE_DEFAULT);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, TS_MAX_BODY);
@@ -433,6 +498,17 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_msec_value(conf->cache_ttl, prev->cache_ttl, 60000);
     ngx_conf_merge_msec_value(conf->shm_ttl, prev->shm_ttl, 1000);
+
+    rv = ts_media_merge_conf(cf, &prev->media, &conf->media);
+
+    if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", rv);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rv != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS songs (
     duration_ms  integer
 );
 
+-- A song's audio: the object's key under the media root (or in the S3
+-- bucket), never a name a client chose, and what the upload's bytes said.
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_key text;
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_type text;
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_size bigint;
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_bitrate_kbps integer;
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_duration_ms integer;
+
 -- Filters and nested lists walk these in id (or track) order.
 CREATE INDEX IF NOT EXISTS artists_country_idx ON artists (country, id);
 CREATE INDEX IF NOT EXISTS albums_artist_idx ON albums (artist_id, id);

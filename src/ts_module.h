@@ -15,6 +15,7 @@
 #include "ts_pg.h"
 #include "ts_redis.h"
 #include "ts_shm.h"
+#include "ts_media.h"
 
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     ngx_flag_t           cache;
     ngx_msec_t           cache_ttl;
     ngx_msec_t           shm_ttl;
+    ts_media_conf_t      media;
 } ts_loc_conf_t;
 
 

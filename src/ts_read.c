@@ -339,7 +339,7 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
                                   &rs->singular, &ctx->route.id);
     }
 
-    if (ts_resource_item_body(r->pool, rs, res, 0, &body, &hash) != NGX_OK
+    if (ts_resource_item_body(r, rs, res, 0, &body, &hash) != NGX_OK
         || ts_http_etag(r, hash, &etag) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -408,7 +408,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
             break;
         }
 
-        st = ts_resource_item(g, rs, res, row, first);
+        st = ts_resource_item(ctx->request, g, rs, res, row, first);
     }
 
     if (st == yajl_gen_status_ok

@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 
 #include "ts_json.h"
+#include "ts_media.h"
 #include "ts_resource.h"
 
 
@@ -90,6 +91,10 @@ static ts_column_t  ts_song_columns[] = {
       TS_IN_INTEGER, 0, 0, NULL },
     { ngx_string("duration_ms"), "duration_ms", TS_COL_NUMBER, TS_IN_INTEGER,
       0, 0, NULL },
+    { ngx_string("audio"), TS_MEDIA_AUDIO_SQL, TS_COL_AUDIO, TS_IN_NONE, 0,
+      0, NULL },
+    { ngx_string("stream_url"), TS_MEDIA_STREAM_SQL, TS_COL_STREAM,
+      TS_IN_NONE, 0, 0, NULL },
 };
 
 
@@ -270,8 +275,8 @@ ts_relation_find(ts_resource_t *rs, ngx_str_t *name)
 
 
 yajl_gen_status
-ts_resource_item(yajl_gen g, ts_resource_t *rs, PGresult *res, int row,
-    int first)
+ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
+    PGresult *res, int row, int first)
 {
     int               col;
     ngx_uint_t        i;
@@ -296,6 +301,14 @@ ts_resource_item(yajl_gen g, ts_resource_t *rs, PGresult *res, int row,
             st = yajl_gen_number(g, PQgetvalue(res, row, col),
                                  PQgetlength(res, row, col));
 
+        } else if (column->type == TS_COL_AUDIO) {
+            st = ts_media_audio_json(g, PQgetvalue(res, row, col),
+                                     PQgetlength(res, row, col));
+
+        } else if (column->type == TS_COL_STREAM) {
+            st = ts_media_stream_json(r, g, PQgetvalue(res, row, col),
+                                      PQgetlength(res, row, col));
+
         } else {
             st = yajl_gen_string(g,
                                  (const unsigned char *)
@@ -313,8 +326,8 @@ ts_resource_item(yajl_gen g, ts_resource_t *rs, PGresult *res, int row,
 
 
 ngx_int_t
-ts_resource_item_body(ngx_pool_t *pool, ts_resource_t *rs, PGresult *res,
-    int first, ngx_str_t *body, u_char **hash)
+ts_resource_item_body(ngx_http_request_t *r, ts_resource_t *rs,
+    PGresult *res, int first, ngx_str_t *body, u_char **hash)
 {
     int       col;
     yajl_gen  g;
@@ -327,14 +340,14 @@ ts_resource_item_body(ngx_pool_t *pool, ts_resource_t *rs, PGresult *res,
 
     *hash = (u_char *) PQgetvalue(res, 0, col);
 
-    g = ts_json_gen(pool);
+    g = ts_json_gen(r->pool);
     if (g == NULL) {
         return NGX_ERROR;
     }
 
     if (yajl_gen_map_open(g) != yajl_gen_status_ok
         || ts_json_str(g, &rs->singular) != yajl_gen_status_ok
-        || ts_resource_item(g, rs, res, 0, first) != yajl_gen_status_ok
+        || ts_resource_item(r, g, rs, res, 0, first) != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         return NGX_ERROR;

@@ -11,6 +11,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 #include <yajl/yajl_gen.h>
 #include <libpq-fe.h>
 
@@ -21,6 +22,8 @@
 /* JSON types of columns */
 #define TS_COL_NUMBER    0
 #define TS_COL_STRING    1
+#define TS_COL_AUDIO     2    /* an object, or null: ts_media.h */
+#define TS_COL_STREAM    3    /* a signed URL, or null: ts_media.h */
 
 /* what a column accepts in a write; TS_IN_NONE: it cannot be written */
 #define TS_IN_NONE       0
@@ -120,15 +123,18 @@ ngx_int_t ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup);
 ts_resource_t *ts_resource_find(ngx_str_t *name);
 ts_relation_t *ts_relation_find(ts_resource_t *rs, ngx_str_t *name);
 
-/* one item as a JSON object, from row of res starting at column first */
-yajl_gen_status ts_resource_item(yajl_gen g, ts_resource_t *rs,
-    PGresult *res, int row, int first);
+/*
+ * one item as a JSON object, from row of res starting at column first;
+ * r gives the links in it
+ */
+yajl_gen_status ts_resource_item(ngx_http_request_t *r, yajl_gen g,
+    ts_resource_t *rs, PGresult *res, int row, int first);
 
 /*
  * {"artist":{...}} and the item's ETag, from row 0 of res: the item's
  * columns start at first, its ETag's hash follows them
  */
-ngx_int_t ts_resource_item_body(ngx_pool_t *pool, ts_resource_t *rs,
+ngx_int_t ts_resource_item_body(ngx_http_request_t *r, ts_resource_t *rs,
     PGresult *res, int first, ngx_str_t *body, u_char **hash);
 
 

@@ -14,12 +14,37 @@
 #include "ts_router.h"
 
 
-#define TS_ROUTE_SEGMENTS  3
+#define TS_ROUTE_SEGMENTS  4
 
 #define TS_ROUTE_READ      (NGX_HTTP_GET|NGX_HTTP_HEAD)
 
 
+typedef struct {
+    ngx_str_t          name;      /* after the item's id */
+    ngx_str_t          next;      /* and after that, if not empty */
+    ts_route_kind_e    kind;
+    ngx_uint_t         methods;
+    const char        *allow;
+} ts_route_media_t;
+
+
 static ngx_uint_t ts_route_split(ngx_str_t *path, ngx_str_t *segments);
+static ngx_int_t ts_route_media(ts_route_t *route, ngx_str_t *seg,
+    ngx_uint_t n);
+static ngx_uint_t ts_route_eq(ngx_str_t *seg, ngx_str_t *name);
+
+
+/* the routes below an item with audio (a column of type TS_COL_STREAM) */
+static ts_route_media_t  ts_route_media_routes[] = {
+    { ngx_string("stream"), ngx_null_string, ts_route_stream,
+      TS_ROUTE_READ, "GET, HEAD" },
+    { ngx_string("audio"), ngx_null_string, ts_route_audio,
+      NGX_HTTP_PUT|NGX_HTTP_DELETE, "PUT, DELETE" },
+    { ngx_string("upload"), ngx_null_string, ts_route_upload,
+      NGX_HTTP_POST, "POST" },
+    { ngx_string("upload"), ngx_string("complete"), ts_route_upload_done,
+      NGX_HTTP_POST, "POST" },
+};
 
 
 static ngx_str_t  ts_route_search_name = ngx_string("search");
@@ -45,16 +70,12 @@ ts_route(ngx_str_t *path, ts_route_t *route)
     }
 
     if (n == 1) {
-        if (seg[0].len == ts_route_search_name.len
-            && ngx_strncmp(seg[0].data, "search", seg[0].len) == 0)
-        {
+        if (ts_route_eq(&seg[0], &ts_route_search_name)) {
             route->kind = ts_route_search;
             return NGX_OK;
         }
 
-        if (seg[0].len == ts_route_health_name.len
-            && ngx_strncmp(seg[0].data, "health", seg[0].len) == 0)
-        {
+        if (ts_route_eq(&seg[0], &ts_route_health_name)) {
             route->kind = ts_route_health;
             return NGX_OK;
         }
@@ -72,13 +93,19 @@ ts_route(ngx_str_t *path, ts_route_t *route)
         return NGX_OK;
     }
 
-    if (n == 3) {
-        route->relation = ts_relation_find(route->resource, &seg[2]);
-        if (route->relation == NULL) {
+    if (n >= 3) {
+        if (ts_route_media(route, seg, n) == NGX_OK) {
+            /* route set */
+
+        } else if (n == 3
+                   && (route->relation = ts_relation_find(route->resource,
+                                                          &seg[2])))
+        {
+            route->kind = ts_route_nested;
+
+        } else {
             return NGX_DECLINED;
         }
-
-        route->kind = ts_route_nested;
 
     } else {
         route->kind = ts_route_item;
@@ -94,6 +121,50 @@ ts_route(ngx_str_t *path, ts_route_t *route)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_route_media(ts_route_t *route, ngx_str_t *seg, ngx_uint_t n)
+{
+    ngx_uint_t         i;
+    ts_resource_t     *rs;
+    ts_route_media_t  *m;
+
+    rs = route->resource;
+
+    for (i = 0; i < rs->ncolumns; i++) {
+        if (rs->columns[i].type == TS_COL_STREAM) {
+            break;
+        }
+    }
+
+    if (i == rs->ncolumns) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < sizeof(ts_route_media_routes) / sizeof(*m); i++) {
+        m = &ts_route_media_routes[i];
+
+        if (ts_route_eq(&seg[2], &m->name)
+            && (n == 3 ? m->next.len == 0 : ts_route_eq(&seg[3], &m->next)))
+        {
+            route->kind = m->kind;
+            route->methods = m->methods;
+            route->allow = m->allow;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ts_route_eq(ngx_str_t *seg, ngx_str_t *name)
+{
+    return seg->len == name->len
+           && ngx_strncmp(seg->data, name->data, name->len) == 0;
 }
 
 

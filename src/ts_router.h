@@ -21,7 +21,11 @@ typedef enum {
     ts_route_item,                /* /artists/4 */
     ts_route_nested,              /* /artists/4/albums */
     ts_route_search,              /* /search */
-    ts_route_health               /* /health */
+    ts_route_health,              /* /health */
+    ts_route_stream,              /* /songs/1/stream */
+    ts_route_audio,               /* /songs/1/audio */
+    ts_route_upload,              /* /songs/1/upload */
+    ts_route_upload_done          /* /songs/1/upload/complete */
 } ts_route_kind_e;
 
 

@@ -225,7 +225,7 @@ ts_search_done(ts_pg_query_t *q)
     for (row = 0; st == yajl_gen_status_ok && row < PQntuples(q->result);
          row++)
     {
-        st = ts_resource_item(g, rs, q->result, row, 0);
+        st = ts_resource_item(ctx->request, g, rs, q->result, row, 0);
     }
 
     if (st == yajl_gen_status_ok) {

@@ -56,7 +56,7 @@ GET /api/v1/albums/1
 GET /api/v1/songs/2
 --- error_code: 200
 --- response_body
-{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}}
+{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}}
 
 
 
@@ -65,7 +65,7 @@ GET /api/v1/songs/2
 GET /api/v1/songs/12
 --- error_code: 200
 --- response_body
-{"song":{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null}}
+{"song":{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null,"audio":null,"stream_url":null}}
 
 
 
@@ -74,7 +74,7 @@ GET /api/v1/songs/12
 GET /api/v1/songs/2/
 --- error_code: 200
 --- response_body
-{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}}
+{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}}
 
 
 

@@ -26,7 +26,7 @@ Content-Type: application/json; charset=utf-8
 GET /api/v1/songs?limit=2
 --- error_code: 200
 --- response_body
-{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&offset=2","previous":null}}
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&offset=2","previous":null}}
 
 
 
@@ -35,7 +35,7 @@ GET /api/v1/songs?limit=2
 GET /api/v1/songs?offset=4&limit=3
 --- error_code: 200
 --- response_body
-{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&offset=7","previous":"/api/v1/songs?limit=3&offset=1"}}
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&offset=7","previous":"/api/v1/songs?limit=3&offset=1"}}
 
 
 

@@ -24,7 +24,7 @@ GET /api/v1/artists/4/albums
 GET /api/v1/artists/1/songs
 --- error_code: 200
 --- response_body
-{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}
 
 
 
@@ -33,7 +33,7 @@ GET /api/v1/artists/1/songs
 GET /api/v1/albums/1/songs
 --- error_code: 200
 --- response_body
-{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000},{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null}],"meta":{"total":4,"limit":20,"offset":0,"next":null,"previous":null}}
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null},{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":20,"offset":0,"next":null,"previous":null}}
 
 
 
@@ -42,7 +42,7 @@ GET /api/v1/albums/1/songs
 GET /api/v1/albums/1/songs?limit=2&offset=1
 --- error_code: 200
 --- response_body
-{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&offset=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
+{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&offset=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
 
 
 
@@ -60,7 +60,7 @@ GET /api/v1/artists/5/albums?artist_id=4
 GET /api/v1/artists/4/songs?album_id=2
 --- error_code: 200
 --- response_body
-{"songs":[{"id":4,"album_id":2,"artist_id":4,"title":"Can't Knock the Hustle","track_number":1,"duration_ms":317000}],"meta":{"total":1,"limit":20,"offset":0,"next":null,"previous":null}}
+{"songs":[{"id":4,"album_id":2,"artist_id":4,"title":"Can't Knock the Hustle","track_number":1,"duration_ms":317000,"audio":null,"stream_url":null}],"meta":{"total":1,"limit":20,"offset":0,"next":null,"previous":null}}
 
 
 

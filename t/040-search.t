@@ -52,7 +52,7 @@ __DATA__
 GET /api/v1/search?q=master+of+puppets
 --- error_code: 200
 --- response_body
-{"artists":[],"albums":[{"id":4,"artist_id":5,"title":"Master of Puppets","release_date":"1986-03-03","genre":"Metal","cover_url":null}],"songs":[{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000}]}
+{"artists":[],"albums":[{"id":4,"artist_id":5,"title":"Master of Puppets","release_date":"1986-03-03","genre":"Metal","cover_url":null}],"songs":[{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}]}
 
 
 

@@ -5,8 +5,8 @@ use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
 use Digest::MD5 qw(md5_hex);
 
-our $Song2 = qq{{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000}}\n};
-our $Album3 = qq{{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}\n};
+our $Song2 = qq{{"song":{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}}\n};
+our $Album3 = qq{{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null}],"meta":{"total":2,"limit":20,"offset":0,"next":null,"previous":null}}\n};
 our $Album3Tag = '"' . md5_hex($Album3) . '"';
 
 no_shuffle();

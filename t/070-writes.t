@@ -84,7 +84,7 @@ PUT /api/v1/artists/8
 ["Location: /api/v1/albums/7", "Location: /api/v1/songs/13"]
 --- response_body eval
 [qq{{"album":{"id":7,"artist_id":8,"title":"re:member","release_date":"2018-08-24","genre":"Neo-classical","cover_url":null}}\n},
- qq{{"song":{"id":13,"album_id":7,"artist_id":8,"title":"saman","track_number":2,"duration_ms":182000}}\n}]
+ qq{{"song":{"id":13,"album_id":7,"artist_id":8,"title":"saman","track_number":2,"duration_ms":182000,"audio":null,"stream_url":null}}\n}]
 
 
 
@@ -135,7 +135,7 @@ Test::More::is($st, 412, "a weak ETag never matches If-Match");
 GET /api/v1/songs/13
 --- error_code: 200
 --- response_body
-{"song":{"id":13,"album_id":7,"artist_id":8,"title":"saman (live)","track_number":2,"duration_ms":182000}}
+{"song":{"id":13,"album_id":7,"artist_id":8,"title":"saman (live)","track_number":2,"duration_ms":182000,"audio":null,"stream_url":null}}
 
 
 
@@ -215,7 +215,7 @@ waitpid $_, 0 for @pids;
 GET /api/v1/songs/13
 --- error_code: 200
 --- response_body
-{"song":{"id":13,"album_id":7,"artist_id":8,"title":"take 20","track_number":30,"duration_ms":20000}}
+{"song":{"id":13,"album_id":7,"artist_id":8,"title":"take 20","track_number":30,"duration_ms":20000,"audio":null,"stream_url":null}}
 
 
 

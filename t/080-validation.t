@@ -165,7 +165,7 @@ POST /api/v1/artists
  qq{{"error":{"status":422,"message":"validation failed","fields":{"album_id":"album 999 does not exist","artist_id":"artist 998 does not exist"}}}\n},
  qq{{"error":{"status":422,"message":"validation failed","fields":{"album_id":"album 997 does not exist"}}}\n},
  qq{{"albums":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}\n},
- qq{{"song":{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000}}\n}]
+ qq{{"song":{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null}}\n}]
 --- no_error_log
 [error]
 
@@ -189,7 +189,7 @@ POST /api/v1/artists
  qq{{"error":{"status":422,"message":"validation failed","fields":{"duration_ms":"must be an integer from 0 to 2147483647"}}}\n},
  qq{{"error":{"status":422,"message":"validation failed","fields":{"duration_ms":"must be an integer from 0 to 2147483647"}}}\n},
  qq{{"error":{"status":422,"message":"validation failed","fields":{"album_id":"must be the id of an album","artist_id":"must be the id of an artist"}}}\n},
- qq{{"song":{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":2147483647}}\n}]
+ qq{{"song":{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":2147483647,"audio":null,"stream_url":null}}\n}]
 
 
 

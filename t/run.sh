@@ -29,6 +29,7 @@ redis_dir=$tmp/redis
 redis_port=${TS_TEST_REDIS_PORT:-56379}
 
 cleanup() {
+    t/tools/s3rver.sh stop "$tmp/s3" >/dev/null 2>&1 || true
     db/redis.sh stop "$redis_dir" >/dev/null 2>&1 || true
     db/pg.sh stop "$pg_data" >/dev/null 2>&1 || true
     rm -rf "$tmp"
@@ -46,6 +47,24 @@ for f in t/data/slow.sql t/data/keys.sql; do
     db/pg.sh psql "$pg_data" tunesheap -q -v ON_ERROR_STOP=1 -f "$f"
 done
 
+# real audio of every kind, a media root, an RSA key for CloudFront, and
+# an S3 that checks signatures (t/tools/s3rver.sh)
+t/tools/mkaudio.sh "$tmp/audio" >"$tmp/audio.log" 2>&1 \
+    && t/tools/mkaudio.sh --big "$tmp/audio" >>"$tmp/audio.log" 2>&1 \
+    || { cat "$tmp/audio.log"; exit 1; }
+mkdir -p "$tmp/media/.tmp"
+chmod 777 "$tmp/media" "$tmp/media/.tmp"   # whoever the workers run as
+openssl genrsa -out "$tmp/cloudfront.pem" 2048 2>/dev/null
+openssl rsa -in "$tmp/cloudfront.pem" -pubout -out "$tmp/cloudfront.pub" \
+    2>/dev/null
+s3_port=${TS_TEST_S3_PORT:-54569}
+t/tools/s3rver.sh start "$tmp/s3" "$s3_port" tunes >/dev/null
+
+export TEST_NGINX_AUDIO=$tmp/audio
+export TEST_NGINX_MEDIA=$tmp/media
+export TEST_NGINX_CLOUDFRONT_KEY=$tmp/cloudfront.pem
+export TEST_NGINX_CLOUDFRONT_PUB=$tmp/cloudfront.pub
+export TEST_NGINX_S3=http://127.0.0.1:$s3_port
 export TEST_NGINX_LOAD_MODULES=$root/build/nginx/objs/ngx_tunesheap_module.so
 export TEST_NGINX_PG_DSN=$dsn
 export TEST_NGINX_PG_DATA=$pg_data

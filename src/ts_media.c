@@ -1,0 +1,1496 @@
+
+/*
+ * Tunesheap: the songs' audio.
+ *
+ * Local storage: an upload is streamed by nginx into its temporary file,
+ * recognised from its bytes, renamed into the media root under a new name
+ * (a listener of the old file keeps reading it) and only then recorded;
+ * the old file goes once the song points at the new one.  A stream is an
+ * internal redirect to an internal location serving the root, so nginx's
+ * static module does sendfile, ranges and conditional requests.  No path
+ * from a request reaches the file system: names are made here.
+ *
+ * S3: links are CloudFront (or S3) signed URLs, and clients upload with a
+ * presigned PUT, then tell us the object is there.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "ts_module.h"
+#include "ts_json.h"
+#include "ts_http.h"
+#include "ts_resource.h"
+#include "ts_read.h"
+#include "ts_write.h"
+#include "ts_cache.h"
+#include "ts_audio.h"
+#include "ts_media.h"
+
+
+#define TS_MEDIA_RANDOM     8         /* bytes of randomness in a name */
+#define TS_MEDIA_S3_PREFIX  "songs/"  /* of object keys in the bucket */
+#define TS_MEDIA_INT32_MAX  2147483647
+
+
+typedef struct {
+    ngx_str_t            type;
+    ngx_str_t            extension;
+} ts_media_type_t;
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ts_route_t           route;
+    ts_pg_query_t        query;
+    char                *params[6];
+    time_t               expires;     /* of the signed link being followed */
+    ngx_str_t            key;         /* the audio being recorded */
+    ngx_str_t            path;        /* its file, until it is recorded */
+    ngx_str_t            type;
+    off_t                size;
+    int64_t              bitrate;
+    int64_t              duration;
+} ts_media_ctx_t;
+
+
+static ngx_int_t ts_media_query(ts_media_ctx_t *ctx, const char *statement,
+    int nparams, ngx_uint_t held);
+static const char *ts_media_verify(ts_media_ctx_t *ctx);
+static ngx_int_t ts_media_receive(ts_media_ctx_t *ctx);
+static void ts_media_file_body(ngx_http_request_t *r);
+static ngx_int_t ts_media_store(ts_media_ctx_t *ctx);
+static void ts_media_json_body(ngx_http_request_t *r);
+static ngx_int_t ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree);
+static ngx_int_t ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree);
+static ngx_int_t ts_media_record(ts_media_ctx_t *ctx);
+static void ts_media_done(ts_pg_query_t *q);
+static ngx_int_t ts_media_found(ts_media_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key,
+    ngx_str_t *type);
+static ngx_int_t ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key);
+static ngx_int_t ts_media_upload_url(ts_media_ctx_t *ctx);
+static ngx_int_t ts_media_changed(ts_media_ctx_t *ctx, PGresult *res);
+static void ts_media_respond(ngx_http_request_t *r);
+static void ts_media_forget(ts_media_ctx_t *ctx);
+static void ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key);
+static ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id,
+    time_t window, ngx_str_t *key, ngx_str_t *url);
+static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
+    ngx_str_t *id, time_t expires, ngx_str_t *sig);
+static ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
+    ngx_str_t *extension);
+static ts_media_type_t *ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type);
+static yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
+    ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
+static ngx_uint_t ts_media_words(const char *value, size_t len,
+    ngx_str_t *words, ngx_uint_t n);
+static char *ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value);
+
+
+/* what uploads may be, by Content-Type and by the name's extension */
+static ts_media_type_t  ts_media_types[] = {
+    { ngx_string("audio/mpeg"), ngx_string("mp3") },
+    { ngx_string("audio/ogg"), ngx_string("ogg") },
+    { ngx_string("audio/ogg"), ngx_string("opus") },
+    { ngx_string("audio/flac"), ngx_string("flac") },
+    { ngx_string("audio/mp4"), ngx_string("m4a") },
+};
+
+#define TS_MEDIA_TYPES  "audio/mpeg, audio/ogg, audio/flac or audio/mp4"
+
+
+/* the old key comes back, so that its file can go once nothing needs it */
+const char  ts_media_setup[] =
+    "PREPARE ts_media_get (bigint) AS"
+    " SELECT audio_key, audio_type FROM songs WHERE id = $1;"
+    "PREPARE ts_media_set (bigint, text, text, bigint, integer, integer) AS"
+    " WITH old AS (SELECT id, audio_key FROM songs WHERE id = $1"
+    " FOR UPDATE)"
+    " UPDATE songs s SET audio_key = $2, audio_type = $3, audio_size = $4,"
+    " audio_bitrate_kbps = nullif($5, 0), audio_duration_ms = nullif($6, 0)"
+    " FROM old WHERE s.id = old.id RETURNING old.audio_key;"
+    "PREPARE ts_media_clear (bigint) AS"
+    " WITH old AS (SELECT id, audio_key FROM songs WHERE id = $1"
+    " FOR UPDATE)"
+    " UPDATE songs s SET audio_key = NULL, audio_type = NULL,"
+    " audio_size = NULL, audio_bitrate_kbps = NULL,"
+    " audio_duration_ms = NULL"
+    " FROM old WHERE s.id = old.id RETURNING old.audio_key;";
+
+
+void
+ts_media_create_conf(ts_media_conf_t *conf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->root = { 0, NULL };
+     *     conf->location = { 0, NULL };
+     *     conf->secret = { 0, NULL };
+     *     conf->cloudfront = { 0, NULL };
+     */
+
+    conf->link_ttl = NGX_CONF_UNSET;
+    conf->max_size = NGX_CONF_UNSET;
+    conf->s3 = NGX_CONF_UNSET_PTR;
+    conf->signer = NGX_CONF_UNSET_PTR;
+}
+
+
+char *
+ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
+    ts_media_conf_t *conf)
+{
+    ngx_str_t  key = ngx_string("songs/1-0.mp3"), put = ngx_string("PUT");
+    ngx_str_t  url;
+
+    ngx_conf_merge_str_value(conf->root, prev->root, "");
+    ngx_conf_merge_str_value(conf->location, prev->location,
+                             "/_tunesheap_media/");
+    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+    ngx_conf_merge_sec_value(conf->link_ttl, prev->link_ttl, 3600);
+    ngx_conf_merge_off_value(conf->max_size, prev->max_size,
+                             50 * 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->s3, prev->s3, NULL);
+    ngx_conf_merge_ptr_value(conf->signer, prev->signer, NULL);
+    ngx_conf_merge_str_value(conf->cloudfront, prev->cloudfront, "");
+
+    /* relative to the prefix, as root and alias are */
+    if (conf->root.len
+        && ngx_conf_full_name(cf->cycle, &conf->root, 0) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    while (conf->root.len > 1 && conf->root.data[conf->root.len - 1] == '/') {
+        conf->root.len--;
+    }
+
+    if (conf->location.len == 0
+        || conf->location.data[conf->location.len - 1] != '/')
+    {
+        return "tunesheap_media_location must end with \"/\"";
+    }
+
+    if (conf->root.len && conf->s3 == NULL && conf->secret.len < 16) {
+        return "tunesheap_media_root needs a tunesheap_media_secret "
+               "of at least 16 characters to sign links";
+    }
+
+    if (conf->signer && conf->s3 == NULL) {
+        return "tunesheap_media_cloudfront needs tunesheap_media_s3";
+    }
+
+    if (conf->s3 == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* what S3 refuses is refused now, not at the first request */
+    if (ts_s3_presign(cf->pool, conf->s3, &put, &key, &put, 0,
+                      TS_MEDIA_WINDOW + conf->link_ttl, &url)
+        != NGX_OK)
+    {
+        return "tunesheap_media_s3 cannot sign: check the bucket, the "
+               "region, the endpoint, and that tunesheap_media_link_ttl "
+               "plus 15 minutes is at most a week";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_loc_conf_t  *tlcf = conf;
+
+    char          *rv, *env;
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ts_s3_conf_t  *s3;
+
+    if (tlcf->media.s3 != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    s3 = ngx_pcalloc(cf->pool, sizeof(ts_s3_conf_t));
+    if (s3 == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        rv = ts_media_kv(&value[i], "bucket", &s3->bucket);
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "region", &s3->region);
+        }
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "endpoint", &s3->endpoint);
+        }
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "access_key", &s3->access_key);
+        }
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "secret_key", &s3->secret_key);
+        }
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "session_token", &s3->session_token);
+        }
+
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (s3->bucket.len == 0 || s3->region.len == 0) {
+        return "needs bucket= and region=";
+    }
+
+    /* else the instance's environment, as the AWS tools read it */
+    if (s3->access_key.len == 0 && s3->secret_key.len == 0) {
+        env = getenv("AWS_ACCESS_KEY_ID");
+        if (env) {
+            s3->access_key.data = (u_char *) env;
+            s3->access_key.len = ngx_strlen(env);
+        }
+
+        env = getenv("AWS_SECRET_ACCESS_KEY");
+        if (env) {
+            s3->secret_key.data = (u_char *) env;
+            s3->secret_key.len = ngx_strlen(env);
+        }
+
+        env = getenv("AWS_SESSION_TOKEN");
+        if (env && s3->session_token.len == 0) {
+            s3->session_token.data = (u_char *) env;
+            s3->session_token.len = ngx_strlen(env);
+        }
+    }
+
+    if (s3->access_key.len == 0 || s3->secret_key.len == 0) {
+        return "needs access_key= and secret_key=, or AWS_ACCESS_KEY_ID "
+               "and AWS_SECRET_ACCESS_KEY in nginx's environment";
+    }
+
+    tlcf->media.s3 = s3;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ts_loc_conf_t  *tlcf = conf;
+
+    char             *rv;
+    u_char           *p;
+    ngx_str_t        *value, domain, key;
+    ngx_uint_t        i;
+    ts_cloudfront_t  *signer;
+
+    if (tlcf->media.signer != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    signer = ngx_pcalloc(cf->pool, sizeof(ts_cloudfront_t));
+    if (signer == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&domain);
+    ngx_str_null(&key);
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        rv = ts_media_kv(&value[i], "domain", &domain);
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "key_pair_id", &signer->key_pair_id);
+        }
+        if (rv == NGX_CONF_OK) {
+            rv = ts_media_kv(&value[i], "private_key", &key);
+        }
+
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (domain.len == 0 || signer->key_pair_id.len == 0 || key.len == 0) {
+        return "needs domain=, key_pair_id= and private_key=";
+    }
+
+    for (p = domain.data; p < domain.data + domain.len; p++) {
+        if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9')
+              || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        {
+            return "needs a host name as domain=";
+        }
+    }
+
+    if (ts_cloudfront_load_key(cf, &key, signer) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    tlcf->media.cloudfront.len = sizeof("https:///") - 1 + domain.len;
+    tlcf->media.cloudfront.data = ngx_pnalloc(cf->pool,
+                                              tlcf->media.cloudfront.len);
+    if (tlcf->media.cloudfront.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(tlcf->media.cloudfront.data, "https://%V/", &domain);
+
+    tlcf->media.signer = signer;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
+{
+    ngx_int_t          rc;
+    const char        *refused;
+    ts_loc_conf_t     *tlcf;
+    ts_media_ctx_t    *ctx;
+    ts_media_conf_t   *mc;
+    ts_request_ctx_t  *rctx;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+    mc = &tlcf->media;
+
+    rctx = ts_request_ctx(r);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_media_ctx_t));
+    if (rctx == NULL || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->route = *route;
+    ctx->query.params = (const char **) ctx->params;
+    ctx->query.done = ts_media_done;
+    ctx->query.data = ctx;
+    rctx->write = ctx;
+
+    ctx->params[0] = ts_http_cstr(r->pool, &route->id);
+    if (ctx->params[0] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a PUT of audio is the only body this takes without reading it */
+    if (!(route->kind == ts_route_audio && r->method == NGX_HTTP_PUT)
+        && route->kind != ts_route_upload
+        && route->kind != ts_route_upload_done)
+    {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (mc->root.len == 0 && mc->s3 == NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
+                                  "audio is not kept here");
+    }
+
+    switch (route->kind) {
+
+    case ts_route_stream:
+        /* with S3, every request is sent on to a fresh signed link */
+        if (mc->s3 == NULL && r->args.len) {
+            refused = ts_media_verify(ctx);
+            if (refused) {
+                return ts_http_send_error(r, NGX_HTTP_FORBIDDEN, "%s",
+                                          refused);
+            }
+        }
+
+        return ts_media_query(ctx, "ts_media_get", 1, 0);
+
+    case ts_route_audio:
+        if (r->method == NGX_HTTP_DELETE) {
+            return ts_media_query(ctx, "ts_media_clear", 1, 0);
+        }
+
+        if (mc->s3) {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ts_http_send_error(r, NGX_HTTP_CONFLICT,
+                                      "audio is stored in S3 here: POST to "
+                                      "upload for a URL to upload it to");
+        }
+
+        return ts_media_receive(ctx);
+
+    default: /* ts_route_upload, ts_route_upload_done */
+        if (mc->s3 == NULL) {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ts_http_send_error(r, NGX_HTTP_CONFLICT,
+                                      "audio is stored here: PUT it to "
+                                      "audio instead");
+        }
+
+        return ts_write_read_json(r, ts_media_json_body);
+    }
+}
+
+
+/*
+ * Sends a statement on the song in params[0].  NGX_DONE when under way,
+ * else the status answered.  held: the body reader holds r already.
+ */
+static ngx_int_t
+ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
+    ngx_uint_t held)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->query.statement = statement;
+    ctx->query.nparams = nparams;
+
+    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+        ts_media_forget(ctx);
+        return ts_read_query_error(r, &ctx->query);
+    }
+
+    if (!held) {
+        r->main->count++;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* a signed link: NULL if it is good, else why it is not */
+static const char *
+ts_media_verify(ts_media_ctx_t *ctx)
+{
+    int64_t              expires;
+    ngx_str_t            arg, sig, good;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ts_http_arg(r, "expires", &arg) != NGX_OK
+        || ts_http_arg(r, "signature", &sig) != NGX_OK
+        || ts_http_parse_int(&arg, &expires) != NGX_OK
+        || expires > NGX_MAX_INT32_VALUE)
+    {
+        return "this link needs expires and signature, as stream_url "
+               "gives them";
+    }
+
+    if (ts_media_local_signature(r, &ctx->route.id, (time_t) expires, &good)
+            != NGX_OK
+        || sig.len != good.len
+        || CRYPTO_memcmp(sig.data, good.data, good.len) != 0)
+    {
+        return "this link's signature is not valid";
+    }
+
+    if ((time_t) expires < ngx_time()) {
+        return "this link has expired";
+    }
+
+    ctx->expires = (time_t) expires;
+
+    return NULL;
+}
+
+
+/* PUT audio: nginx streams the body into a file of its own */
+static ngx_int_t
+ts_media_receive(ts_media_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ts_loc_conf_t       *tlcf;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (r->headers_in.content_length_n > tlcf->media.max_size) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "the audio is larger than %O bytes",
+                                  tlcf->media.max_size);
+    }
+
+    /* a file with a name, renamed into place; nginx removes it if not */
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, ts_media_file_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_media_file_body(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+
+    rc = ts_media_store(rctx->write);
+
+    /* the body reader's hold on the request lasts until the answer */
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ts_media_store(ts_media_ctx_t *ctx)
+{
+    off_t                     size;
+    u_char                   *p;
+    ngx_int_t                 rc;
+    ngx_err_t                 err;
+    ngx_temp_file_t          *tf;
+    ts_loc_conf_t            *tlcf;
+    ts_audio_info_t           info;
+    ngx_http_request_t       *r;
+    ngx_http_request_body_t  *rb;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    rb = r->request_body;
+    tf = rb ? rb->temp_file : NULL;
+    size = tf ? tf->file.offset : 0;
+
+    if (size == 0) {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "the body is empty: send the audio file");
+    }
+
+    /* a chunked body has no Content-Length to refuse early */
+    if (size > tlcf->media.max_size) {
+        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "the audio is larger than %O bytes",
+                                  tlcf->media.max_size);
+    }
+
+    rc = ts_audio_probe(tf->file.fd, size, &info, r->connection->log);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                  "the body is not audio in a format taken "
+                                  "here: MP3, Ogg Vorbis or Opus, FLAC, "
+                                  "M4A (AAC)");
+    }
+
+    if (ts_media_name(ctx, "", &info.extension) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->path.len = tlcf->media.root.len + 1 + ctx->key.len;
+    ctx->path.data = ngx_pnalloc(r->pool, ctx->path.len + 1);
+    if (ctx->path.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(ctx->path.data, "%V/%V", &tlcf->media.root, &ctx->key);
+    *p = '\0';
+
+    /* a new name: whoever plays the old file goes on reading it */
+    if (ngx_rename_file(tf->file.name.data, ctx->path.data)
+        == NGX_FILE_ERROR)
+    {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                      "tunesheap: rename \"%V\" to \"%V\" failed "
+                      "(client_body_temp_path must be on the file system "
+                      "of tunesheap_media_root)",
+                      &tf->file.name, &ctx->path);
+        ngx_str_null(&ctx->path);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->type = info.content_type;
+    ctx->size = size;
+    ctx->bitrate = info.bitrate_kbps;
+    ctx->duration = info.duration_ms;
+
+    return ts_media_record(ctx);
+}
+
+
+static void
+ts_media_json_body(ngx_http_request_t *r)
+{
+    yajl_val           tree;
+    ngx_int_t          rc;
+    ts_media_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    ctx = rctx->write;
+
+    tree = ts_write_json(r, &rc);
+
+    if (tree && !YAJL_IS_OBJECT(tree)) {
+        rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                "the body must be a JSON object");
+
+    } else if (tree && ctx->route.kind == ts_route_upload) {
+        rc = ts_media_upload(ctx, tree);
+
+    } else if (tree) {
+        rc = ts_media_complete(ctx, tree);
+    }
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* POST upload {"content_type":"audio/mpeg"}: a name, once the song is */
+static ngx_int_t
+ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
+{
+    yajl_val          v;
+    ngx_str_t         type;
+    ts_media_type_t  *t;
+
+    static const char  *path[] = { "content_type", NULL };
+
+    v = yajl_tree_get(tree, path, yajl_t_string);
+
+    if (v == NULL) {
+        return ts_http_send_error(ctx->request, TS_HTTP_UNPROCESSABLE,
+                                  "content_type must be " TS_MEDIA_TYPES);
+    }
+
+    type.data = (u_char *) YAJL_GET_STRING(v);
+    type.len = ngx_strlen(type.data);
+
+    t = ts_media_type_of(&type, 1);
+
+    if (t == NULL) {
+        return ts_http_send_error(ctx->request, TS_HTTP_UNPROCESSABLE,
+                                  "content_type must be " TS_MEDIA_TYPES);
+    }
+
+    ctx->type = t->type;
+
+    if (ts_media_name(ctx, TS_MEDIA_S3_PREFIX, &t->extension) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_media_query(ctx, "ts_media_get", 1, 1);
+}
+
+
+/*
+ * POST upload/complete {"key":K,"size":N[,"duration_ms":N,"bitrate_kbps":N]}
+ * records an object uploaded under a name upload gave for this song
+ */
+static ngx_int_t
+ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
+{
+    u_char              *p, *dot;
+    int64_t              n[3];
+    yajl_val             v;
+    ngx_str_t            key, ext, prefix;
+    ngx_uint_t           i;
+    ts_loc_conf_t       *tlcf;
+    ts_media_type_t     *t;
+    ngx_http_request_t  *r;
+
+    static const char  *key_path[] = { "key", NULL };
+    static const char  *paths[3][2] = {
+        { "size", NULL }, { "duration_ms", NULL }, { "bitrate_kbps", NULL }
+    };
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    v = yajl_tree_get(tree, key_path, yajl_t_string);
+    if (v == NULL) {
+        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                  "key must be the key upload gave");
+    }
+
+    key.data = (u_char *) YAJL_GET_STRING(v);
+    key.len = ngx_strlen(key.data);
+
+    /* TS_MEDIA_S3_PREFIX id "-" hex "." extension, as ts_media_name() */
+    prefix.len = sizeof(TS_MEDIA_S3_PREFIX) + ctx->route.id.len;
+    prefix.data = ngx_pnalloc(r->pool, prefix.len);
+    if (prefix.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(prefix.data, TS_MEDIA_S3_PREFIX "%V-", &ctx->route.id);
+
+    dot = ngx_strlchr(key.data + ngx_min(key.len, prefix.len),
+                      key.data + key.len, '.');
+
+    t = NULL;
+
+    if (key.len > prefix.len + 2 * TS_MEDIA_RANDOM
+        && ngx_strncmp(key.data, prefix.data, prefix.len) == 0
+        && dot == key.data + prefix.len + 2 * TS_MEDIA_RANDOM)
+    {
+        for (p = key.data + prefix.len; p < dot; p++) {
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+                break;
+            }
+        }
+
+        ext.data = dot + 1;
+        ext.len = key.data + key.len - ext.data;
+
+        t = (p == dot) ? ts_media_type_of(&ext, 0) : NULL;
+    }
+
+    if (t == NULL) {
+        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                  "key must be the key upload gave");
+    }
+
+    for (i = 0; i < 3; i++) {
+        v = yajl_tree_get(tree, paths[i], yajl_t_any);
+
+        if (v == NULL && i > 0) {
+            n[i] = 0;
+            continue;
+        }
+
+        if (i == 0
+            && (v == NULL || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1
+                || YAJL_GET_INTEGER(v) > tlcf->media.max_size))
+        {
+            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                      "size must be the object's size in "
+                                      "bytes, at most %O",
+                                      tlcf->media.max_size);
+        }
+
+        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0
+            || YAJL_GET_INTEGER(v) > TS_MEDIA_INT32_MAX)
+        {
+            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                      "%s must be a non-negative integer",
+                                      paths[i][0]);
+        }
+
+        n[i] = YAJL_GET_INTEGER(v);
+    }
+
+    ctx->key = key;
+    ctx->type = t->type;
+    ctx->size = n[0];
+    ctx->duration = n[1];
+    ctx->bitrate = n[2];
+
+    return ts_media_record(ctx);
+}
+
+
+/* points the song at ctx->key */
+static ngx_int_t
+ts_media_record(ts_media_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->params[1] = ts_http_cstr(r->pool, &ctx->key);
+    ctx->params[2] = ts_http_cstr(r->pool, &ctx->type);
+
+    p = ngx_pnalloc(r->pool, 3 * (NGX_OFF_T_LEN + 1));
+    if (p == NULL || ctx->params[1] == NULL || ctx->params[2] == NULL) {
+        ts_media_forget(ctx);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->params[3] = (char *) p;
+    p = ngx_sprintf(p, "%O", ctx->size);
+    *p++ = '\0';
+
+    ctx->params[4] = (char *) p;
+    p = ngx_sprintf(p, "%L", ctx->bitrate);
+    *p++ = '\0';
+
+    ctx->params[5] = (char *) p;
+    p = ngx_sprintf(p, "%L", ctx->duration);
+    *p = '\0';
+
+    return ts_media_query(ctx, "ts_media_set", 6, 1);
+}
+
+
+static void
+ts_media_done(ts_pg_query_t *q)
+{
+    ngx_int_t            rc;
+    PGresult            *res;
+    ts_media_ctx_t      *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = q->data;
+    r = ctx->request;
+    res = q->result;
+
+    if (q->rc != TS_PG_OK) {
+        ts_media_forget(ctx);
+        ts_http_finish(r, ts_read_query_error(r, q));
+        return;
+    }
+
+    if (PQntuples(res) != 1) {
+        ts_media_forget(ctx);
+        ts_http_finish(r, ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
+                                             "no song with id %V",
+                                             &ctx->route.id));
+        return;
+    }
+
+    switch (ctx->route.kind) {
+
+    case ts_route_stream:
+        rc = ts_media_found(ctx, res);
+        break;
+
+    case ts_route_upload:
+        rc = ts_media_upload_url(ctx);
+        break;
+
+    default:
+        rc = ts_media_changed(ctx, res);
+
+        if (rc == NGX_AGAIN) {
+            ts_cache_invalidate(r, (ngx_uint_t) 1
+                                   << (ctx->route.resource - ts_resources),
+                                ts_media_respond);
+            return;
+        }
+    }
+
+    ts_http_finish(r, rc);
+}
+
+
+/* the stream of a song found: its file, or a signed link to it */
+static ngx_int_t
+ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
+{
+    ngx_str_t  key, type;
+
+    if (PQgetisnull(ctx->query.result, 0, 0)) {
+        return ts_http_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
+                                  "song %V has no audio", &ctx->route.id);
+    }
+
+    key.data = (u_char *) PQgetvalue(res, 0, 0);
+    key.len = PQgetlength(res, 0, 0);
+    type.data = (u_char *) PQgetvalue(res, 0, 1);
+    type.len = PQgetlength(res, 0, 1);
+
+    if (ctx->expires) {
+        return ts_media_send_file(ctx, &key, &type);
+    }
+
+    return ts_media_redirect(ctx, &key);
+}
+
+
+/* hands the file to nginx's static module, in the internal location */
+static ngx_int_t
+ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key, ngx_str_t *type)
+{
+    u_char              *p;
+    ngx_str_t            uri, cache;
+    ts_loc_conf_t       *tlcf;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    uri.len = tlcf->media.location.len + key->len;
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+
+    cache.data = ngx_pnalloc(r->pool, sizeof("private, max-age=")
+                                      + NGX_TIME_T_LEN);
+    if (uri.data == NULL || cache.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(uri.data, "%V%V", &tlcf->media.location, key);
+
+    /* a player may keep what it got for as long as the link lives */
+    p = ngx_sprintf(cache.data, "private, max-age=%T",
+                    ngx_max(ctx->expires - ngx_time(), 0));
+    cache.len = p - cache.data;
+
+    if (ts_http_header(r, "Cache-Control", &cache, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the static module keeps a type already set: the one the bytes said */
+    r->headers_out.content_type.data = ngx_pstrdup(r->pool, type);
+    if (r->headers_out.content_type.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.content_type.len = type->len;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_internal_redirect(r, &uri, NULL);
+
+    /* the redirect holds the request now: let go of ours */
+    return NGX_DONE;
+}
+
+
+/* 302 to a link made now: the stream endpoint without a signature */
+static ngx_int_t
+ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
+{
+    time_t               now;
+    yajl_gen             g;
+    ngx_str_t            url, body, none = ngx_string("no-store");
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    now = ngx_time();
+
+    if (ts_media_link(r, &ctx->route.id, now - now % TS_MEDIA_WINDOW, key,
+                      &url)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g = ts_json_gen(r->pool);
+
+    if (g == NULL
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "stream_url") != yajl_gen_status_ok
+        || ts_json_str(g, &url) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    if (ts_http_header(r, "Location", &url, &r->headers_out.location)
+           != NGX_OK
+        || ts_http_header(r, "Cache-Control", &none, NULL) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_http_send_json(r, NGX_HTTP_MOVED_TEMPORARILY, &body, NULL);
+}
+
+
+/* the presigned PUT for a name upload made */
+static ngx_int_t
+ts_media_upload_url(ts_media_ctx_t *ctx)
+{
+    time_t               now;
+    u_char              *p;
+    yajl_gen             g;
+    ngx_tm_t             tm;
+    ngx_str_t            url, body, expires, put = ngx_string("PUT");
+    ts_loc_conf_t       *tlcf;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+    now = ngx_time();
+
+    if (ts_s3_presign(r->pool, tlcf->media.s3, &put, &ctx->key, &ctx->type,
+                      now, tlcf->media.link_ttl, &url)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    expires.data = ngx_pnalloc(r->pool, sizeof("1970-01-01T00:00:00Z"));
+    if (expires.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_gmtime(now + tlcf->media.link_ttl, &tm);
+
+    p = ngx_sprintf(expires.data, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    expires.len = p - expires.data;
+
+    g = ts_json_gen(r->pool);
+
+    if (g == NULL
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "upload_url") != yajl_gen_status_ok
+        || ts_json_str(g, &url) != yajl_gen_status_ok
+        || ts_json_literal(g, "method") != yajl_gen_status_ok
+        || ts_json_literal(g, "PUT") != yajl_gen_status_ok
+        || ts_json_literal(g, "headers") != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "Content-Type") != yajl_gen_status_ok
+        || ts_json_str(g, &ctx->type) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "key") != yajl_gen_status_ok
+        || ts_json_str(g, &ctx->key) != yajl_gen_status_ok
+        || ts_json_literal(g, "expires_at") != yajl_gen_status_ok
+        || ts_json_str(g, &expires) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ts_json_output(g, &body);
+
+    r->disable_not_modified = 1;
+
+    return ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+}
+
+
+/*
+ * The song points at its new audio, or at none: the old file goes.
+ * NGX_AGAIN: answer once the cache has forgotten the song.
+ */
+static ngx_int_t
+ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
+{
+    ngx_str_t            old;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    /* recorded: the new file is the song's now */
+    ngx_str_null(&ctx->path);
+
+    if (PQgetisnull(res, 0, 0)) {
+        if (r->method == NGX_HTTP_DELETE) {
+            return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
+                                      "song %V has no audio",
+                                      &ctx->route.id);
+        }
+
+    } else {
+        old.data = (u_char *) PQgetvalue(res, 0, 0);
+        old.len = PQgetlength(res, 0, 0);
+        ts_media_unlink(r, &old);
+    }
+
+    r->disable_not_modified = 1;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ts_media_respond(ngx_http_request_t *r)
+{
+    u_char            *p;
+    yajl_gen           g;
+    ngx_int_t          rc;
+    ngx_str_t          body, size, bitrate, duration;
+    ts_media_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    ctx = rctx->write;
+
+    if (r->method == NGX_HTTP_DELETE) {
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+        r->headers_out.content_length_n = -1;
+        r->header_only = 1;
+        ts_http_finish(r, ngx_http_send_header(r));
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, 3 * NGX_OFF_T_LEN);
+    g = ts_json_gen(r->pool);
+
+    if (p == NULL || g == NULL) {
+        ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    size.data = p;
+    size.len = ngx_sprintf(p, "%O", ctx->size) - p;
+    bitrate.data = p + NGX_OFF_T_LEN;
+    bitrate.len = ngx_sprintf(bitrate.data, "%L", ctx->bitrate)
+                  - bitrate.data;
+    duration.data = p + 2 * NGX_OFF_T_LEN;
+    duration.len = ngx_sprintf(duration.data, "%L", ctx->duration)
+                   - duration.data;
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "audio") != yajl_gen_status_ok
+        || ts_media_audio_object(g, &ctx->type, &size, &bitrate, &duration)
+           != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ts_json_output(g, &body);
+
+    rc = ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+
+    ts_http_finish(r, rc);
+}
+
+
+/* a file stored but not recorded: nothing will ever point at it */
+static void
+ts_media_forget(ts_media_ctx_t *ctx)
+{
+    if (ctx->path.len == 0) {
+        return;
+    }
+
+    if (ngx_delete_file(ctx->path.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed", &ctx->path);
+    }
+
+    ngx_str_null(&ctx->path);
+}
+
+
+/* removes a local file nothing points at any more */
+static void
+ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char         *path, *p;
+    ts_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    /* an S3 object stays: the bucket's lifecycle rules remove it */
+    if (tlcf->media.s3 || tlcf->media.root.len == 0) {
+        return;
+    }
+
+    path = ngx_pnalloc(r->pool, tlcf->media.root.len + key->len + 2);
+    if (path == NULL) {
+        return;
+    }
+
+    p = ngx_sprintf(path, "%V/%V", &tlcf->media.root, key);
+    *p = '\0';
+
+    if (ngx_delete_file(path) == NGX_FILE_ERROR && ngx_errno != NGX_ENOENT) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      ngx_delete_file_n " \"%s\" failed", path);
+    }
+}
+
+
+yajl_gen_status
+ts_media_audio_json(yajl_gen g, const char *value, size_t len)
+{
+    ngx_str_t  w[4];
+
+    if (ts_media_words(value, len, w, 4) != 4) {
+        return yajl_gen_null(g);
+    }
+
+    return ts_media_audio_object(g, &w[0], &w[1], &w[2], &w[3]);
+}
+
+
+yajl_gen_status
+ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
+    size_t len)
+{
+    int64_t          window;
+    ngx_str_t        w[3], url;
+    ts_loc_conf_t   *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (ts_media_words(value, len, w, 3) != 3
+        || ts_http_parse_int(&w[1], &window) != NGX_OK
+        || (tlcf->media.root.len == 0 && tlcf->media.s3 == NULL))
+    {
+        return yajl_gen_null(g);
+    }
+
+    if (ts_media_link(r, &w[0], (time_t) window, &w[2], &url) != NGX_OK) {
+        return yajl_gen_invalid_string;
+    }
+
+    return ts_json_str(g, &url);
+}
+
+
+/* the link to a song's audio made in the window starting at window */
+static ngx_int_t
+ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
+    ngx_str_t *key, ngx_str_t *url)
+{
+    time_t            expires;
+    ngx_str_t         sig, plain, get = ngx_string("GET"), none;
+    ts_loc_conf_t    *tlcf;
+    ts_media_conf_t  *mc;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+    mc = &tlcf->media;
+
+    expires = window + TS_MEDIA_WINDOW + mc->link_ttl;
+
+    if (mc->s3 == NULL) {
+        if (ts_media_local_signature(r, id, expires, &sig) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        url->data = ngx_pnalloc(r->pool, tlcf->base.len + id->len + sig.len
+                                         + NGX_TIME_T_LEN
+                                         + sizeof("songs//stream?expires="
+                                                  "&signature="));
+        if (url->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        url->len = ngx_sprintf(url->data,
+                               "%Vsongs/%V/stream?expires=%T&signature=%V",
+                               &tlcf->base, id, expires, &sig)
+                   - url->data;
+
+        return NGX_OK;
+    }
+
+    if (mc->signer) {
+        plain.len = mc->cloudfront.len + key->len;
+        plain.data = ngx_pnalloc(r->pool, plain.len);
+        if (plain.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(plain.data, "%V%V", &mc->cloudfront, key);
+
+        return ts_cloudfront_sign(r->pool, mc->signer, &plain, expires, url)
+               == NGX_OK ? NGX_OK : NGX_ERROR;
+    }
+
+    /* S3 itself, presigned from the window's start: the same all along */
+    ngx_str_null(&none);
+
+    return ts_s3_presign(r->pool, mc->s3, &get, key, &none, window,
+                         TS_MEDIA_WINDOW + mc->link_ttl, url)
+           == NGX_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/* HMAC-SHA256 of "id:expires" with tunesheap_media_secret */
+static ngx_int_t
+ts_media_local_signature(ngx_http_request_t *r, ngx_str_t *id,
+    time_t expires, ngx_str_t *sig)
+{
+    u_char          buf[NGX_INT64_LEN + NGX_TIME_T_LEN + 2];
+    ngx_str_t       text;
+    ts_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    if (id->len > NGX_INT64_LEN) {
+        return NGX_ERROR;
+    }
+
+    text.data = buf;
+    text.len = ngx_sprintf(buf, "%V:%T", id, expires) - buf;
+
+    return ts_sign_hmac(r->pool, &tlcf->media.secret, &text, sig);
+}
+
+
+/* a name no client chose: prefix, the song's id, randomness, extension */
+static ngx_int_t
+ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
+{
+    u_char               rnd[TS_MEDIA_RANDOM], *p;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (RAND_bytes(rnd, TS_MEDIA_RANDOM) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tunesheap: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    ctx->key.data = ngx_pnalloc(r->pool, ngx_strlen(prefix)
+                                         + ctx->route.id.len
+                                         + 2 * TS_MEDIA_RANDOM
+                                         + extension->len + 2);
+    if (ctx->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(ctx->key.data, "%s%V-", prefix, &ctx->route.id);
+    p = ngx_hex_dump(p, rnd, TS_MEDIA_RANDOM);
+    p = ngx_sprintf(p, ".%V", extension);
+
+    ctx->key.len = p - ctx->key.data;
+
+    return NGX_OK;
+}
+
+
+static ts_media_type_t *
+ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    for (i = 0; i < sizeof(ts_media_types) / sizeof(ts_media_type_t); i++) {
+        name = by_type ? &ts_media_types[i].type
+                       : &ts_media_types[i].extension;
+
+        if (s->len == name->len
+            && ngx_strncmp(s->data, name->data, name->len) == 0)
+        {
+            return &ts_media_types[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* {"content_type":...,"size":N,"bitrate_kbps":N,"duration_ms":N}; 0: null */
+static yajl_gen_status
+ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
+    ngx_str_t *bitrate, ngx_str_t *duration)
+{
+    yajl_gen_status  st;
+
+    st = yajl_gen_map_open(g);
+
+    if (st == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "content_type")) == yajl_gen_status_ok
+        && (st = ts_json_str(g, type)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "size")) == yajl_gen_status_ok
+        && (st = yajl_gen_number(g, (char *) size->data, size->len))
+           == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "bitrate_kbps")) == yajl_gen_status_ok)
+    {
+        st = (bitrate->len == 1 && bitrate->data[0] == '0')
+             ? yajl_gen_null(g)
+             : yajl_gen_number(g, (char *) bitrate->data, bitrate->len);
+    }
+
+    if (st == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "duration_ms")) == yajl_gen_status_ok)
+    {
+        st = (duration->len == 1 && duration->data[0] == '0')
+             ? yajl_gen_null(g)
+             : yajl_gen_number(g, (char *) duration->data, duration->len);
+    }
+
+    if (st != yajl_gen_status_ok) {
+        return st;
+    }
+
+    return yajl_gen_map_close(g);
+}
+
+
+/* splits value on spaces into at most n words, the last takes the rest */
+static ngx_uint_t
+ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
+{
+    u_char      *p, *end;
+    ngx_uint_t   i;
+
+    p = (u_char *) value;
+    end = p + len;
+
+    for (i = 0; i < n && p < end; i++) {
+        words[i].data = p;
+
+        while (p < end && (*p != ' ' || i == n - 1)) {
+            p++;
+        }
+
+        words[i].len = p - words[i].data;
+
+        if (p < end) {
+            p++;
+        }
+    }
+
+    return i;
+}
+
+
+/*
+ * name=value: NGX_CONF_ERROR when arg is that parameter (value set, or
+ * "set" when it is empty), NGX_CONF_OK when it is another one
+ */
+static char *
+ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    if (arg->len <= len || arg->data[len] != '='
+        || ngx_strncmp(arg->data, name, len) != 0)
+    {
+        return NGX_CONF_OK;
+    }
+
+    value->data = arg->data + len + 1;
+    value->len = arg->len - len - 1;
+
+    return NGX_CONF_ERROR;
+}

@@ -1,0 +1,79 @@
+
+/*
+ * Tunesheap: the songs' audio.  Files under a media root, handed to
+ * nginx's static file path by an internal redirect, with links signed by
+ * an HMAC of our own; or objects in S3 behind CloudFront, with CloudFront
+ * (or S3) signed links and presigned uploads.
+ */
+
+
+#ifndef _TS_MEDIA_H_INCLUDED_
+#define _TS_MEDIA_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <yajl/yajl_gen.h>
+
+#include "ts_router.h"
+#include "ts_sign.h"
+
+
+/*
+ * Links expire at the end of a window of this many seconds plus the
+ * link lifetime: the same within a window, so that answers with links
+ * can be cached and keep their ETag, which covers the window.
+ */
+#define TS_MEDIA_WINDOW  900
+
+/* a song's audio for ts_media_audio_json(): "type size bitrate duration" */
+#define TS_MEDIA_AUDIO_SQL                                                   \
+    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', audio_type, "       \
+    "audio_size, coalesce(audio_bitrate_kbps, 0), "                          \
+    "coalesce(audio_duration_ms, 0)) END"
+
+/* for ts_media_stream_json(): "id window key", the window in SQL's clock */
+#define TS_MEDIA_STREAM_SQL                                                  \
+    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
+    "floor(extract(epoch FROM now()) / 900)::bigint * 900, audio_key) END"
+
+
+typedef struct {
+    ngx_str_t            root;          /* local files; empty: none */
+    ngx_str_t            location;      /* the internal location for root */
+    ngx_str_t            secret;        /* signs local links */
+    time_t               link_ttl;
+    off_t                max_size;      /* of an upload */
+    ts_s3_conf_t        *s3;            /* NULL: files under root */
+    ngx_str_t            cloudfront;    /* "https://domain/", or empty */
+    ts_cloudfront_t     *signer;
+} ts_media_conf_t;
+
+
+/* the statements media uses, prepared on every Postgres connection */
+extern const char  ts_media_setup[];
+
+
+void ts_media_create_conf(ts_media_conf_t *conf);
+char *ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
+    ts_media_conf_t *conf);
+
+/* tunesheap_media_s3 bucket=B region=R [endpoint=URL] [access_key= ...] */
+char *ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* tunesheap_media_cloudfront domain=D key_pair_id=K private_key=FILE */
+char *ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* the stream, audio, upload and upload/complete routes */
+ngx_int_t ts_media_handler(ngx_http_request_t *r, ts_route_t *route);
+
+/* the "audio" and "stream_url" values of an item, from their columns */
+yajl_gen_status ts_media_audio_json(yajl_gen g, const char *value,
+    size_t len);
+yajl_gen_status ts_media_stream_json(ngx_http_request_t *r, yajl_gen g,
+    const char *value, size_t len);
+
+
+#endif /* _TS_MEDIA_H_INCLUDED_ */

@@ -76,13 +76,15 @@ run: deps build
 		'SELECT count(*) FROM artists')" = 0 ]; then \
 		db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" db/sample-catalog.json; \
 	fi
-	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp
+	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp $(VAR)/media/.tmp
+	@chmod 777 $(VAR)/media $(VAR)/media/.tmp   # whoever nginx's workers run as
 	@$(MAKE) -s stop-nginx
 	@$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF)
 	@for i in $$(seq 50); do \
 		curl -fs -o /dev/null http://127.0.0.1:$(HTTP_PORT)/api/v1/health \
 			&& break; sleep 0.2; done
 	@curl -fsS http://127.0.0.1:$(HTTP_PORT)/api/v1/health >/dev/null
+	@db/sample-audio.sh $(PG_DATA) http://127.0.0.1:$(HTTP_PORT)
 	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
 	@echo "Stop it with: make stop (data stays in var/)"
 

@@ -10,12 +10,15 @@
 # the same machine; for uncached rows also the combined ceiling
 # 1 / (1/static + 1/pgbench), pgbench running the same query as the pool
 # does.  Then nginx's memory: with 10,000 open connections, and sampled
-# across a long run.  Prints one table.
+# across a long run.  Prints one table.  Then the streaming rows
+# (bench/stream.sh): 1,000 clients downloading a 5 MB song and 200 asking
+# for random ranges, through the module's stream URL and as a static file.
 #
 # Environment: BENCH_SECONDS (per run, default 10), BENCH_CONNS (default
 # "100 1000 10000"), BENCH_SOAK (seconds of the memory run, default 300;
 # 0 skips it), BENCH_DIR (default var/bench; its catalog is kept between
-# runs).
+# runs), BENCH_ONLY=stream (the streaming rows alone); bench/stream.sh
+# has the streaming rows' own.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -34,13 +37,22 @@ mkdir -p "$dir"
 chmod 755 "$dir"
 ulimit -n 20000
 
+only=${BENCH_ONLY:-}
+case $only in
+    ''|stream) ;;
+    *) echo "bench: BENCH_ONLY is empty or stream, not $only" >&2; exit 2 ;;
+esac
+
 nginx_pid=$dir/nginx/logs/nginx.pid
+stream_pid=$dir/stream/nginx/logs/nginx.pid
 
 stop() {
-    if [ -f "$nginx_pid" ]; then
-        kill -QUIT "$(cat "$nginx_pid")" 2>/dev/null || true
-        for _ in $(seq 50); do [ -f "$nginx_pid" ] || break; sleep 0.1; done
-    fi
+    local pid
+    for pid in "$nginx_pid" "$stream_pid"; do
+        [ -f "$pid" ] || continue
+        kill -QUIT "$(cat "$pid")" 2>/dev/null || true
+        for _ in $(seq 50); do [ -f "$pid" ] || break; sleep 0.1; done
+    done
     db/redis.sh stop "$dir/redis" >/dev/null 2>&1 || true
     db/pg.sh stop "$dir/pg" >/dev/null 2>&1 || true
 }
@@ -60,6 +72,12 @@ if [ "$count" != "$songs" ]; then
     echo "bench: import took $(($(date +%s) - start)) s" >&2
 fi
 db/pg.sh psql "$dir/pg" tunesheap -qc 'VACUUM ANALYZE'
+
+. bench/stream.sh
+if [ "$only" = stream ]; then
+    stream_bench
+    exit 0
+fi
 
 mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/static"
 cat >"$dir/nginx.conf" <<CONF
@@ -241,5 +259,7 @@ if [ "$soak" -gt 0 ]; then
     printf 'nginx resident memory over %s s at 1,000 connections, every %s s (MB):%s\n' \
         "$soak" $((soak / 10)) "$samples"
 fi
+
+stream_bench
 
 grep -E '\[(alert|emerg|crit)\]' "$dir/nginx/logs/error.log" >&2 || true

@@ -110,6 +110,7 @@ ts_health_send(ngx_http_request_t *r, ngx_uint_t ok)
 
     ts_json_output(g, &body);
 
-    return ts_http_send_json(r, ok ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE,
+    return ts_http_send_json(r, ok ? NGX_HTTP_OK
+                                   : NGX_HTTP_SERVICE_UNAVAILABLE,
                              &body, NULL);
 }

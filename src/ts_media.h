@@ -36,7 +36,8 @@
 /* for ts_media_stream_json(): "id window key", the window in SQL's clock */
 #define TS_MEDIA_STREAM_SQL                                                  \
     "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
-    "floor(extract(epoch FROM now()) / 900)::bigint * 900, audio_key) END"
+    "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
+    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
 
 
 typedef struct {

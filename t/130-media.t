@@ -331,7 +331,19 @@ Tunesheap::Test::slurp("$::Audio/id3.mp3")
 
 
 
-=== TEST 21: a listener of the old file hears all of it while it is replaced
+=== TEST 21: under tunesheap_auth_read a signed link needs no key; the rest do
+Players cannot send keys: the link's signature is what lets them in.
+--- config eval
+Tunesheap::Test::media_config(extra => "tunesheap_auth_read on;")
+--- request eval
+["GET " . Tunesheap::Test::stream_link(3, time + 600), "GET /api/v1/songs/3/stream",
+ "GET /api/v1/songs/3", "GET " . Tunesheap::Test::stream_link(3, time - 1)]
+--- error_code eval
+[200, 401, 401, 403]
+
+
+
+=== TEST 22: a listener of the old file hears all of it while it is replaced
 The file is sent at 200 KB/s; halfway through, new audio replaces it.
 --- config eval
 Tunesheap::Test::media_config(media_extra => "limit_rate 200k;")
@@ -362,7 +374,7 @@ $::Tone
 
 
 
-=== TEST 22: DELETE removes the audio and its file; again, a 404
+=== TEST 23: DELETE removes the audio and its file; again, a 404
 --- request eval
 ["DELETE /api/v1/songs/4/audio", "GET /api/v1/songs/4", "DELETE /api/v1/songs/4/audio",
  "DELETE /api/v1/songs/999/audio"]
@@ -377,7 +389,7 @@ $::Key
 
 
 
-=== TEST 23: other methods, and S3's upload routes, are refused clearly
+=== TEST 24: other methods, and S3's upload routes, are refused clearly
 --- request eval
 ["POST /api/v1/songs/1/audio", "PUT /api/v1/songs/1/stream",
  "POST /api/v1/songs/1/upload", "GET /api/v1/artists/4/stream"]
@@ -390,7 +402,7 @@ $::Key
 
 
 
-=== TEST 24: a location without media keeps no audio
+=== TEST 25: a location without media keeps no audio
 --- config
 location /api/v1/ { tunesheap_api; }
 --- request eval
@@ -403,7 +415,7 @@ location /api/v1/ { tunesheap_api; }
 
 
 
-=== TEST 25: a write through the cache is seen at once
+=== TEST 26: a write through the cache is seen at once
 --- http_config eval
 Tunesheap::Test::cached_config()
 --- request eval
@@ -419,7 +431,7 @@ $::Key
 
 
 
-=== TEST 26: nothing is left: no audio recorded, no file kept
+=== TEST 27: nothing is left: no audio recorded, no file kept
 --- init
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE audio_key IS NOT NULL"), 0, "no audio recorded");
 Test::More::is(main::media_files(), 0, "the media root is empty");

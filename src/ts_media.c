@@ -89,7 +89,8 @@ static yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
     ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
 static ngx_uint_t ts_media_words(const char *value, size_t len,
     ngx_str_t *words, ngx_uint_t n);
-static char *ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value);
+static ngx_uint_t ts_media_kv(ngx_str_t *arg, const char *name,
+    ngx_str_t *value);
 
 
 /* what uploads may be, by Content-Type and by the name's extension */
@@ -209,7 +210,7 @@ ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ts_loc_conf_t  *tlcf = conf;
 
-    char          *rv, *env;
+    char          *env;
     ngx_str_t     *value;
     ngx_uint_t     i;
     ts_s3_conf_t  *s3;
@@ -226,24 +227,13 @@ ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        rv = ts_media_kv(&value[i], "bucket", &s3->bucket);
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "region", &s3->region);
-        }
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "endpoint", &s3->endpoint);
-        }
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "access_key", &s3->access_key);
-        }
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "secret_key", &s3->secret_key);
-        }
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "session_token", &s3->session_token);
-        }
-
-        if (rv != NGX_CONF_ERROR) {
+        if (!ts_media_kv(&value[i], "bucket", &s3->bucket)
+            && !ts_media_kv(&value[i], "region", &s3->region)
+            && !ts_media_kv(&value[i], "endpoint", &s3->endpoint)
+            && !ts_media_kv(&value[i], "access_key", &s3->access_key)
+            && !ts_media_kv(&value[i], "secret_key", &s3->secret_key)
+            && !ts_media_kv(&value[i], "session_token", &s3->session_token))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
@@ -292,7 +282,6 @@ ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ts_loc_conf_t  *tlcf = conf;
 
-    char             *rv;
     u_char           *p;
     ngx_str_t        *value, domain, key;
     ngx_uint_t        i;
@@ -313,15 +302,10 @@ ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        rv = ts_media_kv(&value[i], "domain", &domain);
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "key_pair_id", &signer->key_pair_id);
-        }
-        if (rv == NGX_CONF_OK) {
-            rv = ts_media_kv(&value[i], "private_key", &key);
-        }
-
-        if (rv != NGX_CONF_ERROR) {
+        if (!ts_media_kv(&value[i], "domain", &domain)
+            && !ts_media_kv(&value[i], "key_pair_id", &signer->key_pair_id)
+            && !ts_media_kv(&value[i], "private_key", &key))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
@@ -391,7 +375,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a PUT of audio is the only body this takes without reading it */
+    /* bodies are read by PUT audio (a file) and the S3 routes (JSON) */
     if (!(route->kind == ts_route_audio && r->method == NGX_HTTP_PUT)
         && route->kind != ts_route_upload
         && route->kind != ts_route_upload_done)
@@ -1472,11 +1456,8 @@ ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
 }
 
 
-/*
- * name=value: NGX_CONF_ERROR when arg is that parameter (value set, or
- * "set" when it is empty), NGX_CONF_OK when it is another one
- */
-static char *
+/* whether arg is name=value; value is set when it is */
+static ngx_uint_t
 ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value)
 {
     size_t  len;
@@ -1486,11 +1467,11 @@ ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value)
     if (arg->len <= len || arg->data[len] != '='
         || ngx_strncmp(arg->data, name, len) != 0)
     {
-        return NGX_CONF_OK;
+        return 0;
     }
 
     value->data = arg->data + len + 1;
     value->len = arg->len - len - 1;
 
-    return NGX_CONF_ERROR;
+    return 1;
 }

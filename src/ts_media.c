@@ -81,7 +81,10 @@ static void ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key);
 static ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id,
     time_t window, ngx_str_t *key, ngx_str_t *url);
 static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
-    ngx_str_t *id, time_t expires, ngx_str_t *sig);
+    ngx_str_t *id, time_t expires, ngx_str_t *key, ngx_str_t *sig);
+static ngx_int_t ts_media_send_named(ts_media_ctx_t *ctx);
+static ts_media_type_t *ts_media_key_type(ts_media_ctx_t *ctx,
+    const char *prefix, ngx_str_t *key);
 static ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
     ngx_str_t *extension);
 static ts_media_type_t *ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type);
@@ -405,6 +408,14 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                 return ts_http_send_error(r, NGX_HTTP_FORBIDDEN, "%s",
                                           refused);
             }
+
+            /* a link naming a file that is still there needs no query */
+            if (ctx->key.len) {
+                rc = ts_media_send_named(ctx);
+                if (rc != NGX_DECLINED) {
+                    return rc;
+                }
+            }
         }
 
         return ts_media_query(ctx, "ts_media_get", 1, 0);
@@ -475,7 +486,8 @@ static const char *
 ts_media_verify(ts_media_ctx_t *ctx)
 {
     int64_t              expires;
-    ngx_str_t            arg, sig, good;
+    ngx_int_t            rc;
+    ngx_str_t            arg, sig, good, key;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -489,8 +501,18 @@ ts_media_verify(ts_media_ctx_t *ctx)
                "gives them";
     }
 
-    if (ts_media_local_signature(r, &ctx->route.id, (time_t) expires, &good)
-            != NGX_OK
+    /* the file the link was made for, signed with the rest */
+    rc = ts_http_arg(r, "key", &key);
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_null(&key);
+    }
+
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK && ts_media_key_type(ctx, "", &key) == NULL)
+        || ts_media_local_signature(r, &ctx->route.id, (time_t) expires,
+                                    &key, &good)
+           != NGX_OK
         || sig.len != good.len
         || CRYPTO_memcmp(sig.data, good.data, good.len) != 0)
     {
@@ -502,8 +524,44 @@ ts_media_verify(ts_media_ctx_t *ctx)
     }
 
     ctx->expires = (time_t) expires;
+    ctx->key = key;
 
     return NULL;
+}
+
+
+/*
+ * The file a verified link names, without asking Postgres; NGX_DECLINED
+ * when it is gone (the song's audio was replaced): Postgres knows which
+ * one plays now
+ */
+static ngx_int_t
+ts_media_send_named(ts_media_ctx_t *ctx)
+{
+    u_char              *path, *p;
+    ngx_file_info_t      fi;
+    ts_loc_conf_t       *tlcf;
+    ts_media_type_t     *t;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    path = ngx_pnalloc(r->pool, tlcf->media.root.len + ctx->key.len + 2);
+    if (path == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(path, "%V/%V", &tlcf->media.root, &ctx->key);
+    *p = '\0';
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    t = ts_media_key_type(ctx, "", &ctx->key);
+
+    return ts_media_send_file(ctx, &ctx->key, &t->type);
 }
 
 
@@ -716,10 +774,9 @@ ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
 static ngx_int_t
 ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
 {
-    u_char              *p, *dot;
     int64_t              n[3];
     yajl_val             v;
-    ngx_str_t            key, ext, prefix;
+    ngx_str_t            key;
     ngx_uint_t           i;
     ts_loc_conf_t       *tlcf;
     ts_media_type_t     *t;
@@ -742,35 +799,7 @@ ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
     key.data = (u_char *) YAJL_GET_STRING(v);
     key.len = ngx_strlen(key.data);
 
-    /* TS_MEDIA_S3_PREFIX id "-" hex "." extension, as ts_media_name() */
-    prefix.len = sizeof(TS_MEDIA_S3_PREFIX) + ctx->route.id.len;
-    prefix.data = ngx_pnalloc(r->pool, prefix.len);
-    if (prefix.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(prefix.data, TS_MEDIA_S3_PREFIX "%V-", &ctx->route.id);
-
-    dot = ngx_strlchr(key.data + ngx_min(key.len, prefix.len),
-                      key.data + key.len, '.');
-
-    t = NULL;
-
-    if (key.len > prefix.len + 2 * TS_MEDIA_RANDOM
-        && ngx_strncmp(key.data, prefix.data, prefix.len) == 0
-        && dot == key.data + prefix.len + 2 * TS_MEDIA_RANDOM)
-    {
-        for (p = key.data + prefix.len; p < dot; p++) {
-            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-                break;
-            }
-        }
-
-        ext.data = dot + 1;
-        ext.len = key.data + key.len - ext.data;
-
-        t = (p == dot) ? ts_media_type_of(&ext, 0) : NULL;
-    }
+    t = ts_media_key_type(ctx, TS_MEDIA_S3_PREFIX, &key);
 
     if (t == NULL) {
         return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
@@ -1272,21 +1301,22 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
     expires = window + TS_MEDIA_WINDOW + mc->link_ttl;
 
     if (mc->s3 == NULL) {
-        if (ts_media_local_signature(r, id, expires, &sig) != NGX_OK) {
+        if (ts_media_local_signature(r, id, expires, key, &sig) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        url->data = ngx_pnalloc(r->pool, tlcf->base.len + id->len + sig.len
-                                         + NGX_TIME_T_LEN
+        url->data = ngx_pnalloc(r->pool, tlcf->base.len + id->len + key->len
+                                         + sig.len + NGX_TIME_T_LEN
                                          + sizeof("songs//stream?expires="
-                                                  "&signature="));
+                                                  "&key=&signature="));
         if (url->data == NULL) {
             return NGX_ERROR;
         }
 
         url->len = ngx_sprintf(url->data,
-                               "%Vsongs/%V/stream?expires=%T&signature=%V",
-                               &tlcf->base, id, expires, &sig)
+                               "%Vsongs/%V/stream?expires=%T&key=%V"
+                               "&signature=%V",
+                               &tlcf->base, id, expires, key, &sig)
                    - url->data;
 
         return NGX_OK;
@@ -1314,23 +1344,32 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
 }
 
 
-/* HMAC-SHA256 of "id:expires" with tunesheap_media_secret */
+/*
+ * HMAC-SHA256 of "id:expires[:key]" with tunesheap_media_secret; a link
+ * without a key has the stream endpoint ask Postgres for the file
+ */
 static ngx_int_t
 ts_media_local_signature(ngx_http_request_t *r, ngx_str_t *id,
-    time_t expires, ngx_str_t *sig)
+    time_t expires, ngx_str_t *key, ngx_str_t *sig)
 {
-    u_char          buf[NGX_INT64_LEN + NGX_TIME_T_LEN + 2];
-    ngx_str_t       text;
-    ts_loc_conf_t  *tlcf;
+    u_char          *p;
+    ngx_str_t        text;
+    ts_loc_conf_t   *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (id->len > NGX_INT64_LEN) {
+    text.data = ngx_pnalloc(r->pool, id->len + NGX_TIME_T_LEN + key->len + 2);
+    if (text.data == NULL) {
         return NGX_ERROR;
     }
 
-    text.data = buf;
-    text.len = ngx_sprintf(buf, "%V:%T", id, expires) - buf;
+    p = ngx_sprintf(text.data, "%V:%T", id, expires);
+
+    if (key->len) {
+        p = ngx_sprintf(p, ":%V", key);
+    }
+
+    text.len = p - text.data;
 
     return ts_sign_hmac(r->pool, &tlcf->media.secret, &text, sig);
 }
@@ -1366,6 +1405,46 @@ ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
     ctx->key.len = p - ctx->key.data;
 
     return NGX_OK;
+}
+
+
+/* the type of a name ts_media_name() gives this song, or NULL */
+static ts_media_type_t *
+ts_media_key_type(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *key)
+{
+    u_char     *p, *hex, *dot;
+    size_t      len;
+    ngx_str_t   ext;
+
+    /* prefix, id, "-", the random digits, ".", an extension */
+    len = ngx_strlen(prefix);
+
+    if (key->len <= len + ctx->route.id.len + 2 * TS_MEDIA_RANDOM + 2) {
+        return NULL;
+    }
+
+    hex = key->data + len + ctx->route.id.len + 1;
+    dot = hex + 2 * TS_MEDIA_RANDOM;
+
+    if (ngx_strncmp(key->data, prefix, len) != 0
+        || ngx_strncmp(key->data + len, ctx->route.id.data,
+                       ctx->route.id.len) != 0
+        || hex[-1] != '-'
+        || *dot != '.')
+    {
+        return NULL;
+    }
+
+    for (p = hex; p < dot; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return NULL;
+        }
+    }
+
+    ext.data = dot + 1;
+    ext.len = key->data + key->len - ext.data;
+
+    return ts_media_type_of(&ext, 0);
 }
 
 

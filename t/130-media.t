@@ -67,20 +67,27 @@ GET /api/v1/songs/1
 
 
 === TEST 3: the song now has audio, its file, and a signed stream_url
+The link names the file and expires an hour after the current 15-minute
+window.
 --- init
 my $file = main::audio_file(1);
 Test::More::like($file, qr{/1-[0-9a-f]{16}\.mp3$}, "a name the module made");
 Test::More::is(Tunesheap::Test::slurp($file), $::Tone, "the file holds the upload");
 Test::More::is(main::media_files(), 1, "one file in the media root");
+(my $key = $file) =~ s{.*/}{};
+my $w = int(time / 900) * 900;
+my @links = map { Tunesheap::Test::stream_link(1, $_ + 900 + 3600, undef, $key) }
+                ($w, $w - 900);
+my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/1");
+my $audio = main::audio_json("audio/mpeg", length($::Tone), 128, 3030);
+my ($url) = $body =~ /,\Q$audio\E,"stream_url":"([^"]+)"\}\}$/;
+Test::More::ok(defined $url && ($url eq $links[0] || $url eq $links[1]),
+               "stream_url is the link signed for this window and file")
+    or Test::More::diag($body);
 --- request
 GET /api/v1/songs/1
 --- error_code: 200
---- response_body_like eval
-my $w = int(time / 900) * 900;
-my @links = map { quotemeta Tunesheap::Test::stream_link(1, $_ + 900 + 3600) }
-            ($w, $w - 900);
-my $audio = quotemeta main::audio_json("audio/mpeg", length($::Tone), 128, 3030);
-qr/"duration_ms":\d+,$audio,"stream_url":"(?:$links[0]|$links[1])"\}\}$/
+--- response_body_like: "stream_url":"/api/v1/songs/1/stream\?expires=\d+&key=1-[0-9a-f]{16}\.mp3&signature=[A-Za-z0-9_-]{43}"\}\}$
 
 
 
@@ -188,9 +195,9 @@ my $other = Tunesheap::Test::stream_link(1, time + 600, "another secret of some 
 GET /api/v1/songs/1/stream
 --- error_code: 302
 --- response_headers_like
-Location: http://localhost:\d+/api/v1/songs/1/stream\?expires=\d+&signature=[A-Za-z0-9_-]{43}$
+Location: http://localhost:\d+/api/v1/songs/1/stream\?expires=\d+&key=1-[0-9a-f]{16}\.mp3&signature=[A-Za-z0-9_-]{43}$
 Cache-Control: no-store
---- response_body_like: ^\{"stream_url":"/api/v1/songs/1/stream\?expires=\d+&signature=[A-Za-z0-9_-]{43}"\}$
+--- response_body_like: ^\{"stream_url":"/api/v1/songs/1/stream\?expires=\d+&key=1-[0-9a-f]{16}\.mp3&signature=[A-Za-z0-9_-]{43}"\}$
 
 
 
@@ -208,7 +215,44 @@ Cache-Control: no-store
 
 
 
-=== TEST 13: no path reaches the file system; the files' location is internal
+=== TEST 13: the song's own link plays its file without asking Postgres
+--- init
+my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/1");
+my ($url) = $body =~ /"stream_url":"([^"]+)"/;
+Tunesheap::Test::pg_ctl('stop');
+my ($st2, $h2, $bytes) = Tunesheap::Test::http(GET => $url,
+                                               headers => { Range => 'bytes=0-99' });
+my ($st3) = Tunesheap::Test::http(GET => "/api/v1/songs/1/stream");
+Tunesheap::Test::pg_ctl('start');
+select(undef, undef, undef, 1.1);
+Test::More::is("$st2 " . length($bytes), "206 100", "Postgres stopped: it still plays");
+Test::More::ok($bytes eq substr($::Tone, 0, 100), "the file's bytes");
+Test::More::is($h2->{'content-type'}, "audio/mpeg", "with the type its name says");
+Test::More::is($st3, 503, "the unsigned endpoint needs Postgres");
+--- request
+GET /api/v1/songs/1
+--- error_code: 200
+--- timeout: 20
+
+
+
+=== TEST 14: a link's key is signed: another file, or a path, is a 403
+--- request eval
+my $e = int(time) + 600;
+my $link = Tunesheap::Test::stream_link(1, $e, undef, "1-0123456789abcdef.mp3");
+(my $other = $link) =~ s/key=1-0123456789abcdef/key=1-0123456789abcdee/;
+my $path = Tunesheap::Test::stream_link(1, $e, undef, "../../etc/passwd");
+my $dots = Tunesheap::Test::stream_link(1, $e, undef, "1-0123456789abcdef.mp3/..");
+my $theirs = Tunesheap::Test::stream_link(1, $e, undef, "2-0123456789abcdef.mp3");
+["GET $other", "GET $path", "GET $dots", "GET $theirs"]
+--- error_code eval
+[403, 403, 403, 403]
+--- response_body eval
+[(qq{{"error":{"status":403,"message":"this link's signature is not valid"}}\n}) x 4]
+
+
+
+=== TEST 15: no path reaches the file system; the files' location is internal
 --- init
 (my $key = main::audio_file(1)) =~ s{.*/}{};
 my ($st) = Tunesheap::Test::http(GET => "/_tunesheap_media/$key");
@@ -222,7 +266,7 @@ Test::More::is($st, 404, "the files' location answers nothing itself");
 
 
 
-=== TEST 14: what is not audio is a 415, and the old audio stays
+=== TEST 16: what is not audio is a 415, and the old audio stays
 --- request eval
 [map { "PUT /api/v1/songs/1/audio\n" . Tunesheap::Test::slurp("$::Audio/$_") }
      qw(tone.wav video.mp4 noise.bin text.mp3 truncated.flac)]
@@ -239,7 +283,7 @@ $main::Before = main::audio_file(1);
 
 
 
-=== TEST 15: the rejected uploads left nothing behind
+=== TEST 17: the rejected uploads left nothing behind
 --- init
 Test::More::is(main::audio_file(1), $main::Before, "the song's audio is the same");
 Test::More::is(Tunesheap::Test::slurp($main::Before), $::Tone, "and so is its file");
@@ -252,7 +296,7 @@ $::Tone
 
 
 
-=== TEST 16: an empty body is a 400; too large a one a 413, before reading it
+=== TEST 18: an empty body is a 400; too large a one a 413, before reading it
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 --- request eval
@@ -267,7 +311,7 @@ Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 
 
 
-=== TEST 17: a chunked body past the limit is a 413 too, and leaves nothing
+=== TEST 19: a chunked body past the limit is a 413 too, and leaves nothing
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 --- raw_request eval
@@ -283,7 +327,7 @@ Test::More::is(main::media_files(), 1, "still one file in the media root");
 
 
 
-=== TEST 18: uploads need a key with the write scope
+=== TEST 20: uploads need a key with the write scope
 --- request eval
 ["PUT /api/v1/songs/1/audio\n$::Tone", "PUT /api/v1/songs/1/audio\n$::Tone",
  "DELETE /api/v1/songs/1/audio"]
@@ -294,7 +338,7 @@ Test::More::is(main::media_files(), 1, "still one file in the media root");
 
 
 
-=== TEST 19: every accepted format, with the metadata its bytes give
+=== TEST 21: every accepted format, with the metadata its bytes give
 Sent from here: a request section would lose a file's last newline.
 --- init
 for (["tone.ogg", "audio/ogg", 3000, 0], ["tone.opus", "audio/ogg", 3000, 0],
@@ -319,7 +363,27 @@ GET /api/v1/songs/3
 
 
 
-=== TEST 20: each replacement removed the file before it
+=== TEST 22: a link to replaced audio plays the audio that replaced it
+--- init
+my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/3");
+my ($url) = $body =~ /"stream_url":"([^"]+)"/;
+my $vbr = Tunesheap::Test::slurp("$::Audio/vbr.mp3");
+my $id3 = Tunesheap::Test::slurp("$::Audio/id3.mp3");
+my $auth = { Authorization => "Bearer tsk_test_writer" };
+($st) = Tunesheap::Test::http(PUT => "/api/v1/songs/3/audio", headers => $auth, body => $vbr);
+Test::More::is($st, 200, "replaced");
+my ($st2, $h2, $bytes) = Tunesheap::Test::http(GET => $url);
+Test::More::is($st2, 200, "the old link still plays");
+Test::More::ok($bytes eq $vbr, "the new audio");
+($st) = Tunesheap::Test::http(PUT => "/api/v1/songs/3/audio", headers => $auth, body => $id3);
+Test::More::is($st, 200, "and back");
+--- request
+GET /api/v1/songs/3
+--- error_code: 200
+
+
+
+=== TEST 23: each replacement removed the file before it
 --- init
 Test::More::is(main::media_files(), 2, "songs 1 and 3: two files");
 Test::More::like(main::audio_file(3), qr{/3-[0-9a-f]{16}\.mp3$}, "the last upload's");
@@ -331,7 +395,7 @@ Tunesheap::Test::slurp("$::Audio/id3.mp3")
 
 
 
-=== TEST 21: under tunesheap_auth_read a signed link needs no key; the rest do
+=== TEST 24: under tunesheap_auth_read a signed link needs no key; the rest do
 Players cannot send keys: the link's signature is what lets them in.
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_auth_read on;")
@@ -343,7 +407,7 @@ Tunesheap::Test::media_config(extra => "tunesheap_auth_read on;")
 
 
 
-=== TEST 22: a listener of the old file hears all of it while it is replaced
+=== TEST 25: a listener of the old file hears all of it while it is replaced
 The file is sent at 200 KB/s; halfway through, new audio replaces it.
 --- config eval
 Tunesheap::Test::media_config(media_extra => "limit_rate 200k;")
@@ -374,7 +438,7 @@ $::Tone
 
 
 
-=== TEST 23: DELETE removes the audio and its file; again, a 404
+=== TEST 26: DELETE removes the audio and its file; again, a 404
 --- request eval
 ["DELETE /api/v1/songs/4/audio", "GET /api/v1/songs/4", "DELETE /api/v1/songs/4/audio",
  "DELETE /api/v1/songs/999/audio"]
@@ -389,7 +453,7 @@ $::Key
 
 
 
-=== TEST 24: other methods, and S3's upload routes, are refused clearly
+=== TEST 27: other methods, and S3's upload routes, are refused clearly
 --- request eval
 ["POST /api/v1/songs/1/audio", "PUT /api/v1/songs/1/stream",
  "POST /api/v1/songs/1/upload", "GET /api/v1/artists/4/stream"]
@@ -402,7 +466,7 @@ $::Key
 
 
 
-=== TEST 25: a location without media keeps no audio
+=== TEST 28: a location without media keeps no audio
 --- config
 location /api/v1/ { tunesheap_api; }
 --- request eval
@@ -415,7 +479,7 @@ location /api/v1/ { tunesheap_api; }
 
 
 
-=== TEST 26: a write through the cache is seen at once
+=== TEST 29: a write through the cache is seen at once
 --- http_config eval
 Tunesheap::Test::cached_config()
 --- request eval
@@ -431,7 +495,7 @@ $::Key
 
 
 
-=== TEST 27: nothing is left: no audio recorded, no file kept
+=== TEST 30: nothing is left: no audio recorded, no file kept
 --- init
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE audio_key IS NOT NULL"), 0, "no audio recorded");
 Test::More::is(main::media_files(), 0, "the media root is empty");

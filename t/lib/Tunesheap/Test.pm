@@ -54,15 +54,17 @@ location /_tunesheap_media/ {
 END
 }
 
-# the link the module signs for a song's stream, expiring at $expires
+# a link to a song's stream, expiring at $expires, signed as the module
+# signs them; with $key (the file's name) it names the file too
 sub stream_link {
-    my ($id, $expires, $secret) = @_;
+    my ($id, $expires, $secret, $key) = @_;
     $expires = int $expires;    # the harness may give a HiRes time()
     require Digest::SHA;
-    my $sig = Digest::SHA::hmac_sha256_base64("$id:$expires",
-                                              $secret // $MediaSecret);
+    my $text = "$id:$expires" . (defined $key ? ":$key" : '');
+    my $sig = Digest::SHA::hmac_sha256_base64($text, $secret // $MediaSecret);
     $sig =~ tr{+/}{-_};
-    return "/api/v1/songs/$id/stream?expires=$expires&signature=$sig";
+    return "/api/v1/songs/$id/stream?expires=$expires"
+        . (defined $key ? "&key=$key" : '') . "&signature=$sig";
 }
 
 # the whole of a file, as bytes

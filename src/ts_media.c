@@ -78,6 +78,8 @@ static ngx_int_t ts_media_changed(ts_media_ctx_t *ctx, PGresult *res);
 static void ts_media_respond(ngx_http_request_t *r);
 static void ts_media_forget(ts_media_ctx_t *ctx);
 static void ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key);
+static ngx_int_t ts_media_path(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *path);
 static ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id,
     time_t window, ngx_str_t *key, ngx_str_t *url);
 static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
@@ -379,9 +381,9 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     }
 
     /* bodies are read by PUT audio (a file) and the S3 routes (JSON) */
-    if (!(route->kind == ts_route_audio && r->method == NGX_HTTP_PUT)
-        && route->kind != ts_route_upload
-        && route->kind != ts_route_upload_done)
+    if ((mc->root.len == 0 && mc->s3 == NULL)
+        || route->kind == ts_route_stream
+        || (route->kind == ts_route_audio && r->method == NGX_HTTP_DELETE))
     {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
@@ -390,10 +392,6 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     }
 
     if (mc->root.len == 0 && mc->s3 == NULL) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
                                   "audio is not kept here");
     }
@@ -538,24 +536,15 @@ ts_media_verify(ts_media_ctx_t *ctx)
 static ngx_int_t
 ts_media_send_named(ts_media_ctx_t *ctx)
 {
-    u_char              *path, *p;
-    ngx_file_info_t      fi;
-    ts_loc_conf_t       *tlcf;
-    ts_media_type_t     *t;
-    ngx_http_request_t  *r;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
+    ts_media_type_t  *t;
 
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    path = ngx_pnalloc(r->pool, tlcf->media.root.len + ctx->key.len + 2);
-    if (path == NULL) {
+    if (ts_media_path(ctx->request, &ctx->key, &path) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(path, "%V/%V", &tlcf->media.root, &ctx->key);
-    *p = '\0';
-
-    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+    if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
         return NGX_DECLINED;
     }
 
@@ -623,7 +612,6 @@ static ngx_int_t
 ts_media_store(ts_media_ctx_t *ctx)
 {
     off_t                     size;
-    u_char                   *p;
     ngx_int_t                 rc;
     ngx_err_t                 err;
     ngx_temp_file_t          *tf;
@@ -668,14 +656,9 @@ ts_media_store(ts_media_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->path.len = tlcf->media.root.len + 1 + ctx->key.len;
-    ctx->path.data = ngx_pnalloc(r->pool, ctx->path.len + 1);
-    if (ctx->path.data == NULL) {
+    if (ts_media_path(r, &ctx->key, &ctx->path) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_sprintf(ctx->path.data, "%V/%V", &tlcf->media.root, &ctx->key);
-    *p = '\0';
 
     /* a new name: whoever plays the old file goes on reading it */
     if (ngx_rename_file(tf->file.name.data, ctx->path.data)
@@ -1222,28 +1205,44 @@ ts_media_forget(ts_media_ctx_t *ctx)
 static void
 ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key)
 {
-    u_char         *path, *p;
+    ngx_str_t       path;
     ts_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
     /* an S3 object stays: the bucket's lifecycle rules remove it */
-    if (tlcf->media.s3 || tlcf->media.root.len == 0) {
+    if (tlcf->media.s3 || tlcf->media.root.len == 0
+        || ts_media_path(r, key, &path) != NGX_OK)
+    {
         return;
     }
 
-    path = ngx_pnalloc(r->pool, tlcf->media.root.len + key->len + 2);
-    if (path == NULL) {
-        return;
-    }
-
-    p = ngx_sprintf(path, "%V/%V", &tlcf->media.root, key);
-    *p = '\0';
-
-    if (ngx_delete_file(path) == NGX_FILE_ERROR && ngx_errno != NGX_ENOENT) {
+    if (ngx_delete_file(path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_delete_file_n " \"%s\" failed", path);
+                      ngx_delete_file_n " \"%V\" failed", &path);
     }
+}
+
+
+/* the file of key under the media root, NUL-terminated for the system */
+static ngx_int_t
+ts_media_path(ngx_http_request_t *r, ngx_str_t *key, ngx_str_t *path)
+{
+    ts_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    path->len = tlcf->media.root.len + 1 + key->len;
+    path->data = ngx_pnalloc(r->pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_sprintf(path->data, "%V/%V", &tlcf->media.root, key) = '\0';
+
+    return NGX_OK;
 }
 
 

@@ -73,20 +73,15 @@ if [ "$count" != "$songs" ]; then
 fi
 db/pg.sh psql "$dir/pg" tunesheap -qc 'VACUUM ANALYZE'
 
-. bench/stream.sh
-if [ "$only" = stream ]; then
-    stream_bench
-    exit 0
-fi
-
-mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/static"
-cat >"$dir/nginx.conf" <<CONF
+# what both bench nginx configurations start with, up to inside http {}
+nginx_conf_head() {
+    cat <<CONF
 load_module $root/build/nginx/objs/ngx_tunesheap_module.so;
 worker_processes $workers;
 worker_rlimit_nofile 20000;
 error_log logs/error.log warn;
 pid logs/nginx.pid;
-events { worker_connections 12000; }
+events { worker_connections $1; }
 http {
     access_log off;
     client_body_temp_path tmp/body;
@@ -95,6 +90,17 @@ http {
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
     keepalive_requests 1000000;
+CONF
+}
+
+. bench/stream.sh
+if [ "$only" = stream ]; then
+    stream_bench
+    exit 0
+fi
+
+mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/static"
+{ nginx_conf_head 12000; cat <<CONF
     # fds: 10,000 connections plus cached files stay under the 20,000 cap
     open_file_cache max=8000 inactive=60s;
     tunesheap_postgres "$dsn" pool=$pool queue=12000;
@@ -121,6 +127,7 @@ http {
     }
 }
 CONF
+} >"$dir/nginx.conf"
 
 : >"$dir/nginx/logs/error.log"
 /usr/sbin/nginx -p "$dir/nginx/" -c "$dir/nginx.conf"

@@ -41,21 +41,7 @@ stream_start() {
     size=$(stat -c %s "$sdir/static/big.mp3")
     secret=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 
-    cat >"$sdir/nginx.conf" <<CONF
-load_module $root/build/nginx/objs/ngx_tunesheap_module.so;
-worker_processes $workers;
-worker_rlimit_nofile 20000;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 8000; }
-http {
-    access_log off;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    keepalive_requests 1000000;
+    { nginx_conf_head 8000; cat <<CONF
     sendfile on;
     # on, a 64 KB range's last bytes wait for the client's delayed ACK
     # (40 ms on loopback, whose segments are 64 KB): see bench/README.md
@@ -87,6 +73,7 @@ http {
     }
 }
 CONF
+    } >"$sdir/nginx.conf"
 
     : >"$sdir/nginx/logs/error.log"
     /usr/sbin/nginx -p "$sdir/nginx/" -c "$sdir/nginx.conf"

@@ -1284,12 +1284,105 @@ ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
 }
 
 
+/*
+ * Signed CloudFront and S3 links depend only on the location's media
+ * configuration, the object's key and the window: a worker keeps the
+ * last TS_MEDIA_LINKS it made, direct-mapped by a hash of (conf, key),
+ * so a page of songs is signed once a window, not once an answer.  An
+ * entry is used only when conf, window and the key's bytes all match;
+ * its memory is the worker's own (ngx_alloc), freed when replaced.
+ */
+
+#define TS_MEDIA_LINKS  1024
+
+typedef struct {
+    void        *conf;
+    time_t       window;
+    ngx_str_t    key;
+    ngx_str_t    url;
+    u_char      *data;           /* key then url, one allocation */
+} ts_media_link_t;
+
+
+static ts_media_link_t  ts_media_links[TS_MEDIA_LINKS];
+
+
+static ts_media_link_t *
+ts_media_link_slot(void *conf, ngx_str_t *key)
+{
+    uintptr_t   h;
+
+    h = (uintptr_t) conf;
+    h = ngx_hash(h, ngx_hash_key(key->data, key->len));
+
+    return &ts_media_links[(h ^ (h >> 16)) % TS_MEDIA_LINKS];
+}
+
+
+static ngx_int_t
+ts_media_link_cached(ngx_http_request_t *r, void *conf, ngx_str_t *key,
+    time_t window, ngx_str_t *url)
+{
+    ts_media_link_t  *e;
+
+    e = ts_media_link_slot(conf, key);
+
+    if (e->data == NULL || e->conf != conf || e->window != window
+        || e->key.len != key->len
+        || ngx_memcmp(e->key.data, key->data, key->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    url->data = ngx_pnalloc(r->pool, e->url.len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->len = e->url.len;
+    ngx_memcpy(url->data, e->url.data, url->len);
+
+    return NGX_OK;
+}
+
+
+/* a failure to keep a link only costs a signature later */
+static void
+ts_media_link_keep(ngx_http_request_t *r, void *conf, ngx_str_t *key,
+    time_t window, ngx_str_t *url)
+{
+    u_char           *data;
+    ts_media_link_t  *e;
+
+    e = ts_media_link_slot(conf, key);
+
+    data = ngx_alloc(key->len + url->len, r->connection->log);
+    if (data == NULL) {
+        return;
+    }
+
+    if (e->data) {
+        ngx_free(e->data);
+    }
+
+    e->conf = conf;
+    e->window = window;
+    e->data = data;
+    e->key.data = data;
+    e->key.len = key->len;
+    e->url.data = ngx_cpymem(data, key->data, key->len);
+    e->url.len = url->len;
+    ngx_memcpy(e->url.data, url->data, url->len);
+}
+
+
 /* the link to a song's audio made in the window starting at window */
 static ngx_int_t
 ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
     ngx_str_t *key, ngx_str_t *url)
 {
     time_t            expires;
+    ngx_int_t         rc;
     ngx_str_t         sig, plain, get = ngx_string("GET"), none;
     ts_loc_conf_t    *tlcf;
     ts_media_conf_t  *mc;
@@ -1321,6 +1414,11 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
         return NGX_OK;
     }
 
+    rc = ts_media_link_cached(r, mc, key, window, url);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     if (mc->signer) {
         plain.len = mc->cloudfront.len + key->len;
         plain.data = ngx_pnalloc(r->pool, plain.len);
@@ -1330,16 +1428,27 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
 
         ngx_sprintf(plain.data, "%V%V", &mc->cloudfront, key);
 
-        return ts_cloudfront_sign(r->pool, mc->signer, &plain, expires, url)
-               == NGX_OK ? NGX_OK : NGX_ERROR;
+        if (ts_cloudfront_sign(r->pool, mc->signer, &plain, expires, url)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        /* S3 itself, presigned from the window's start: the same all along */
+        ngx_str_null(&none);
+
+        if (ts_s3_presign(r->pool, mc->s3, &get, key, &none, window,
+                          TS_MEDIA_WINDOW + mc->link_ttl, url)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
-    /* S3 itself, presigned from the window's start: the same all along */
-    ngx_str_null(&none);
+    ts_media_link_keep(r, mc, key, window, url);
 
-    return ts_s3_presign(r->pool, mc->s3, &get, key, &none, window,
-                         TS_MEDIA_WINDOW + mc->link_ttl, url)
-           == NGX_OK ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 

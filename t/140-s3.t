@@ -150,7 +150,46 @@ HEAD /api/v1/songs/5/stream
 
 
 
-=== TEST 4: without CloudFront, S3 presigned links play from S3
+=== TEST 4: links are signed once a window: the same bytes, each its own song's
+--- init
+my %key = (5 => $main::Uploaded);
+for my $id (6, 7) {
+    my ($st, $h, $body) = main::api(POST => "/api/v1/songs/$id/upload",
+                                    '{"content_type":"audio/mpeg"}');
+    my $up = JSON::PP::decode_json($body);
+    HTTP::Tiny->new(timeout => 10)->request(PUT => $up->{upload_url},
+        { headers => { 'Content-Type' => 'audio/mpeg' }, content => $::Tone });
+    ($st) = main::api(POST => "/api/v1/songs/$id/upload/complete",
+        qq({"key":"$up->{key}","size":) . length($::Tone) . qq(}));
+    Test::More::is($st, 200, "song $id has audio");
+    $key{$id} = $up->{key};
+}
+my (%first, $again);
+for my $round (1, 2) {
+    for my $id (7, 5, 6, 6, 5, 7) {
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/$id");
+        my ($url) = $body =~ /"stream_url":"([^"]+)"/;
+        if (!defined $first{$id}) {
+            Test::More::like($url, qr{^https://\Q$::Domain\E/\Q$key{$id}\E\?Expires=},
+                             "song $id: a link to its own object");
+            Test::More::ok(main::cloudfront_ok($url), "song $id: it verifies");
+            $first{$id} = $url;
+        } elsif ($url ne $first{$id}) {
+            $again .= "song $id: $url ne $first{$id}\n";
+        }
+    }
+}
+Test::More::is($again, undef, "every answer in the window carried the same link");
+my ($st, $h) = Tunesheap::Test::http(GET => "/api/v1/songs/6/stream");
+Test::More::is($h->{location}, $first{6}, "the stream endpoint's link too");
+--- request
+GET /api/v1/songs/7
+--- error_code: 200
+--- response_body_like: "stream_url":"https://d111111abcdef8\.cloudfront\.net/songs/7-
+
+
+
+=== TEST 5: without CloudFront, S3 presigned links play from S3
 --- config eval
 main::s3_config()
 --- init
@@ -176,7 +215,7 @@ Location: http://127\.0\.0\.1:\d+/tunes/songs/5-[0-9a-f]{16}\.mp3\?X-Amz-Algorit
 
 
 
-=== TEST 5: bad uploads and completions are 4xx with reasons, and change nothing
+=== TEST 6: bad uploads and completions are 4xx with reasons, and change nothing
 --- request eval
 ["POST /api/v1/songs/5/upload\n{\"content_type\":\"text/plain\"}",
  "POST /api/v1/songs/5/upload\n{}",
@@ -208,7 +247,7 @@ Location: http://127\.0\.0\.1:\d+/tunes/songs/5-[0-9a-f]{16}\.mp3\?X-Amz-Algorit
 
 
 
-=== TEST 6: the song kept the audio it had
+=== TEST 7: the song kept the audio it had
 --- request
 GET /api/v1/songs/5
 --- error_code: 200
@@ -216,7 +255,7 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 7: uploads need a write key; PUT of the bytes is for local storage
+=== TEST 8: uploads need a write key; PUT of the bytes is for local storage
 --- request eval
 ["POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
  "POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
@@ -228,7 +267,7 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 8: DELETE forgets the song's audio
+=== TEST 9: DELETE forgets the song's audio
 --- request eval
 ["DELETE /api/v1/songs/5/audio", "GET /api/v1/songs/5", "GET /api/v1/songs/5/stream"]
 --- more_headers eval
@@ -241,7 +280,7 @@ $::Key
 
 
 
-=== TEST 9: nginx refuses media configurations that cannot work
+=== TEST 10: nginx refuses media configurations that cannot work
 --- init
 my $dir = "$ENV{TEST_NGINX_SERVROOT}-conf";
 mkdir $dir;

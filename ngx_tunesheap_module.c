@@ -188,6 +188,14 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       0,
       NULL },
 
+    /* API keys kept in shared memory: ts_auth.c */
+    { ngx_string("tunesheap_auth_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ts_auth_cache_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tunesheap_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tunesheap_api,

@@ -5,8 +5,14 @@
  * Keys are random; Postgres keeps only their SHA-256 (api_keys), so the
  * comparison is an index lookup on a hash: nothing about a key leaks from
  * how long it takes, and a stolen table gives no key.  No key is ever
- * written to a log by this module.  A revoked key fails at its next use:
- * nothing is cached.
+ * written to a log by this module.
+ *
+ * What a key resolves to (name, scopes), and that a key is unknown or
+ * revoked, is kept by the key's SHA-256 in a shared-memory zone of its
+ * own (tunesheap_auth_cache, 5 s by default; least recently used first
+ * out when full): a key costs Postgres one lookup per TTL per node, a
+ * flood of bad keys too.  A revocation, or a change of scopes, is seen
+ * by every node within the TTL.  A failed lookup is not kept.
  */
 
 
@@ -21,7 +27,9 @@
 #include "ts_auth.h"
 
 
-#define TS_AUTH_KEY_MAX  256
+#define TS_AUTH_KEY_MAX     256
+#define TS_AUTH_CACHE_TTL   5000
+#define TS_AUTH_CACHE_SIZE  (1024 * 1024)
 
 
 typedef enum {
@@ -47,6 +55,8 @@ struct ts_auth_ctx_s {
 
 static ngx_int_t ts_auth_handler(ngx_http_request_t *r);
 static ngx_int_t ts_auth_hash(ngx_str_t *key, u_char *hex);
+static ngx_int_t ts_auth_cached(ngx_http_request_t *r, ts_auth_ctx_t *ctx);
+static void ts_auth_keep(ngx_http_request_t *r, ts_auth_ctx_t *ctx);
 static void ts_auth_done(ts_pg_query_t *q);
 static ngx_int_t ts_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -82,13 +92,97 @@ ts_auth_add_variables(ngx_conf_t *cf)
 }
 
 
+char *
+ts_auth_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    ttl;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    if (tmcf->auth_cache_set) {
+        return "is duplicate";
+    }
+
+    tmcf->auth_cache_set = 1;
+    tmcf->auth_cache_ttl = TS_AUTH_CACHE_TTL;
+    tmcf->auth_cache_size = TS_AUTH_CACHE_SIZE;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        tmcf->auth_cache_ttl = 0;
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+            ttl = ngx_parse_time(&v, 0);
+
+            if (ttl == NGX_ERROR || ttl == 0) {
+                goto invalid;
+            }
+
+            tmcf->auth_cache_ttl = ttl;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            v.data = value[i].data + 5;
+            v.len = value[i].len - 5;
+            size = ngx_parse_size(&v);
+
+            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+                goto invalid;
+            }
+
+            tmcf->auth_cache_size = size;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\": ttl=TIME (not 0), "
+                       "size=SIZE (at least %uzk) or off",
+                       &value[i], 8 * ngx_pagesize / 1024);
+
+    return NGX_CONF_ERROR;
+}
+
+
 ngx_int_t
 ts_auth_init(ngx_conf_t *cf)
 {
+    ngx_str_t                   name = ngx_string("tunesheap_auth");
+    ts_main_conf_t             *tmcf;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_tunesheap_module);
+
+    if (!tmcf->auth_cache_set) {
+        tmcf->auth_cache_ttl = TS_AUTH_CACHE_TTL;
+        tmcf->auth_cache_size = TS_AUTH_CACHE_SIZE;
+    }
+
+    if (tmcf->auth_cache_ttl) {
+        tmcf->auth_shm = ts_shm_add(cf, &name, tmcf->auth_cache_size);
+        if (tmcf->auth_shm == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     /* rewrite: before limit_req (preaccess) needs $tunesheap_api_key */
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
@@ -231,6 +325,18 @@ ts_auth_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    switch (ts_auth_cached(r, ctx)) {
+
+    case NGX_OK:
+        return NGX_DECLINED;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    default: /* NGX_DECLINED: Postgres is asked */
+        break;
+    }
+
     ctx->params[0] = (char *) ctx->hash;
     ctx->query.statement = "ts_auth";
     ctx->query.nparams = 1;
@@ -279,6 +385,97 @@ ts_auth_hash(ngx_str_t *key, u_char *hex)
 }
 
 
+/*
+ * What the zone keeps for the key's hash: "+scopes\nname" for a valid
+ * key, "-" for an unknown or revoked one.  NGX_DECLINED: nothing fresh.
+ */
+static ngx_int_t
+ts_auth_cached(ngx_http_request_t *r, ts_auth_ctx_t *ctx)
+{
+    u_char          *nl;
+    ngx_str_t        key, body, etag;
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+
+    if (tmcf->auth_shm == NULL) {
+        return NGX_DECLINED;
+    }
+
+    key.data = ctx->hash;
+    key.len = 2 * 32;
+
+    switch (ts_shm_get(tmcf->auth_shm, &key, 0, r->pool, &body, &etag)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    if (body.len == 1 && body.data[0] == '-') {
+        ctx->state = ts_auth_unknown;
+        return NGX_OK;
+    }
+
+    nl = (body.len > 1 && body.data[0] == '+')
+         ? ngx_strlchr(body.data + 1, body.data + body.len, '\n') : NULL;
+
+    if (nl == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->scopes.data = body.data + 1;
+    ctx->scopes.len = nl - ctx->scopes.data;
+    ctx->name.data = nl + 1;
+    ctx->name.len = body.data + body.len - ctx->name.data;
+    ctx->state = ts_auth_valid;
+
+    return NGX_OK;
+}
+
+
+/* a failure to keep the answer only costs a lookup later */
+static void
+ts_auth_keep(ngx_http_request_t *r, ts_auth_ctx_t *ctx)
+{
+    ngx_str_t        key, body, etag;
+    ngx_uint_t       versions[TS_SHM_DEPS_MAX];
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+
+    if (tmcf->auth_shm == NULL) {
+        return;
+    }
+
+    key.data = ctx->hash;
+    key.len = 2 * 32;
+    ngx_str_null(&etag);
+    ngx_memzero(versions, sizeof(versions));
+
+    if (ctx->state == ts_auth_unknown) {
+        ngx_str_set(&body, "-");
+
+    } else {
+        body.len = 1 + ctx->scopes.len + 1 + ctx->name.len;
+        body.data = ngx_pnalloc(r->pool, body.len);
+        if (body.data == NULL) {
+            return;
+        }
+
+        ngx_sprintf(body.data, "+%V\n%V", &ctx->scopes, &ctx->name);
+    }
+
+    ts_shm_put(tmcf->auth_shm, &key, 0, versions, &body, &etag,
+               tmcf->auth_cache_ttl);
+}
+
+
 static void
 ts_auth_done(ts_pg_query_t *q)
 {
@@ -312,6 +509,10 @@ ts_auth_done(ts_pg_query_t *q)
                        ctx->scopes.len);
             ctx->state = ts_auth_valid;
         }
+    }
+
+    if (ctx->state == ts_auth_valid || ctx->state == ts_auth_unknown) {
+        ts_auth_keep(r, ctx);
     }
 
     /* the phases go on where the lookup held them */

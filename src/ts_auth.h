@@ -24,6 +24,14 @@ ngx_int_t ts_auth_add_variables(ngx_conf_t *cf);
 ngx_int_t ts_auth_init(ngx_conf_t *cf);
 
 /*
+ * tunesheap_auth_cache ttl=5s [size=1m] | off: what a key resolves to,
+ * and that a key is unknown or revoked, is kept that long in a zone every
+ * worker shares (by the key's SHA-256); the default is ttl=5s size=1m.
+ */
+char *ts_auth_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/*
  * Whether the request's key has scope ("read", "write"): NGX_OK, or the
  * status to answer with (401 with its WWW-Authenticate header set, 403,
  * 503) and *message saying why.

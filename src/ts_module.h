@@ -27,6 +27,11 @@ typedef struct {
     ts_shm_t            *shm;       /* the node's shared-memory level */
     ngx_rbtree_t         fills;     /* keys being filled in this worker */
     ngx_rbtree_node_t    fills_sentinel;
+
+    ngx_flag_t           auth_cache_set;  /* tunesheap_auth_cache seen */
+    ngx_msec_t           auth_cache_ttl;  /* 0: API keys are not kept */
+    size_t               auth_cache_size;
+    ts_shm_t            *auth_shm;  /* the API keys' zone, or NULL */
 } ts_main_conf_t;
 
 

@@ -125,7 +125,80 @@ PATCH /api/v1/artists/5
 
 
 
-=== TEST 8: revoking works at once
+=== TEST 8: a key is kept for the cache's TTL: revoked, it still works until then
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_auth_cache ttl=3s;\n"
+--- config
+    location /api/v1/ {
+        tunesheap_auth_read on;
+        tunesheap_api;
+    }
+--- request eval
+["GET /api/v1/songs/1", "GET /api/v1/songs/1", "GET /api/v1/songs/1"]
+--- more_headers eval
+["Authorization: Bearer tsk_test_torevoke",
+ "Authorization: Bearer tsk_test_torevoke",
+ "Authorization: Bearer tsk_test_torevoke"]
+--- pg_after eval
+["sql:UPDATE api_keys SET revoked_at = now() WHERE name = 'test-torevoke'",
+ "sleep:3.5", undef]
+--- error_code eval
+[200, 200, 401]
+--- response_body_like eval
+[qr/^\{"song":\{"id":1,/, qr/^\{"song":\{"id":1,/,
+ qr/"message":"unknown or revoked API key"/]
+
+
+
+=== TEST 9: an unknown key is kept as unknown: Postgres is not asked again
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_auth_cache ttl=3s size=64k;\n"
+--- config
+    location /api/v1/ {
+        tunesheap_auth_read on;
+        tunesheap_api;
+    }
+--- request eval
+["GET /api/v1/songs/1", "GET /api/v1/songs/1", "GET /api/v1/songs/1"]
+--- more_headers eval
+["Authorization: Bearer tsk_test_later", "Authorization: Bearer tsk_test_later",
+ "Authorization: Bearer tsk_test_later"]
+--- pg_after eval
+["sql:INSERT INTO api_keys (name, key_hash, scopes) VALUES ('test-later',"
+ . " encode(sha256('tsk_test_later'), 'hex'), '{}')", "sleep:3.5", undef]
+--- error_code eval
+[401, 401, 403]
+--- response_body_like eval
+[qr/"message":"unknown or revoked API key"/,
+ qr/"message":"unknown or revoked API key"/,
+ qr/"message":"this API key may not read"/]
+
+
+
+=== TEST 10: a key's new scopes count after the TTL, not before
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_auth_cache ttl=3s;\n"
+--- config
+    location /api/v1/ {
+        tunesheap_auth_read on;
+        tunesheap_api;
+    }
+--- request eval
+["GET /api/v1/songs/1", "GET /api/v1/songs/1", "GET /api/v1/songs/1"]
+--- more_headers eval
+["Authorization: Bearer tsk_test_later", "Authorization: Bearer tsk_test_later",
+ "Authorization: Bearer tsk_test_later"]
+--- pg_after eval
+["sql:UPDATE api_keys SET scopes = '{read}' WHERE name = 'test-later'",
+ "sleep:3.5", undef]
+--- error_code eval
+[403, 403, 200]
+
+
+
+=== TEST 11: tunesheap_auth_cache off: a revocation works at once
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_auth_cache off;\n"
 --- config
     location /api/v1/ {
         tunesheap_auth_read on;
@@ -134,17 +207,15 @@ PATCH /api/v1/artists/5
 --- request eval
 ["GET /api/v1/songs/1", "GET /api/v1/songs/1"]
 --- more_headers eval
-["Authorization: Bearer tsk_test_torevoke", "Authorization: Bearer tsk_test_torevoke"]
+["Authorization: Bearer tsk_test_later", "Authorization: Bearer tsk_test_later"]
 --- pg_after eval
-["sql:UPDATE api_keys SET revoked_at = now() WHERE name = 'test-torevoke'", undef]
+["sql:UPDATE api_keys SET revoked_at = now() WHERE name = 'test-later'", undef]
 --- error_code eval
 [200, 401]
---- response_body_like eval
-[qr/^\{"song":\{"id":1,/, qr/"message":"unknown or revoked API key"/]
 
 
 
-=== TEST 9: $tunesheap_api_key names the key's owner
+=== TEST 12: $tunesheap_api_key names the key's owner
 --- config
     location /api/v1/ {
         add_header X-Api-Key $tunesheap_api_key always;
@@ -161,7 +232,7 @@ PATCH /api/v1/artists/5
 
 
 
-=== TEST 10: ... and the access log can carry it
+=== TEST 13: ... and the access log can carry it
 --- http_config eval
 Tunesheap::Test::http_config()
 . 'log_format keys "$request_uri key=$tunesheap_api_key";' . "\n"
@@ -180,7 +251,7 @@ Authorization: Bearer tsk_test_reader
 
 
 
-=== TEST 11: limit_req per key: each key has its own budget, 429 past it
+=== TEST 14: limit_req per key: each key has its own budget, 429 past it
 --- http_config eval
 Tunesheap::Test::http_config()
 . "limit_req_zone \$tunesheap_api_key zone=perkey:1m rate=1r/m;\n"
@@ -201,7 +272,7 @@ Tunesheap::Test::http_config()
 
 
 
-=== TEST 12: keys never reach the logs
+=== TEST 15: keys never reach the logs
 --- log_level: info
 --- request eval
 ["PATCH /api/v1/artists/5\n{\"artist\":{\"name\":\"Metallica\"}}",

@@ -54,13 +54,16 @@ struct ts_cache_ctx_s {
     const char          *state;       /* for X-Cache */
     void               (*invalidated)(ngx_http_request_t *r);
     unsigned             waiting:1;
+    unsigned             local:1;     /* key from this node, not Redis */
     unsigned             shm:1;       /* keep the answer in shared memory */
 };
 
 
 static int ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
     u_char *numkeys, const char **argv, size_t *lens);
-static ngx_int_t ts_cache_request_key(ngx_http_request_t *r, ngx_str_t *key);
+static ngx_int_t ts_cache_request_key(ngx_http_request_t *r,
+    ngx_str_t *args, ngx_str_t *key);
+static ngx_int_t ts_cache_coalesce(ts_cache_ctx_t *ctx);
 static void ts_cache_on_connect(ts_redis_t *rd, void *data);
 static void ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply);
 static ngx_int_t ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value);
@@ -93,8 +96,8 @@ static const char  ts_cache_bump_script[] =
 
 
 ngx_int_t
-ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
-    void *data)
+ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
+    ts_cache_fill_pt fill, void *data)
 {
     int                 argc;
     u_char              numkeys[NGX_INT_T_LEN];
@@ -123,7 +126,8 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
     ctx->state = "BYPASS";
     rctx->cache = ctx;
 
-    if (!tlcf->cache || ts_cache_request_key(r, &ctx->path) != NGX_OK) {
+    if (!tlcf->cache || ts_cache_request_key(r, args, &ctx->path) != NGX_OK)
+    {
         return ts_cache_run_fill(ctx);
     }
 
@@ -143,10 +147,19 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
         ctx->state = "MISS";
     }
 
-    if (tmcf->redis == NULL || !ts_redis_up(tmcf->redis)
-        || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
-    {
+    if (ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK) {
         return ts_cache_run_fill(ctx);
+    }
+
+    if (tmcf->redis == NULL || !ts_redis_up(tmcf->redis)) {
+        rc = ts_cache_coalesce(ctx);
+
+        if (rc == NGX_DONE && ctx->waiting) {
+            /* a waiter is held here; a leader by ts_cache_run_fill() */
+            r->main->count++;
+        }
+
+        return rc;
     }
 
     argc = ts_cache_script(ts_cache_lookup_script,
@@ -164,7 +177,13 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ts_cache_fill_pt fill,
         != NGX_OK)
     {
         ctx->cmd.done = NULL;
-        return ts_cache_run_fill(ctx);
+        rc = ts_cache_coalesce(ctx);
+
+        if (rc == NGX_DONE && ctx->waiting) {
+            r->main->count++;
+        }
+
+        return rc;
     }
 
     r->main->count++;
@@ -203,7 +222,10 @@ ts_cache_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
         ts_cache_keep(ctx, body, etag);
 
         if (fl) {
-            ts_cache_store(ctx, body, etag);
+            if (!ctx->local) {
+                ts_cache_store(ctx, body, etag);
+            }
+
             ts_cache_share(fl, body, etag);
         }
     }
@@ -376,75 +398,84 @@ ts_cache_redis_state(ngx_http_request_t *r)
 }
 
 
-/* the path, and the arguments sorted: the same answer, the same key */
+/*
+ * The path, then "&name=value" for each argument the handler reads, in the
+ * caller's order, with the raw value of its first occurrence (as
+ * ngx_http_arg() finds it): arguments the handler ignores make no new key,
+ * and ?a=1&a=2 is another key than ?a=2&a=1, as it is another answer.
+ */
 static ngx_int_t
-ts_cache_request_key(ngx_http_request_t *r, ngx_str_t *key)
+ts_cache_request_key(ngx_http_request_t *r, ngx_str_t *args, ngx_str_t *key)
 {
-    u_char      *p, *end, *start;
-    ngx_str_t   *args, tmp;
-    ngx_uint_t   n, i, j;
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *a, value;
 
-    n = 1;
+    len = r->uri.len;
 
-    for (i = 0; i < r->args.len; i++) {
-        if (r->args.data[i] == '&') {
-            n++;
-        }
+    for (a = args; a && a->len; a++) {
+        len += 2 + a->len + r->args.len;
     }
 
-    args = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
-    key->data = ngx_pnalloc(r->pool, r->uri.len + 1 + r->args.len);
-    if (args == NULL || key->data == NULL) {
+    key->data = ngx_pnalloc(r->pool, len);
+    if (key->data == NULL) {
         return NGX_ERROR;
-    }
-
-    n = 0;
-    p = r->args.data;
-    end = p + r->args.len;
-
-    while (p < end) {
-        start = p;
-
-        while (p < end && *p != '&') {
-            p++;
-        }
-
-        if (p > start) {
-            args[n].data = start;
-            args[n++].len = p - start;
-        }
-
-        p++;
-    }
-
-    /* insertion sort: a query string has a handful of arguments */
-    for (i = 1; i < n; i++) {
-        tmp = args[i];
-
-        for (j = i; j > 0; j--) {
-            if (ngx_memn2cmp(args[j - 1].data, tmp.data, args[j - 1].len,
-                             tmp.len)
-                <= 0)
-            {
-                break;
-            }
-
-            args[j] = args[j - 1];
-        }
-
-        args[j] = tmp;
     }
 
     p = ngx_cpymem(key->data, r->uri.data, r->uri.len);
 
-    for (i = 0; i < n; i++) {
-        *p++ = i ? '&' : '?';
-        p = ngx_cpymem(p, args[i].data, args[i].len);
+    for (a = args; a && a->len; a++) {
+        if (ngx_http_arg(r, a->data, a->len, &value) != NGX_OK) {
+            continue;
+        }
+
+        *p++ = '&';
+        p = ngx_cpymem(p, a->data, a->len);
+        *p++ = '=';
+        p = ngx_cpymem(p, value.data, value.len);
     }
 
     key->len = p - key->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Redis is down, timed out or answered nonsense: the key is this node's
+ * versions and the path, so misses of it in this worker still share one
+ * Postgres query, and nothing is stored in Redis under it.  A write through
+ * this node bumps those versions, so nobody waits for an answer older than
+ * a write it saw answered.
+ */
+static ngx_int_t
+ts_cache_coalesce(ts_cache_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->key.data = ngx_pnalloc(r->pool, sizeof("ts:l") - 1
+                                + TS_SHM_DEPS_MAX * (1 + NGX_INT_T_LEN)
+                                + 1 + ctx->path.len);
+    if (ctx->key.data == NULL) {
+        return ts_cache_run_fill(ctx);
+    }
+
+    p = ngx_cpymem(ctx->key.data, "ts:l", sizeof("ts:l") - 1);
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        p = ngx_sprintf(p, ":%ui", ctx->versions[i]);
+    }
+
+    *p++ = ':';
+    p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
+    ctx->key.len = p - ctx->key.data;
+    ctx->local = 1;
+
+    return ts_cache_miss(ctx);
 }
 
 
@@ -462,7 +493,8 @@ ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
         || reply->elements != 2
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
-        rc = ts_cache_run_fill(ctx);
+        /* timed out or failed: still one Postgres query per key */
+        rc = ts_cache_coalesce(ctx);
 
     } else if (reply->element[1]->type == REDIS_REPLY_STRING) {
         rc = ts_cache_hit(ctx, reply->element[1]);
@@ -498,7 +530,7 @@ ts_cache_hit(ts_cache_ctx_t *ctx, redisReply *value)
     nl = memchr(value->str, '\n', value->len);
 
     if (nl == NULL) {
-        return ts_cache_run_fill(ctx);
+        return ts_cache_coalesce(ctx);
     }
 
     /* the reply goes away with this callback: the answer needs a copy */
@@ -538,7 +570,10 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
         return NGX_DONE;
     }
 
-    ctx->state = "MISS";
+    if (!ctx->local) {
+        /* without Redis it stays BYPASS: the cache was not asked */
+        ctx->state = "MISS";
+    }
 
     fl = ngx_alloc(sizeof(ts_cache_fill_t) + ctx->key.len,
                    ctx->request->connection->log);

@@ -25,9 +25,14 @@
  */
 typedef ngx_int_t (*ts_cache_fill_pt)(ngx_http_request_t *r, void *data);
 
-/* deps: a bit per resource (ts_resources[]) the answer is made from */
+/*
+ * deps: a bit per resource (ts_resources[]) the answer is made from;
+ * args: the names of the query arguments the handler reads (as it reads
+ * them: the first occurrence), NULL-terminated.  The key is the path and
+ * those arguments in that order: other arguments do not make another key.
+ */
 ngx_int_t ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps,
-    ts_cache_fill_pt fill, void *data);
+    ngx_str_t *args, ts_cache_fill_pt fill, void *data);
 
 /* answers; a 200 is stored and given to the requests that waited for it */
 ngx_int_t ts_cache_send(ngx_http_request_t *r, ngx_uint_t status,

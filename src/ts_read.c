@@ -33,6 +33,8 @@ typedef struct {
 
 
 static ngx_uint_t ts_read_deps(ts_route_t *route);
+static ngx_str_t *ts_read_cache_args(ngx_http_request_t *r,
+    ts_read_ctx_t *ctx);
 static ngx_int_t ts_read_fill(ngx_http_request_t *r, void *data);
 static ngx_int_t ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx);
 static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
@@ -49,6 +51,7 @@ ngx_int_t
 ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
 {
     ngx_int_t        rc;
+    ngx_str_t       *args;
     ts_resource_t   *rs;
     ts_read_ctx_t   *ctx;
     ts_pg_query_t   *q;
@@ -88,7 +91,59 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
         }
     }
 
-    return ts_cache_get(r, ts_read_deps(route), ts_read_fill, ctx);
+    args = ts_read_cache_args(r, ctx);
+
+    if (ctx->listed && args == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ts_cache_get(r, ts_read_deps(route), args, ts_read_fill, ctx);
+}
+
+
+/*
+ * The query arguments a list reads, beside its resource's filters: the
+ * cache key is made of these (an argument a list reads goes here).
+ */
+static ngx_str_t  ts_read_list_args_read[] = {
+    ngx_string("limit"),
+    ngx_string("offset"),
+    ngx_null_string
+};
+
+
+/* the arguments the answer depends on, for ts_cache_get(); NULL: none */
+static ngx_str_t *
+ts_read_cache_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
+{
+    ngx_str_t   *args;
+    ngx_uint_t   i, n, nread;
+
+    if (ctx->listed == NULL) {
+        return NULL;
+    }
+
+    nread = sizeof(ts_read_list_args_read) / sizeof(ngx_str_t) - 1;
+
+    args = ngx_pcalloc(r->pool,
+                       (nread + ctx->listed->nfilters + 1) * sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NULL;
+    }
+
+    n = 0;
+
+    for (i = 0; i < nread; i++) {
+        args[n++] = ts_read_list_args_read[i];
+    }
+
+    for (i = 0; i < ctx->listed->nfilters; i++) {
+        if (i != ctx->fixed) {
+            args[n++] = ctx->listed->filters[i].name;
+        }
+    }
+
+    return args;
 }
 
 

@@ -34,6 +34,15 @@ static ngx_int_t ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first);
 static void ts_search_done(ts_pg_query_t *q);
 
 
+/* the query arguments a search reads: its cache key is made of these */
+static ngx_str_t  ts_search_cache_args[] = {
+    ngx_string("q"),
+    ngx_string("type"),
+    ngx_string("limit"),
+    ngx_null_string
+};
+
+
 ngx_int_t
 ts_search_handler(ngx_http_request_t *r)
 {
@@ -100,7 +109,8 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->query.done = ts_search_done;
     ctx->query.data = ctx;
 
-    return ts_cache_get(r, ctx->types, ts_search_fill, ctx);
+    return ts_cache_get(r, ctx->types, ts_search_cache_args, ts_search_fill,
+                        ctx);
 }
 
 

@@ -245,3 +245,69 @@ GET /api/v1/albums/6
 --- error_code: 200
 --- access_log
 /api/v1/albums/6 cache=MISS
+
+
+
+=== TEST 14: the key is the arguments the handler reads, as it reads them
+The first of a repeated argument is the one a list reads, so the two
+orders are two answers; an argument no handler reads makes no new key.
+--- request eval
+["GET /api/v1/artists?country=USA&country=Nowhere",
+ "GET /api/v1/artists?country=Nowhere&country=USA",
+ "GET /api/v1/artists?country=USA&country=Nowhere",
+ "GET /api/v1/artists?country=USA&utm_source=app",
+ "GET /api/v1/songs?album_id=1&limit=2",
+ "GET /api/v1/songs?limit=2&album_id=1&utm_source=app&_=123",
+ "GET /api/v1/search?q=jay&type=artist&limit=1",
+ "GET /api/v1/search?limit=1&utm=x&type=artist&q=jay",
+ "GET /api/v1/search?q=jay&type=artist&limit=1&q=beyonce",
+ "GET /api/v1/artists/4?utm_source=app", "GET /api/v1/artists/4?x=1"]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: MISS", "X-Cache: HIT redis", "X-Cache: HIT redis",
+ "X-Cache: MISS", "X-Cache: HIT redis", "X-Cache: MISS", "X-Cache: HIT redis",
+ "X-Cache: HIT redis", "X-Cache: MISS", "X-Cache: HIT redis"]
+--- response_body_like eval
+[qr/"country":"USA"/, qr/"total":0,/, qr/"country":"USA"/,
+ qr/"country":"USA"/, qr/"total":4,"limit":2,/, qr/"total":4,"limit":2,/, qr/"name":"Jay-Z"/,
+ qr/"name":"Jay-Z"/, qr/"name":"Jay-Z"/, qr/"name":"Jay-Z"/,
+ qr/"name":"Jay-Z"/]
+
+
+
+=== TEST 15: Redis lookups that time out still cost one Postgres query
+Redis is frozen (SIGSTOP): six requests for a slow artist (1 s in
+Postgres) give up on Redis after 200 ms each, then share one query.
+--- http_config eval
+Tunesheap::Test::cached_config(dsn => Tunesheap::Test::slow_dsn(1))
+. "tunesheap_redis_timeout 200ms;\n"
+--- init
+Tunesheap::Test::sql("SELECT setval('slow.reads', 1, false)");
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+pipe(my $r, my $w) or die;
+my @pids;
+for (1 .. 6) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h) = Tunesheap::Test::http(GET => "/api/v1/artists/6");
+        syswrite $w, "$st $h->{'x-cache'}\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+waitpid $_, 0 for @pids;
+kill 'CONT', $pid;
+my @seen = sort map { chomp; $_ } <$r>;
+Test::More::is_deeply(\@seen, ["200 BYPASS", "200 HIT coalesced",
+    "200 HIT coalesced", "200 HIT coalesced", "200 HIT coalesced",
+    "200 HIT coalesced"], 'one query, five shared answers');
+Test::More::is(Tunesheap::Test::sql("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM slow.reads"),
+               1, 'one query reached Postgres');
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- timeout: 10

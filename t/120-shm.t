@@ -90,9 +90,9 @@ X-Cache: MISS
 --- http_config eval
 Tunesheap::Test::cached_config() . "tunesheap_cache_shm 32k;\n"
 --- request eval
-[(map { "GET /api/v1/artists?limit=100&offset=0&n=$_" } 1 .. 40),
- "GET /api/v1/artists?limit=100&offset=0&n=40",
- "GET /api/v1/artists?limit=100&offset=0&n=1"]
+[(map { "GET /api/v1/artists?limit=" . (7 + $_) } 1 .. 40),
+ "GET /api/v1/artists?limit=47",
+ "GET /api/v1/artists?limit=8"]
 --- response_headers eval
 [("X-Cache: MISS") x 40, "X-Cache: HIT shm", "X-Cache: HIT redis"]
 --- no_error_log

@@ -21,21 +21,21 @@ Content-Type: application/json; charset=utf-8
 
 
 
-=== TEST 2: the first page links to the next one only
+=== TEST 2: the first page links to the next one only, after its last item
 --- request
 GET /api/v1/songs?limit=2
 --- error_code: 200
 --- response_body
-{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&offset=2","previous":null}}
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&after=2","previous":null}}
 
 
 
-=== TEST 3: a middle page links both ways
+=== TEST 3: a middle page: next after its last item, previous by offset
 --- request
 GET /api/v1/songs?offset=4&limit=3
 --- error_code: 200
 --- response_body
-{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&offset=7","previous":"/api/v1/songs?limit=3&offset=1"}}
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&after=7","previous":"/api/v1/songs?limit=3&offset=1"}}
 
 
 
@@ -71,7 +71,7 @@ GET /api/v1/artists?limit=100&offset=6
 GET /api/v1/artists?country=Iceland&limit=1
 --- error_code: 200
 --- response_body
-{"artists":[{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"}],"meta":{"total":2,"limit":1,"offset":0,"next":"/api/v1/artists?country=Iceland&limit=1&offset=1","previous":null}}
+{"artists":[{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"}],"meta":{"total":2,"limit":1,"offset":0,"next":"/api/v1/artists?country=Iceland&limit=1&after=2","previous":null}}
 
 
 

@@ -42,7 +42,7 @@ GET /api/v1/albums/1/songs
 GET /api/v1/albums/1/songs?limit=2&offset=1
 --- error_code: 200
 --- response_body
-{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&offset=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
+{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&after=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
 
 
 

@@ -116,8 +116,9 @@ CREATE TABLE IF NOT EXISTS ts_list_counted (
     cols text[] NOT NULL
 );
 
--- SELECT cols, vals, d: one row per combination of the filter columns cols
--- for each row of src, d its sign; combinations with a NULL value left out
+-- SELECT cols, vals, d: d (the sign) times the rows of src, per combination
+-- of the filter columns cols and their values; combinations with a NULL
+-- value left out.  cols must not be empty.
 CREATE OR REPLACE FUNCTION ts_list_counts_rows(src text, cols text[], d int)
     RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -127,7 +128,11 @@ DECLARE
     mask    int;
     i       int;
     k       int := coalesce(array_length(cols, 1), 0);
+    list    text;
 BEGIN
+    SELECT string_agg(format('%I', c), ', ') INTO list
+        FROM unnest(cols) AS c;
+
     FOR mask IN 0 .. (1 << k) - 1 LOOP
         names := '{}';
         vals := '{}';
@@ -142,10 +147,14 @@ BEGIN
                                    array_to_string(vals, ', '));
     END LOOP;
 
-    RETURN format('SELECT c.cols, c.vals, %s AS d FROM %I'
+    -- rows are grouped by their values first: a bulk insert expands and
+    -- groups far fewer arrays of text
+    RETURN format('SELECT c.cols, c.vals, %s * r.n AS d FROM'
+                  ' (SELECT %s, count(*) AS n FROM %I GROUP BY %s) AS r'
                   ' CROSS JOIN LATERAL (VALUES %s) AS c (cols, vals)'
                   ' WHERE array_position(c.vals, NULL) IS NULL',
-                  d, src, array_to_string(combos, ', '));
+                  d, list, src, list,
+                  array_to_string(combos, ', '));
 END $$;
 
 -- Counts tbl's rows per combination of cols (the filters the API offers on

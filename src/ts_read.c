@@ -17,6 +17,11 @@
 #include "ts_cache.h"
 
 
+#if (TS_LIMIT_MAX + 1 > TS_PAGE_ROWS)
+#error "a list statement returns at most TS_PAGE_ROWS rows"
+#endif
+
+
 typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
@@ -43,7 +48,7 @@ static void ts_read_done(ts_pg_query_t *q);
 static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
 static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
-    PGresult *res, int start, int end, int id, ngx_uint_t more);
+    PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     const char *arg, u_char *value, size_t len);
 static void ts_read_cleanup(void *data);
@@ -384,19 +389,19 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
 
 /*
  * The page and its meta.  The statement fetched one row more than the
- * page in the direction it walks (the last row, or before= the first):
- * whether there is more that way.  next continues after the page's last
+ * page in the direction it walks: whether there is more that way; a page
+ * before an item comes backwards.  next continues after the page's last
  * item, whatever kind the page is; previous goes back by offset from an
  * offset page, and before the page's first item from the others.
  */
 static ngx_int_t
 ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 {
-    int                  row, first, start, end, id;
+    int                  i, n, first, head, tail, id;
     int64_t              total;
     yajl_gen             g;
     ngx_str_t            body, value;
-    ngx_uint_t           more, i;
+    ngx_uint_t           more, back, c;
     yajl_gen_status      st;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
@@ -438,26 +443,27 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 
     id = first;
 
-    for (i = 0; i < rs->ncolumns; i++) {
-        if (rs->columns[i].name.len == 2
-            && ngx_strncmp(rs->columns[i].name.data, "id", 2) == 0)
+    for (c = 0; c < rs->ncolumns; c++) {
+        if (rs->columns[c].name.len == 2
+            && ngx_strncmp(rs->columns[c].name.data, "id", 2) == 0)
         {
-            id = first + (int) i;
+            id = first + (int) c;
             break;
         }
     }
 
     /* an empty page is one row whose item is all NULL */
-    start = 0;
-    end = PQgetisnull(res, 0, first) ? 0 : PQntuples(res);
-    more = (end > ctx->limit);
+    n = PQgetisnull(res, 0, first) ? 0 : PQntuples(res);
+    more = (n > ctx->limit);
 
-    if (more && ctx->page == TS_PAGE_BEFORE) {
-        start = end - (int) ctx->limit;
-
-    } else if (more) {
-        end = (int) ctx->limit;
+    if (more) {
+        n = (int) ctx->limit;
     }
+
+    /* the rows of the page's first and last items */
+    back = (ctx->page == TS_PAGE_BEFORE);
+    head = back ? n - 1 : 0;
+    tail = back ? 0 : n - 1;
 
     g = ts_json_gen(r->pool);
     if (g == NULL) {
@@ -474,8 +480,9 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
         st = yajl_gen_array_open(g);
     }
 
-    for (row = start; st == yajl_gen_status_ok && row < end; row++) {
-        st = ts_resource_item(ctx->request, g, rs, res, row, first);
+    for (i = 0; st == yajl_gen_status_ok && i < n; i++) {
+        st = ts_resource_item(ctx->request, g, rs, res, back ? n - 1 - i : i,
+                              first);
     }
 
     if (st == yajl_gen_status_ok
@@ -495,12 +502,12 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     if (st == yajl_gen_status_ok
         && (st = ts_json_literal(g, "next")) == yajl_gen_status_ok)
     {
-        if (end > start && (more || ctx->page == TS_PAGE_BEFORE)) {
+        if (n > 0 && (more || back)) {
             st = ts_read_page_url(ctx, g, "after",
-                                  (u_char *) PQgetvalue(res, end - 1, id),
-                                  PQgetlength(res, end - 1, id));
+                                  (u_char *) PQgetvalue(res, tail, id),
+                                  PQgetlength(res, tail, id));
 
-        } else if (ctx->page == TS_PAGE_BEFORE) {
+        } else if (back) {
             /* nothing before the anchor: it is the first item */
             st = ts_read_page_url(ctx, g, "offset", (u_char *) "0", 1);
 
@@ -512,7 +519,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     if (st == yajl_gen_status_ok
         && (st = ts_json_literal(g, "previous")) == yajl_gen_status_ok)
     {
-        st = ts_read_previous(ctx, g, res, start, end, id, more);
+        st = ts_read_previous(ctx, g, res, n, head, id, more);
     }
 
     if (st == yajl_gen_status_ok
@@ -536,13 +543,13 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 
 /*
  * previous: by offset from an offset page (never below 0), before the
- * first item from a page after an item, and from a page before an item
- * when it did not reach the list's start; an empty page after an item
- * has none
+ * first item (in row head) from a page after an item, and from a page
+ * before an item when it did not reach the list's start; an empty page
+ * after an item has none
  */
 static yajl_gen_status
-ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g, PGresult *res, int start,
-    int end, int id, ngx_uint_t more)
+ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g, PGresult *res, int n,
+    int head, int id, ngx_uint_t more)
 {
     u_char   buf[NGX_INT64_LEN];
     int64_t  offset;
@@ -560,7 +567,7 @@ ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g, PGresult *res, int start,
                                 ngx_sprintf(buf, "%L", offset) - buf);
 
     case TS_PAGE_AFTER:
-        if (end == start) {
+        if (n == 0) {
             return yajl_gen_null(g);
         }
 
@@ -573,8 +580,8 @@ ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g, PGresult *res, int start,
     }
 
     return ts_read_page_url(ctx, g, "before",
-                            (u_char *) PQgetvalue(res, start, id),
-                            PQgetlength(res, start, id));
+                            (u_char *) PQgetvalue(res, head, id),
+                            PQgetlength(res, head, id));
 }
 
 

@@ -434,7 +434,8 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
  * the anchor (with its sort key) is looked up by id among the items of
  * the list, and a page of an anchor not in the list is empty.  With a sort
  * column (NULLs last), the rows with a key and those without are two
- * ranges of the index, walked one after the other.
+ * ranges of the index, walked one after the other.  A page before an item
+ * is walked backwards and its rows come so, the nearest first.
  */
 static ngx_int_t
 ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
@@ -536,11 +537,13 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
 
     case TS_PAGE_AFTER:
         if (sort == NULL) {
-            if (ts_sql_page(sql, rs, mask,
-                            lead ? "(%s, id) > ($3, (SELECT a_id FROM a))"
-                                 : "id > (SELECT a_id FROM a)",
-                            lead, "id")
-                != NGX_OK)
+            if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
+                || ts_sql_page(sql, rs, mask,
+                               lead ? "(%s, id) > ($3, (SELECT a_id FROM a))"
+                                    : "id > (SELECT a_id FROM a)",
+                               lead, "id")
+                   != NGX_OK
+                || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)
             {
                 return NGX_ERROR;
             }
@@ -570,15 +573,15 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
 
     default: /* TS_PAGE_BEFORE */
 
-        /* walked backwards from the anchor, shown in the list's order */
+        /* walked backwards from the anchor, and returned so */
         if (sort == NULL) {
-            if (ts_sql_add(sql, "SELECT * FROM (") != NGX_OK
+            if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
                 || ts_sql_page(sql, rs, mask,
                                lead ? "(%s, id) < ($3, (SELECT a_id FROM a))"
                                     : "id < (SELECT a_id FROM a)",
                                lead, "id DESC")
                    != NGX_OK
-                || ts_sql_add(sql, ") AS y ORDER BY id") != NGX_OK)
+                || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)
             {
                 return NGX_ERROR;
             }
@@ -590,7 +593,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
          * backwards: unkeyed rows before an unkeyed anchor, then keyed
          * rows before the anchor's key, or all of them
          */
-        if (ts_sql_add(sql, "SELECT * FROM (SELECT * FROM (") != NGX_OK
+        if (ts_sql_add(sql, "SELECT * FROM (") != NGX_OK
             || ts_sql_page(sql, rs, mask,
                            "%s IS NULL AND id < (SELECT CASE WHEN a_key"
                            " IS NULL THEN a_id END FROM a)", sort,
@@ -607,8 +610,8 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
                            "%s IS NOT NULL AND (SELECT a_key IS NULL"
                            " FROM a)", sort, "%s DESC, id DESC")
                != NGX_OK
-            || ts_sql_add(sql, ") AS y ORDER BY %s DESC, id DESC LIMIT $1)"
-                               " AS z ORDER BY %s, id", sort, sort)
+            || ts_sql_add(sql, ") AS y ORDER BY %s DESC, id DESC LIMIT $1",
+                          sort)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -878,10 +881,13 @@ ts_sql_references(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t cond)
 
 /*
  * "(SELECT columns FROM table WHERE cond AND filters ORDER BY order
- * LIMIT $1)": cond and order are formats of at most two sort (a column's
- * name, or NULL where they have no %s).  cond reads the anchor's values
- * through scalar subqueries, which Postgres runs once, before the scan:
- * then they bound an index range (a join with the anchor would not).
+ * LIMIT TS_PAGE_ROWS)": cond and order are formats of at most two sort (a
+ * column's name, or NULL where they have no %s).  cond reads the anchor's
+ * values through scalar subqueries, which Postgres runs once, before the
+ * scan: then they bound an index range (a join with the anchor would not).
+ * The caller's LIMIT $1 takes the page from these rows; a constant here
+ * lets Postgres keep one generic plan: with LIMIT $1 alone it would assume
+ * a tenth of the table, and plan every execution anew.
  */
 static ngx_int_t
 ts_sql_page(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
@@ -894,7 +900,7 @@ ts_sql_page(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
         || ts_sql_where(sql, rs, mask, 1) != NGX_OK
         || ts_sql_add(sql, " ORDER BY ") != NGX_OK
         || ts_sql_add(sql, order, sort, sort) != NGX_OK
-        || ts_sql_add(sql, " LIMIT $1)") != NGX_OK)
+        || ts_sql_add(sql, " LIMIT %d)", TS_PAGE_ROWS) != NGX_OK)
     {
         return NGX_ERROR;
     }

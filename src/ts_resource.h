@@ -53,8 +53,11 @@
  */
 #define TS_PAGE_OFFSET   0
 #define TS_PAGE_AFTER    1
-#define TS_PAGE_BEFORE   2
+#define TS_PAGE_BEFORE   2    /* its rows come backwards, nearest first */
 #define TS_PAGE_KINDS    3
+
+/* the most rows $1 may ask for: the largest page, and one row more */
+#define TS_PAGE_ROWS     101
 
 /*
  * create and update statements: whether the item exists, then whether each

@@ -83,3 +83,154 @@ CREATE TABLE IF NOT EXISTS api_keys (
 -- one live key per name: $tunesheap_api_key names one client
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name_idx
     ON api_keys (name) WHERE revoked_at IS NULL;
+
+-- List totals --------------------------------------------------------------
+-- meta.total of every list the API offers, kept exact by statement-level
+-- triggers instead of a count(*) per page: one row per table, combination
+-- of its filter columns and their values, e.g. ('songs', '{album_id}',
+-- '{17}', 12), or ('songs', '{}', '{}', 500000) for the whole table.  A list
+-- page reads its total with one primary-key lookup, in the same snapshot
+-- as its items.  `cols` lists the filter columns in the order ts_resource.c
+-- describes them (the order ts_list_counts_install() below is given), and
+-- `vals` their values as text; a row whose value is NULL is never kept (no
+-- filter matches NULL).  Rows that fall to 0 stay.
+--
+-- Triggers fire once per statement and add up the changes of all its rows
+-- (REFERENCING NEW TABLE / OLD TABLE), so a bulk import updates each
+-- counter once.  An update that moves no row between filter values writes
+-- nothing.  Writers of one table queue on its counter rows: every insert
+-- or delete of a song updates the ('songs', '{}') row (a row lock held only
+-- until its commit, which is one statement here); updates take the locks
+-- in key order, so two writers never deadlock on them.
+CREATE TABLE IF NOT EXISTS ts_list_counts (
+    tbl  text   NOT NULL,
+    cols text[] NOT NULL,
+    vals text[] NOT NULL,
+    n    bigint NOT NULL,
+    PRIMARY KEY (tbl, cols, vals)
+);
+
+-- the columns each table's rows of ts_list_counts were counted for
+CREATE TABLE IF NOT EXISTS ts_list_counted (
+    tbl  text PRIMARY KEY,
+    cols text[] NOT NULL
+);
+
+-- SELECT cols, vals, d: d (the sign) times the rows of src, per combination
+-- of the filter columns cols and their values; combinations with a NULL
+-- value left out.  cols must not be empty.
+CREATE OR REPLACE FUNCTION ts_list_counts_rows(src text, cols text[], d int)
+    RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    combos  text[] := '{}';
+    names   text[];
+    vals    text[];
+    mask    int;
+    i       int;
+    k       int := coalesce(array_length(cols, 1), 0);
+    list    text;
+BEGIN
+    SELECT string_agg(format('%I', c), ', ') INTO list
+        FROM unnest(cols) AS c;
+
+    FOR mask IN 0 .. (1 << k) - 1 LOOP
+        names := '{}';
+        vals := '{}';
+        FOR i IN 1 .. k LOOP
+            IF mask & (1 << (i - 1)) <> 0 THEN
+                names := names || quote_literal(cols[i]);
+                vals := vals || format('%I::text', cols[i]);
+            END IF;
+        END LOOP;
+        combos := combos || format('(ARRAY[%s]::text[], ARRAY[%s]::text[])',
+                                   array_to_string(names, ', '),
+                                   array_to_string(vals, ', '));
+    END LOOP;
+
+    -- rows are grouped by their values first: a bulk insert expands and
+    -- groups far fewer arrays of text
+    RETURN format('SELECT c.cols, c.vals, %s * r.n AS d FROM'
+                  ' (SELECT %s, count(*) AS n FROM %I GROUP BY %s) AS r'
+                  ' CROSS JOIN LATERAL (VALUES %s) AS c (cols, vals)'
+                  ' WHERE array_position(c.vals, NULL) IS NULL',
+                  d, list, src, list,
+                  array_to_string(combos, ', '));
+END $$;
+
+-- Counts tbl's rows per combination of cols (the filters the API offers on
+-- it), from now on: a trigger function made for them, with static SQL (its
+-- plans are cached), and triggers for INSERT, UPDATE, DELETE and TRUNCATE.
+-- When the table is counted for the first time or for other columns, its
+-- counts are made again from the table, with writers locked out meanwhile.
+CREATE OR REPLACE FUNCTION ts_list_counts_install(tbl text,
+                                                  VARIADIC cols text[])
+    RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    fn      text := 'ts_list_count_' || tbl;
+    upsert  text;
+BEGIN
+    upsert := format('INSERT INTO ts_list_counts AS t (tbl, cols, vals, n)'
+                     ' SELECT %L, cols, vals, sum(d) FROM (%%s) AS r'
+                     ' GROUP BY cols, vals HAVING sum(d) <> 0'
+                     ' ORDER BY cols, vals'
+                     ' ON CONFLICT (tbl, cols, vals)'
+                     ' DO UPDATE SET n = t.n + excluded.n', tbl);
+
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $b$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                %s;
+            ELSIF TG_OP = 'DELETE' THEN
+                %s;
+            ELSIF TG_OP = 'UPDATE' THEN
+                %s;
+            ELSE
+                DELETE FROM ts_list_counts WHERE tbl = %L;
+            END IF;
+            RETURN NULL;
+        END $b$
+        $f$, fn,
+        format(upsert, ts_list_counts_rows('ts_new', cols, 1)),
+        format(upsert, ts_list_counts_rows('ts_old', cols, -1)),
+        format(upsert, ts_list_counts_rows('ts_new', cols, 1)
+                       || ' UNION ALL '
+                       || ts_list_counts_rows('ts_old', cols, -1)),
+        tbl);
+
+    EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_insert'
+                   ' AFTER INSERT ON %I REFERENCING NEW TABLE AS ts_new'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_update'
+                   ' AFTER UPDATE ON %I'
+                   ' REFERENCING OLD TABLE AS ts_old NEW TABLE AS ts_new'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_delete'
+                   ' AFTER DELETE ON %I REFERENCING OLD TABLE AS ts_old'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_truncate'
+                   ' AFTER TRUNCATE ON %I'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, fn);
+
+    IF EXISTS (SELECT FROM ts_list_counted c
+               WHERE c.tbl = ts_list_counts_install.tbl
+                 AND c.cols = ts_list_counts_install.cols)
+    THEN
+        RETURN;
+    END IF;
+
+    -- readers go on, writers wait until this transaction commits
+    EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', tbl);
+
+    DELETE FROM ts_list_counts c WHERE c.tbl = ts_list_counts_install.tbl;
+    EXECUTE format(upsert, ts_list_counts_rows(tbl, cols, 1));
+
+    INSERT INTO ts_list_counted AS c VALUES (tbl, cols)
+        ON CONFLICT ON CONSTRAINT ts_list_counted_pkey
+        DO UPDATE SET cols = excluded.cols;
+END $$;
+
+-- the filters of ts_resource.c, in its order
+SELECT ts_list_counts_install('artists', 'country');
+SELECT ts_list_counts_install('albums', 'artist_id', 'genre');
+SELECT ts_list_counts_install('songs', 'album_id', 'artist_id');

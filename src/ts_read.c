@@ -17,6 +17,11 @@
 #include "ts_cache.h"
 
 
+#if (TS_LIMIT_MAX + 1 > TS_PAGE_ROWS)
+#error "a list statement returns at most TS_PAGE_ROWS rows"
+#endif
+
+
 typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
@@ -24,6 +29,8 @@ typedef struct {
     const char          *params[2 + TS_FILTERS_MAX];
     int64_t              limit;
     int64_t              offset;
+    int64_t              anchor;     /* the after= or before= item */
+    ngx_uint_t           page;       /* TS_PAGE_ */
     ts_resource_t       *listed;     /* the resource a list is of */
     ngx_uint_t           fixed;      /* the filter its path sets, or none */
     ngx_str_t            filters[TS_FILTERS_MAX];
@@ -42,8 +49,10 @@ static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
 static void ts_read_done(ts_pg_query_t *q);
 static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
+static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
+    PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
-    int64_t offset);
+    const char *arg, u_char *value, size_t len);
 static void ts_read_cleanup(void *data);
 
 
@@ -248,16 +257,24 @@ ts_read_limit(ngx_http_request_t *r, int64_t *limit)
 }
 
 
+/*
+ * limit, the page (offset=, after= or before=, one at most) and the
+ * filters: the parameters of the list's statement
+ */
 static ngx_int_t
 ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 {
-    int64_t          id;
+    int64_t          id, *page;
     ngx_int_t        rc;
     ngx_str_t        value;
-    ngx_uint_t       i, n, fixed;
+    ngx_uint_t       i, n, fixed, pages;
     ts_filter_t     *filter;
     ts_resource_t   *rs;
     ts_relation_t   *rel;
+
+    static ngx_str_t  names[] = {
+        ngx_string("offset"), ngx_string("after"), ngx_string("before")
+    };
 
     rel = ctx->route.relation;
     rs = rel ? rel->child : ctx->route.resource;
@@ -270,16 +287,31 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         return ts_read_invalid(ctx, TS_LIMIT_ERROR, NULL);
     }
 
-    rc = ts_http_arg(r, "offset", &value);
+    ctx->page = TS_PAGE_OFFSET;
+    ctx->offset = 0;
+    pages = 0;
 
-    if (rc == NGX_DECLINED) {
-        ctx->offset = 0;
+    for (i = 0; i < TS_PAGE_KINDS; i++) {
+        rc = ts_http_arg(r, (char *) names[i].data, &value);
 
-    } else if (rc != NGX_OK
-               || ts_http_parse_int(&value, &ctx->offset) != NGX_OK)
-    {
-        return ts_read_invalid(ctx, "offset must be a non-negative integer",
-                               NULL);
+        if (rc == NGX_DECLINED) {
+            continue;
+        }
+
+        page = (i == TS_PAGE_OFFSET) ? &ctx->offset : &ctx->anchor;
+
+        if (rc != NGX_OK || ts_http_parse_int(&value, page) != NGX_OK) {
+            return ts_read_invalid(ctx, "%V must be a non-negative integer",
+                                   &names[i]);
+        }
+
+        ctx->page = i;
+        pages++;
+    }
+
+    if (pages > 1) {
+        return ts_read_invalid(ctx, "offset, after and before cannot be "
+                               "combined: give one of them", NULL);
     }
 
     n = 2;
@@ -329,13 +361,16 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* one row more than the page: whether there is a page after it */
     ctx->params[1] = ctx->params[0] + NGX_INT64_LEN + 1;
-    *ngx_sprintf((u_char *) ctx->params[0], "%L", ctx->limit) = '\0';
-    *ngx_sprintf((u_char *) ctx->params[1], "%L", ctx->offset) = '\0';
+    *ngx_sprintf((u_char *) ctx->params[0], "%L", ctx->limit + 1) = '\0';
+    *ngx_sprintf((u_char *) ctx->params[1], "%L",
+                 ctx->page == TS_PAGE_OFFSET ? ctx->offset : ctx->anchor)
+        = '\0';
 
     ctx->query.nparams = n;
-    ctx->query.statement = rel ? rel->statements[ctx->mask]
-                               : rs->list_statements[ctx->mask];
+    ctx->query.statement = rel ? rel->statements[ctx->page][ctx->mask]
+                               : rs->list_statements[ctx->page][ctx->mask];
 
     return NGX_OK;
 }
@@ -407,20 +442,32 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
 }
 
 
+/*
+ * The page and its meta.  The statement fetched one row more than the
+ * page in the direction it walks: whether there is more that way; a page
+ * before an item comes backwards.  next continues after the page's last
+ * item, whatever kind the page is; previous goes back by offset from an
+ * offset page, and before the page's first item from the others.
+ */
 static ngx_int_t
 ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 {
-    int                  row, first;
+    int                  i, n, first, head, tail, id;
     int64_t              total;
     yajl_gen             g;
     ngx_str_t            body, value;
+    ngx_uint_t           more, back, c;
     yajl_gen_status      st;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
 
+    static ngx_str_t  names[] = {
+        ngx_string("offset"), ngx_string("after"), ngx_string("before")
+    };
+
     r = ctx->request;
     rs = ctx->listed;
-    first = TS_LIST_FOUND + 1;
+    first = TS_LIST_ANCHOR + 1;
 
     if (PQntuples(res) == 0 || PQnfields(res) != first + (int) rs->ncolumns) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -435,12 +482,43 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
                                   &ctx->route.id);
     }
 
+    if (PQgetvalue(res, 0, TS_LIST_ANCHOR)[0] != 't') {
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "%V: %V %L is not in this list",
+                                  &names[ctx->page], &rs->singular,
+                                  ctx->anchor);
+    }
+
     value.data = (u_char *) PQgetvalue(res, 0, TS_LIST_TOTAL);
     value.len = PQgetlength(res, 0, TS_LIST_TOTAL);
 
     if (ts_http_parse_int(&value, &total) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    id = first;
+
+    for (c = 0; c < rs->ncolumns; c++) {
+        if (rs->columns[c].name.len == 2
+            && ngx_strncmp(rs->columns[c].name.data, "id", 2) == 0)
+        {
+            id = first + (int) c;
+            break;
+        }
+    }
+
+    /* an empty page is one row whose item is all NULL */
+    n = PQgetisnull(res, 0, first) ? 0 : PQntuples(res);
+    more = (n > ctx->limit);
+
+    if (more) {
+        n = (int) ctx->limit;
+    }
+
+    /* the rows of the page's first and last items */
+    back = (ctx->page == TS_PAGE_BEFORE);
+    head = back ? n - 1 : 0;
+    tail = back ? 0 : n - 1;
 
     g = ts_json_gen(r->pool);
     if (g == NULL) {
@@ -457,13 +535,9 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
         st = yajl_gen_array_open(g);
     }
 
-    /* an empty page is one row whose item is all NULL */
-    for (row = 0; st == yajl_gen_status_ok && row < PQntuples(res); row++) {
-        if (PQgetisnull(res, row, first)) {
-            break;
-        }
-
-        st = ts_resource_item(ctx->request, g, rs, res, row, first);
+    for (i = 0; st == yajl_gen_status_ok && i < n; i++) {
+        st = ts_resource_item(ctx->request, g, rs, res, back ? n - 1 - i : i,
+                              first);
     }
 
     if (st == yajl_gen_status_ok
@@ -474,22 +548,33 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
         && (st = ts_json_integer(g, total)) == yajl_gen_status_ok
         && (st = ts_json_literal(g, "limit")) == yajl_gen_status_ok
         && (st = ts_json_integer(g, ctx->limit)) == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "offset")) == yajl_gen_status_ok
-        && (st = ts_json_integer(g, ctx->offset)) == yajl_gen_status_ok
+        && (st = ts_json_literal(g, "offset")) == yajl_gen_status_ok)
+    {
+        st = (ctx->page == TS_PAGE_OFFSET) ? ts_json_integer(g, ctx->offset)
+                                           : yajl_gen_null(g);
+    }
+
+    if (st == yajl_gen_status_ok
         && (st = ts_json_literal(g, "next")) == yajl_gen_status_ok)
     {
-        st = (total > ctx->limit && ctx->offset < total - ctx->limit)
-             ? ts_read_page_url(ctx, g, ctx->offset + ctx->limit)
-             : yajl_gen_null(g);
+        if (n > 0 && (more || back)) {
+            st = ts_read_page_url(ctx, g, "after",
+                                  (u_char *) PQgetvalue(res, tail, id),
+                                  PQgetlength(res, tail, id));
+
+        } else if (back) {
+            /* nothing before the anchor: it is the first item */
+            st = ts_read_page_url(ctx, g, "offset", (u_char *) "0", 1);
+
+        } else {
+            st = yajl_gen_null(g);
+        }
     }
 
     if (st == yajl_gen_status_ok
         && (st = ts_json_literal(g, "previous")) == yajl_gen_status_ok)
     {
-        st = (ctx->offset > 0)
-             ? ts_read_page_url(ctx, g, ctx->offset > ctx->limit
-                                        ? ctx->offset - ctx->limit : 0)
-             : yajl_gen_null(g);
+        st = ts_read_previous(ctx, g, res, n, head, id, more);
     }
 
     if (st == yajl_gen_status_ok
@@ -511,12 +596,57 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 }
 
 
-/* the same list at another offset: path?filters&limit=&offset= */
+/*
+ * previous: by offset from an offset page (never below 0), before the
+ * first item (in row head) from a page after an item, and from a page
+ * before an item when it did not reach the list's start; an empty page
+ * after an item has none
+ */
 static yajl_gen_status
-ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
+ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g, PGresult *res, int n,
+    int head, int id, ngx_uint_t more)
+{
+    u_char   buf[NGX_INT64_LEN];
+    int64_t  offset;
+
+    switch (ctx->page) {
+
+    case TS_PAGE_OFFSET:
+        if (ctx->offset == 0) {
+            return yajl_gen_null(g);
+        }
+
+        offset = (ctx->offset > ctx->limit) ? ctx->offset - ctx->limit : 0;
+
+        return ts_read_page_url(ctx, g, "offset", buf,
+                                ngx_sprintf(buf, "%L", offset) - buf);
+
+    case TS_PAGE_AFTER:
+        if (n == 0) {
+            return yajl_gen_null(g);
+        }
+
+        break;
+
+    default: /* TS_PAGE_BEFORE */
+        if (!more) {
+            return yajl_gen_null(g);
+        }
+    }
+
+    return ts_read_page_url(ctx, g, "before",
+                            (u_char *) PQgetvalue(res, head, id),
+                            PQgetlength(res, head, id));
+}
+
+
+/* the same list, another page: path?filters&limit=&arg=value */
+static yajl_gen_status
+ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, const char *arg,
+    u_char *value, size_t len)
 {
     u_char              *url, *p;
-    size_t               len;
+    size_t               size;
     ngx_uint_t           i, fixed;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
@@ -525,19 +655,20 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
     rs = ctx->listed;
     fixed = ctx->fixed;
 
-    len = r->uri.len + sizeof("?limit=&offset=") + 2 * NGX_INT64_LEN;
+    size = r->uri.len + sizeof("?limit=&=") + NGX_INT64_LEN
+           + ngx_strlen(arg) + len;
 
     for (i = 0; i < rs->nfilters; i++) {
         if ((ctx->mask & ((ngx_uint_t) 1 << i)) && i != fixed) {
-            len += rs->filters[i].name.len + 2
-                   + ctx->filters[i].len
-                   + 2 * ngx_escape_uri(NULL, ctx->filters[i].data,
-                                        ctx->filters[i].len,
-                                        NGX_ESCAPE_ARGS);
+            size += rs->filters[i].name.len + 2
+                    + ctx->filters[i].len
+                    + 2 * ngx_escape_uri(NULL, ctx->filters[i].data,
+                                         ctx->filters[i].len,
+                                         NGX_ESCAPE_ARGS);
         }
     }
 
-    url = ngx_pnalloc(r->pool, len);
+    url = ngx_pnalloc(r->pool, size);
     if (url == NULL) {
         return yajl_gen_invalid_string;
     }
@@ -557,7 +688,8 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, int64_t offset)
         }
     }
 
-    p = ngx_sprintf(p, "limit=%L&offset=%L", ctx->limit, offset);
+    p = ngx_sprintf(p, "limit=%L&%s=", ctx->limit, arg);
+    p = ngx_cpymem(p, value, len);
 
     return yajl_gen_string(g, url, p - url);
 }

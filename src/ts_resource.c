@@ -2,11 +2,13 @@
 /*
  * Tunesheap: the catalog's resources, each described once.
  *
- * Every list is one statement per combination of its filters, so that each
- * gets a plan that uses its index; there are few filters, so few statements.
- * A list statement returns its total and whether the parent item exists in
- * the first two columns of every row, and the items after them; a LEFT
- * JOIN keeps one row with a NULL item when the page is empty.
+ * Every list is one statement per kind of page (offset, after an item,
+ * before an item) and combination of its filters, so that each gets a plan
+ * that uses its index; there are few filters, so few statements.  A list
+ * statement returns its total, whether the parent item exists and whether
+ * the anchor item is in the list in the first three columns of every row,
+ * and the items after them; a LEFT JOIN keeps one row with a NULL item
+ * when the page is empty.
  */
 
 
@@ -21,7 +23,7 @@
 #define TS_SQL_CHUNK  4096
 
 /* what ts_resource_init() fills in */
-#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", { "" }
+#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", { { "" } }
 
 
 typedef struct {
@@ -35,16 +37,20 @@ typedef struct {
 static void ts_resource_name(char *name, const char *fmt, ...);
 static ngx_int_t ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
-    ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
-    ngx_uint_t parent_filter, const char *order);
+    ngx_uint_t kind, ts_resource_t *rs, ngx_uint_t mask,
+    ts_resource_t *parent, ngx_uint_t parent_filter, const char *sort);
 static ngx_int_t ts_resource_prepare_writes(ts_sql_t *sql,
     ts_resource_t *rs);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_references(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t cond);
-static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
+static ngx_int_t ts_sql_page(ts_sql_t *sql, ts_resource_t *rs,
+    ngx_uint_t mask, const char *cond, const char *sort, const char *order);
+static ngx_int_t ts_sql_total(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask);
+static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
+    ngx_uint_t mask, ngx_uint_t where);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
 
 
@@ -116,14 +122,14 @@ static ts_filter_t  ts_song_filters[] = {
 
 
 static ts_relation_t  ts_artist_relations[] = {
-    { ngx_string("albums"), &ts_resources[1], 0, "id", { "" } },
-    { ngx_string("songs"), &ts_resources[2], 1, "id", { "" } },
+    { ngx_string("albums"), &ts_resources[1], 0, NULL, { { "" } } },
+    { ngx_string("songs"), &ts_resources[2], 1, NULL, { { "" } } },
 };
 
 
 static ts_relation_t  ts_album_relations[] = {
-    { ngx_string("songs"), &ts_resources[2], 0, "track_number, id",
-      { "" } },
+    { ngx_string("songs"), &ts_resources[2], 0, "track_number",
+      { { "" } } },
 };
 
 
@@ -362,20 +368,25 @@ ts_resource_item_body(ngx_http_request_t *r, ts_resource_t *rs,
 static ngx_int_t
 ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
 {
-    ngx_uint_t      mask, nmasks, i;
+    ngx_uint_t      mask, nmasks, i, kind;
     ts_relation_t  *rel;
+
+    static const char  *suffix[] = { "", "_after", "_before" };
 
     nmasks = (ngx_uint_t) 1 << rs->nfilters;
 
-    for (mask = 0; mask < nmasks; mask++) {
-        ts_resource_name(rs->list_statements[mask], "ts_%V_list_%ui",
-                         &rs->name, mask);
+    for (kind = 0; kind < TS_PAGE_KINDS; kind++) {
+        for (mask = 0; mask < nmasks; mask++) {
+            ts_resource_name(rs->list_statements[kind][mask],
+                             "ts_%V_list_%ui%s", &rs->name, mask,
+                             suffix[kind]);
 
-        if (ts_resource_prepare_list(sql, rs->list_statements[mask], rs,
-                                     mask, NULL, 0, "id")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+            if (ts_resource_prepare_list(sql, rs->list_statements[kind][mask],
+                                         kind, rs, mask, NULL, 0, NULL)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -383,21 +394,26 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
         rel = &rs->relations[i];
         nmasks = (ngx_uint_t) 1 << rel->child->nfilters;
 
-        /* the filter on the parent's id is always there */
-        for (mask = 0; mask < nmasks; mask++) {
-            if (!(mask & ((ngx_uint_t) 1 << rel->filter))) {
-                continue;
-            }
+        for (kind = 0; kind < TS_PAGE_KINDS; kind++) {
 
-            ts_resource_name(rel->statements[mask], "ts_%V_%V_%ui",
-                             &rs->name, &rel->name, mask);
+            /* the filter on the parent's id is always there */
+            for (mask = 0; mask < nmasks; mask++) {
+                if (!(mask & ((ngx_uint_t) 1 << rel->filter))) {
+                    continue;
+                }
 
-            if (ts_resource_prepare_list(sql, rel->statements[mask],
-                                         rel->child, mask, rs, rel->filter,
-                                         rel->order)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
+                ts_resource_name(rel->statements[kind][mask],
+                                 "ts_%V_%V_%ui%s", &rs->name, &rel->name,
+                                 mask, suffix[kind]);
+
+                if (ts_resource_prepare_list(sql,
+                                             rel->statements[kind][mask],
+                                             kind, rel->child, mask, rs,
+                                             rel->filter, rel->sort)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
             }
         }
     }
@@ -406,18 +422,63 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
 }
 
 
+/*
+ * One page of a list, with the total, whether the parent exists and
+ * whether the anchor (the after= or before= item) is in the list.  The
+ * total is one lookup in the counters db/schema.sql keeps, in the same
+ * snapshot as the page.
+ *
+ * An offset page walks ids only (an index-only scan): the columns, some
+ * computed, are made for the page's rows alone.  A page after or before
+ * an item starts from the anchor's place in the index whatever its depth:
+ * the anchor (with its sort key) is looked up by id among the items of
+ * the list, and a page of an anchor not in the list is empty.  With a sort
+ * column (NULLs last), the rows with a key and those without are two
+ * ranges of the index, walked one after the other.  A page before an item
+ * is walked backwards and its rows come so, the nearest first.
+ */
 static ngx_int_t
-ts_resource_prepare_list(ts_sql_t *sql, char *name, ts_resource_t *rs,
-    ngx_uint_t mask, ts_resource_t *parent, ngx_uint_t parent_filter,
-    const char *order)
+ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
+    ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
+    ngx_uint_t parent_filter, const char *sort)
 {
-    ngx_uint_t  i, param;
+    ngx_uint_t   i, param;
+    const char  *lead;
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH t AS"
-                        " (SELECT count(*) AS total FROM %s",
-                   name, rs->table)
-           != NGX_OK
-        || ts_sql_where(sql, rs, mask) != NGX_OK)
+    if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * By id, the range starts at (filter, anchor's id) rather than at the
+     * anchor's id: the same rows, as the filter is fixed, but only an
+     * index on (filter, id) can bound it, so that a generic plan cannot
+     * walk the primary key and filter what it finds (a rare value would
+     * cost the whole table after the anchor)
+     */
+    lead = NULL;
+
+    for (i = 0; i < rs->nfilters; i++) {
+        if (mask & ((ngx_uint_t) 1 << i)) {
+            lead = rs->filters[i].column;
+            break;
+        }
+    }
+
+    if (kind != TS_PAGE_OFFSET
+        && (ts_sql_add(sql, "WITH a AS (SELECT id AS a_id%s%s%s FROM %s"
+                            " WHERE id = $2",
+                       sort ? ", " : "", sort ? sort : "",
+                       sort ? " AS a_key" : "", rs->table)
+               != NGX_OK
+            || ts_sql_where(sql, rs, mask, 1) != NGX_OK
+            || ts_sql_add(sql, ") ") != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (ts_sql_add(sql, "SELECT ") != NGX_OK
+        || ts_sql_total(sql, rs, mask) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -432,41 +493,134 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ts_resource_t *rs,
             }
         }
 
-        if (ts_sql_add(sql, "), p AS (SELECT EXISTS"
-                            " (SELECT 1 FROM %s WHERE id = $%ui) AS found)"
-                            " SELECT t.total, p.found, x.* FROM t, p",
+        if (ts_sql_add(sql, ", EXISTS (SELECT 1 FROM %s WHERE id = $%ui)"
+                            " AS found",
                        parent->table, param)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-    } else {
-        if (ts_sql_add(sql, ") SELECT t.total, true AS found, x.* FROM t")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    } else if (ts_sql_add(sql, ", true AS found") != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    /*
-     * the offset walks ids only (an index-only scan): the columns, some
-     * computed, are made for the page's rows alone
-     */
-    if (ts_sql_add(sql, " LEFT JOIN LATERAL (SELECT ") != NGX_OK
-        || ts_sql_columns(sql, rs) != NGX_OK
-        || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s",
-                      rs->table, rs->table)
+    if (ts_sql_add(sql, kind == TS_PAGE_OFFSET
+                        ? ", true AS anchored"
+                        : ", EXISTS (SELECT 1 FROM a) AS anchored")
            != NGX_OK
-        || ts_sql_where(sql, rs, mask) != NGX_OK
-        || ts_sql_add(sql, " ORDER BY %s LIMIT $1 OFFSET $2) ORDER BY %s)"
-                           " x ON true;", order, order)
+        || ts_sql_add(sql, ", x.* FROM (SELECT 1) AS d LEFT JOIN LATERAL (")
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    switch (kind) {
+
+    case TS_PAGE_OFFSET:
+        if (ts_sql_add(sql, "SELECT ") != NGX_OK
+            || ts_sql_columns(sql, rs) != NGX_OK
+            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s",
+                          rs->table, rs->table)
+               != NGX_OK
+            || ts_sql_where(sql, rs, mask, 0) != NGX_OK
+            || ts_sql_add(sql, " ORDER BY %s%sid LIMIT $1 OFFSET $2)"
+                               " ORDER BY %s%sid",
+                          sort ? sort : "", sort ? ", " : "",
+                          sort ? sort : "", sort ? ", " : "")
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case TS_PAGE_AFTER:
+        if (sort == NULL) {
+            if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
+                || ts_sql_page(sql, rs, mask,
+                               lead ? "(%s, id) > ($3, (SELECT a_id FROM a))"
+                                    : "id > (SELECT a_id FROM a)",
+                               lead, "id")
+                   != NGX_OK
+                || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+
+        /* keyed rows after the anchor's, then the unkeyed ones */
+        if (ts_sql_add(sql, "SELECT * FROM (") != NGX_OK
+            || ts_sql_page(sql, rs, mask,
+                           "(%s, id) > ((SELECT a_key FROM a),"
+                           " (SELECT a_id FROM a))", sort, "%s, id")
+               != NGX_OK
+            || ts_sql_add(sql, " UNION ALL ") != NGX_OK
+            || ts_sql_page(sql, rs, mask,
+                           "%s IS NULL AND id > (SELECT CASE WHEN a_key"
+                           " IS NULL THEN a_id ELSE 0 END FROM a)",
+                           sort, "id")
+               != NGX_OK
+            || ts_sql_add(sql, ") AS y ORDER BY %s, id LIMIT $1", sort)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    default: /* TS_PAGE_BEFORE */
+
+        /* walked backwards from the anchor, and returned so */
+        if (sort == NULL) {
+            if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
+                || ts_sql_page(sql, rs, mask,
+                               lead ? "(%s, id) < ($3, (SELECT a_id FROM a))"
+                                    : "id < (SELECT a_id FROM a)",
+                               lead, "id DESC")
+                   != NGX_OK
+                || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+
+        /*
+         * backwards: unkeyed rows before an unkeyed anchor, then keyed
+         * rows before the anchor's key, or all of them
+         */
+        if (ts_sql_add(sql, "SELECT * FROM (") != NGX_OK
+            || ts_sql_page(sql, rs, mask,
+                           "%s IS NULL AND id < (SELECT CASE WHEN a_key"
+                           " IS NULL THEN a_id END FROM a)", sort,
+                           "id DESC")
+               != NGX_OK
+            || ts_sql_add(sql, " UNION ALL ") != NGX_OK
+            || ts_sql_page(sql, rs, mask,
+                           "(%s, id) < ((SELECT a_key FROM a),"
+                           " (SELECT a_id FROM a))", sort,
+                           "%s DESC, id DESC")
+               != NGX_OK
+            || ts_sql_add(sql, " UNION ALL ") != NGX_OK
+            || ts_sql_page(sql, rs, mask,
+                           "%s IS NOT NULL AND (SELECT a_key IS NULL"
+                           " FROM a)", sort, "%s DESC, id DESC")
+               != NGX_OK
+            || ts_sql_add(sql, ") AS y ORDER BY %s DESC, id DESC LIMIT $1",
+                          sort)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    return ts_sql_add(sql, ") AS x ON true;");
 }
 
 
@@ -725,9 +879,92 @@ ts_sql_references(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t cond)
 }
 
 
-/* filters in mask compare with $3, $4, ... in the order they are described */
+/*
+ * "(SELECT columns FROM table WHERE cond AND filters ORDER BY order
+ * LIMIT TS_PAGE_ROWS)": cond and order are formats of at most two sort (a
+ * column's name, or NULL where they have no %s).  cond reads the anchor's
+ * values through scalar subqueries, which Postgres runs once, before the
+ * scan: then they bound an index range (a join with the anchor would not).
+ * The caller's LIMIT $1 takes the page from these rows; a constant here
+ * lets Postgres keep one generic plan: with LIMIT $1 alone it would assume
+ * a tenth of the table, and plan every execution anew.
+ */
 static ngx_int_t
-ts_sql_where(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
+ts_sql_page(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
+    const char *cond, const char *sort, const char *order)
+{
+    if (ts_sql_add(sql, "(SELECT ") != NGX_OK
+        || ts_sql_columns(sql, rs) != NGX_OK
+        || ts_sql_add(sql, " FROM %s WHERE ", rs->table) != NGX_OK
+        || ts_sql_add(sql, cond, sort, sort) != NGX_OK
+        || ts_sql_where(sql, rs, mask, 1) != NGX_OK
+        || ts_sql_add(sql, " ORDER BY ") != NGX_OK
+        || ts_sql_add(sql, order, sort, sort) != NGX_OK
+        || ts_sql_add(sql, " LIMIT %d)", TS_PAGE_ROWS) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the list's total: one row of ts_list_counts (db/schema.sql), its values
+ * as text the way Postgres writes those of the columns ('007' is '7')
+ */
+static ngx_int_t
+ts_sql_total(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
+{
+    ngx_uint_t  i, n, param;
+
+    if (ts_sql_add(sql, "coalesce((SELECT n FROM ts_list_counts"
+                        " WHERE tbl = '%s' AND cols = '{",
+                   rs->table)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, n = 0; i < rs->nfilters; i++) {
+        if ((mask & ((ngx_uint_t) 1 << i))
+            && ts_sql_add(sql, "%s%s", n++ ? "," : "", rs->filters[i].column)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, "}' AND vals = ARRAY[") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, param = 3; i < rs->nfilters; i++) {
+        if ((mask & ((ngx_uint_t) 1 << i))
+            && ts_sql_add(sql, "%s$%ui::%s::text", param > 3 ? ", " : "",
+                          param, rs->filters[i].type == TS_ARG_ID
+                                 ? "bigint" : "text")
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (mask & ((ngx_uint_t) 1 << i)) {
+            param++;
+        }
+    }
+
+    return ts_sql_add(sql, "]::text[]), 0) AS total");
+}
+
+
+/*
+ * filters in mask compare with $3, $4, ... in the order they are
+ * described; where: a WHERE clause is already open
+ */
+static ngx_int_t
+ts_sql_where(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
+    ngx_uint_t where)
 {
     ngx_uint_t  i, param;
 
@@ -738,13 +975,14 @@ ts_sql_where(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
             continue;
         }
 
-        if (ts_sql_add(sql, "%s%s = $%ui", param == 3 ? " WHERE " : " AND ",
+        if (ts_sql_add(sql, "%s%s = $%ui", where ? " AND " : " WHERE ",
                        rs->filters[i].column, param)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
+        where = 1;
         param++;
     }
 

@@ -37,9 +37,27 @@
 #define TS_ARG_ID        0
 #define TS_ARG_TEXT      1
 
-/* list statements: the columns that come before an item's own */
+/*
+ * list statements: the columns that come before an item's own: the total
+ * (from the counters of db/schema.sql), whether the parent item exists,
+ * whether the after= or before= item is in the list (true for offsets)
+ */
 #define TS_LIST_TOTAL    0
 #define TS_LIST_FOUND    1
+#define TS_LIST_ANCHOR   2
+
+/*
+ * the kinds of list pages, one statement each: $1 is the number of rows
+ * to fetch, $2 the offset or the id of the item the page is after or
+ * before, $3... the filters (in the order they are described)
+ */
+#define TS_PAGE_OFFSET   0
+#define TS_PAGE_AFTER    1
+#define TS_PAGE_BEFORE   2    /* its rows come backwards, nearest first */
+#define TS_PAGE_KINDS    3
+
+/* the most rows $1 may ask for: the largest page, and one row more */
+#define TS_PAGE_ROWS     101
 
 /*
  * create and update statements: whether the item exists, then whether each
@@ -68,6 +86,11 @@ typedef struct {
 } ts_column_t;
 
 
+/*
+ * A list's total is read from the counters db/schema.sql keeps: its
+ * ts_list_counts_install() names each table's filter columns, in the order
+ * they are described here.
+ */
 typedef struct {
     ngx_str_t         name;          /* query argument */
     const char       *column;
@@ -80,8 +103,12 @@ typedef struct {
     ngx_str_t         name;          /* path segment */
     ts_resource_t    *child;
     ngx_uint_t        filter;        /* the child's filter on our id */
-    const char       *order;
-    ts_statement_t    statements[1 << TS_FILTERS_MAX];   /* by mask */
+    const char       *sort;          /* ordered by it (NULLs last), then
+                                        by id; NULL: by id.  The name of
+                                        a column, in the table and in
+                                        JSON */
+    ts_statement_t    statements[TS_PAGE_KINDS][1 << TS_FILTERS_MAX];
+                                     /* by page kind and filter mask */
 } ts_relation_t;
 
 
@@ -105,7 +132,8 @@ struct ts_resource_s {
     ts_statement_t    create_statement;   /* $1 fields as JSON */
     ts_statement_t    update_statement;   /* $1 id, $2 fields, $3 ETags */
     ts_statement_t    delete_statement;   /* $1 id, $2 ETags */
-    ts_statement_t    list_statements[1 << TS_FILTERS_MAX];   /* by mask */
+    ts_statement_t    list_statements[TS_PAGE_KINDS][1 << TS_FILTERS_MAX];
+                                     /* by page kind and filter mask */
 };
 
 

@@ -21,21 +21,21 @@ Content-Type: application/json; charset=utf-8
 
 
 
-=== TEST 2: the first page links to the next one only
+=== TEST 2: the first page links to the next one only, after its last item
 --- request
 GET /api/v1/songs?limit=2
 --- error_code: 200
 --- response_body
-{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&offset=2","previous":null}}
+{"songs":[{"id":1,"album_id":1,"artist_id":4,"title":"The Ruler's Back","track_number":1,"duration_ms":229000,"audio":null,"stream_url":null},{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":0,"next":"/api/v1/songs?limit=2&after=2","previous":null}}
 
 
 
-=== TEST 3: a middle page links both ways
+=== TEST 3: a middle page: next after its last item, previous by offset
 --- request
 GET /api/v1/songs?offset=4&limit=3
 --- error_code: 200
 --- response_body
-{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&offset=7","previous":"/api/v1/songs?limit=3&offset=1"}}
+{"songs":[{"id":5,"album_id":3,"artist_id":1,"title":"Formation","track_number":12,"duration_ms":206000,"audio":null,"stream_url":null},{"id":6,"album_id":3,"artist_id":1,"title":"Hold Up","track_number":2,"duration_ms":221000,"audio":null,"stream_url":null},{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":3,"offset":4,"next":"/api/v1/songs?limit=3&after=7","previous":"/api/v1/songs?limit=3&offset=1"}}
 
 
 
@@ -71,7 +71,7 @@ GET /api/v1/artists?limit=100&offset=6
 GET /api/v1/artists?country=Iceland&limit=1
 --- error_code: 200
 --- response_body
-{"artists":[{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"}],"meta":{"total":2,"limit":1,"offset":0,"next":"/api/v1/artists?country=Iceland&limit=1&offset=1","previous":null}}
+{"artists":[{"id":2,"name":"Björk","country":"Iceland","description":null,"dob":"1965-11-21 00:00:00 UTC","website":"bjork.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/2-artist-picture"}],"meta":{"total":2,"limit":1,"offset":0,"next":"/api/v1/artists?country=Iceland&limit=1&after=2","previous":null}}
 
 
 
@@ -184,3 +184,147 @@ GET /api/v1/albums?artist_id=5&sort=name&fields=title
 --- error_code: 200
 --- response_body_like chomp
 ^\{"albums":\[\{"id":4,"artist_id":5,"title":"Master of Puppets",[^{]*\}\],"meta":\{"total":1,
+
+
+
+=== TEST 17: a page after an item: offset null, next after its last item, previous before its first
+--- request
+GET /api/v1/songs?limit=2&after=2
+--- error_code: 200
+--- response_body
+{"songs":[{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null},{"id":4,"album_id":2,"artist_id":4,"title":"Can't Knock the Hustle","track_number":1,"duration_ms":317000,"audio":null,"stream_url":null}],"meta":{"total":12,"limit":2,"offset":null,"next":"/api/v1/songs?limit=2&after=4","previous":"/api/v1/songs?limit=2&before=3"}}
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a page before an item, and before the items at the start
+--- request eval
+["GET /api/v1/songs?limit=2&before=7", "GET /api/v1/songs?limit=2&before=3",
+ "GET /api/v1/songs?limit=5&before=3"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":5,[^{]*\},\{"id":6,[^{]*\}\],"meta":\{"total":12,"limit":2,"offset":null,"next":"\/api\/v1\/songs\?limit=2&after=6","previous":"\/api\/v1\/songs\?limit=2&before=5"\}\}$/,
+ qr/^\{"songs":\[\{"id":1,[^{]*\},\{"id":2,[^{]*\}\],"meta":\{"total":12,"limit":2,"offset":null,"next":"\/api\/v1\/songs\?limit=2&after=2","previous":null\}\}$/,
+ qr/^\{"songs":\[\{"id":1,[^{]*\},\{"id":2,[^{]*\}\],"meta":\{"total":12,"limit":5,"offset":null,"next":"\/api\/v1\/songs\?limit=5&after=2","previous":null\}\}$/]
+
+
+
+=== TEST 19: the last page, by offset and after an item: no next, and no empty page after it
+--- request eval
+["GET /api/v1/songs?limit=3&offset=9", "GET /api/v1/songs?limit=3&after=9",
+ "GET /api/v1/songs?limit=4&after=8"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":10,[^{]*\},\{"id":11,[^{]*\},\{"id":12,[^{]*\}\],"meta":\{"total":12,"limit":3,"offset":9,"next":null,"previous":"\/api\/v1\/songs\?limit=3&offset=6"\}\}$/,
+ qr/^\{"songs":\[\{"id":10,[^{]*\},\{"id":11,[^{]*\},\{"id":12,[^{]*\}\],"meta":\{"total":12,"limit":3,"offset":null,"next":null,"previous":"\/api\/v1\/songs\?limit=3&before=10"\}\}$/,
+ qr/^\{"songs":\[\{"id":9,[^{]*\},\{"id":10,[^{]*\},\{"id":11,[^{]*\},\{"id":12,[^{]*\}\],"meta":\{"total":12,"limit":4,"offset":null,"next":null,/]
+
+
+
+=== TEST 20: empty pages: after the last item, before the first (next goes to the start)
+--- request eval
+["GET /api/v1/songs?after=12", "GET /api/v1/songs?limit=3&before=1",
+ "GET /api/v1/artists?country=UK&after=6", "GET /api/v1/albums?genre=Jazz&offset=0"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body eval
+[qq{{"songs":[],"meta":{"total":12,"limit":20,"offset":null,"next":null,"previous":null}}\n},
+ qq{{"songs":[],"meta":{"total":12,"limit":3,"offset":null,"next":"/api/v1/songs?limit=3&offset=0","previous":null}}\n},
+ qq{{"artists":[],"meta":{"total":1,"limit":20,"offset":null,"next":null,"previous":null}}\n},
+ qq{{"albums":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}\n}]
+
+
+
+=== TEST 21: filters apply to the anchor and the page, and stay in the links
+--- request eval
+["GET /api/v1/artists?country=USA&limit=2&after=4",
+ "GET /api/v1/albums?genre=Rock&before=6"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+[qq{{"artists":[{"id":5,"name":"Metallica","country":"USA","description":"Thrash metal.","dob":null,"website":"metallica.com","picture_url":null},{"id":7,"name":"Mötley Crüe","country":"USA","description":null,"dob":null,"website":null,"picture_url":null}],"meta":{"total":4,"limit":2,"offset":null,"next":null,"previous":"/api/v1/artists?country=USA&limit=2&before=5"}}\n},
+ qq{{"albums":[{"id":5,"artist_id":6,"title":"OK Computer","release_date":"1997-05-21","genre":"Rock","cover_url":null}],"meta":{"total":2,"limit":20,"offset":null,"next":"/api/v1/albums?genre=Rock&limit=20&after=5","previous":null}}\n}]
+
+
+
+=== TEST 22: bad after and before: like any id
+--- request eval
+["GET /api/v1/songs?after=abc", "GET /api/v1/songs?after=-1",
+ "GET /api/v1/songs?after=", "GET /api/v1/songs?after=9223372036854775808",
+ "GET /api/v1/songs?after=1%00", "GET /api/v1/songs?before=x1",
+ "GET /api/v1/songs?before=1.5"]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400]
+--- response_body eval
+[(qq{{"error":{"status":400,"message":"after must be a non-negative integer"}}\n}) x 5,
+ (qq{{"error":{"status":400,"message":"before must be a non-negative integer"}}\n}) x 2]
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: offset, after and before: one at most
+--- request eval
+["GET /api/v1/songs?after=2&offset=0", "GET /api/v1/songs?offset=4&after=2",
+ "GET /api/v1/songs?after=2&before=5", "GET /api/v1/songs?before=5&offset=1",
+ "GET /api/v1/artists?country=USA&after=4&offset=2&limit=1"]
+--- error_code eval
+[400, 400, 400, 400, 400]
+--- response_body eval
+[(qq{{"error":{"status":400,"message":"offset, after and before cannot be combined: give one of them"}}\n}) x 5]
+
+
+
+=== TEST 24: an anchor that is not in the list: a 400 that says so
+--- request eval
+["GET /api/v1/songs?after=99", "GET /api/v1/songs?before=0",
+ "GET /api/v1/artists?country=UK&after=4", "GET /api/v1/songs?album_id=3&artist_id=4&after=5",
+ "GET /api/v1/albums?genre=Rock&before=1"]
+--- error_code eval
+[400, 400, 400, 400, 400]
+--- response_body eval
+[qq{{"error":{"status":400,"message":"after: song 99 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"before: song 0 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"after: artist 4 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"after: song 5 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"before: album 1 is not in this list"}}\n}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: a bad limit is reported first; a page beyond an offset keeps working
+--- request eval
+["GET /api/v1/songs?after=2&limit=0", "GET /api/v1/songs?limit=100&after=1"]
+--- error_code eval
+[400, 200]
+--- response_body_like eval
+[qr/^\{"error":\{"status":400,"message":"limit must be an integer from 1 to 100"\}\}$/,
+ qr/^\{"songs":\[\{"id":2,.*\{"id":12,[^\]]*\],"meta":\{"total":12,"limit":100,"offset":null,"next":null,"previous":"\/api\/v1\/songs\?limit=100&before=2"\}\}$/]
+
+
+
+=== TEST 26: with the cache, pages after different items are different answers
+--- http_config eval: Tunesheap::Test::cached_config()
+--- request eval
+["GET /api/v1/songs?limit=1&after=3", "GET /api/v1/songs?limit=1&after=4",
+ "GET /api/v1/songs?limit=1&before=4", "GET /api/v1/songs?limit=1&after=3"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: MISS", "X-Cache: MISS", "X-Cache: HIT redis"]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":4,/, qr/^\{"songs":\[\{"id":5,/, qr/^\{"songs":\[\{"id":3,/,
+ qr/^\{"songs":\[\{"id":4,/]
+
+
+
+=== TEST 27: an id filter written with leading zeros has the same total
+--- request
+GET /api/v1/songs?album_id=0001&limit=1
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[\{"id":1,[^\]]*\],"meta":\{"total":4,"limit":1,"offset":0,"next":"/api/v1/songs\?album_id=0001&limit=1&after=1","previous":null\}\}$

@@ -42,7 +42,7 @@ GET /api/v1/albums/1/songs
 GET /api/v1/albums/1/songs?limit=2&offset=1
 --- error_code: 200
 --- response_body
-{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&offset=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
+{"songs":[{"id":2,"album_id":1,"artist_id":4,"title":"Takeover","track_number":2,"duration_ms":313000,"audio":null,"stream_url":null},{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":1,"next":"/api/v1/albums/1/songs?limit=2&after=3","previous":"/api/v1/albums/1/songs?limit=2&offset=0"}}
 
 
 
@@ -96,3 +96,58 @@ GET /api/v1/artists/2/albums
 [qq{{"error":{"status":400,"message":"artist id must be a non-negative integer"}}\n},
  qq{{"error":{"status":400,"message":"album id must be a non-negative integer"}}\n},
  qq{{"error":{"status":400,"message":"limit must be an integer from 1 to 100"}}\n}]
+
+
+
+=== TEST 10: an album's songs after an item: in track order, unnumbered last
+--- request eval
+["GET /api/v1/albums/1/songs?limit=2&after=2",
+ "GET /api/v1/albums/1/songs?limit=2&after=3",
+ "GET /api/v1/albums/1/songs?limit=2&after=12"]
+--- error_code eval
+[200, 200, 200]
+--- response_body eval
+[qq{{"songs":[{"id":3,"album_id":1,"artist_id":4,"title":"Izzo (H.O.V.A.)","track_number":3,"duration_ms":240000,"audio":null,"stream_url":null},{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":null,"next":null,"previous":"/api/v1/albums/1/songs?limit=2&before=3"}}\n},
+ qq{{"songs":[{"id":12,"album_id":1,"artist_id":4,"title":"Girls, Girls, Girls","track_number":null,"duration_ms":null,"audio":null,"stream_url":null}],"meta":{"total":4,"limit":2,"offset":null,"next":null,"previous":"/api/v1/albums/1/songs?limit=2&before=12"}}\n},
+ qq{{"songs":[],"meta":{"total":4,"limit":2,"offset":null,"next":null,"previous":null}}\n}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: an album's songs before an item, from the unnumbered one back
+--- request eval
+["GET /api/v1/albums/1/songs?limit=2&before=12",
+ "GET /api/v1/albums/1/songs?limit=2&before=2",
+ "GET /api/v1/albums/1/songs?limit=2&before=1"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":2,[^{]*\},\{"id":3,[^{]*\}\],"meta":\{"total":4,"limit":2,"offset":null,"next":"\/api\/v1\/albums\/1\/songs\?limit=2&after=3","previous":"\/api\/v1\/albums\/1\/songs\?limit=2&before=2"\}\}$/,
+ qr/^\{"songs":\[\{"id":1,[^{]*\}\],"meta":\{"total":4,"limit":2,"offset":null,"next":"\/api\/v1\/albums\/1\/songs\?limit=2&after=1","previous":null\}\}$/,
+ qr/^\{"songs":\[\],"meta":\{"total":4,"limit":2,"offset":null,"next":"\/api\/v1\/albums\/1\/songs\?limit=2&offset=0","previous":null\}\}$/]
+
+
+
+=== TEST 12: the anchor must be in the nested list; the parent must exist first
+--- request eval
+["GET /api/v1/albums/2/songs?after=1", "GET /api/v1/artists/4/songs?before=5",
+ "GET /api/v1/artists/4/albums?genre=Hip-Hop&after=3",
+ "GET /api/v1/albums/99/songs?after=1", "GET /api/v1/artists/4/songs?after=x"]
+--- error_code eval
+[400, 400, 400, 404, 400]
+--- response_body eval
+[qq{{"error":{"status":400,"message":"after: song 1 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"before: song 5 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"after: album 3 is not in this list"}}\n},
+ qq{{"error":{"status":404,"message":"album 99 not found"}}\n},
+ qq{{"error":{"status":400,"message":"after must be a non-negative integer"}}\n}]
+
+
+
+=== TEST 13: an artist's songs after an item, by id, with another filter
+--- request
+GET /api/v1/artists/4/songs?album_id=1&limit=2&after=1
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[\{"id":2,[^{]*\},\{"id":3,[^{]*\}\],"meta":\{"total":4,"limit":2,"offset":null,"next":"/api/v1/artists/4/songs\?album_id=1&limit=2&after=3","previous":"/api/v1/artists/4/songs\?album_id=1&limit=2&before=2"\}\}$

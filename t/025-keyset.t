@@ -1,0 +1,325 @@
+# Keyset pages over larger lists: next links walk a whole list exactly
+# once (and previous links walk it back), keyset and offset pages agree,
+# and totals stay exact through writes.  The items made here (ids above
+# 1000) are deleted by the last block: later suites see the fixture.
+
+use Test::Nginx::Socket 'no_plan';
+use Tunesheap::Test;
+use JSON::PP ();
+
+our $Key = "Authorization: Bearer tsk_test_writer";
+our $Json = "Content-Type: application/json";
+
+# 40 songs in album 1001 of artist 3, with repeated and missing track
+# numbers in no relation to their ids, some by artist 6; album 1002 of
+# artist 6; 9 artists in a country whose name needs escaping
+our $Setup = <<'SQL';
+INSERT INTO artists (id, name, country)
+    SELECT 1000 + i, 'keyset ' || i, 'Keyset Land' FROM generate_series(1, 9) i;
+INSERT INTO albums (id, artist_id, title, genre) VALUES
+    (1001, 3, 'Keyset One', 'Keyset & Co'), (1002, 6, 'Keyset Two', 'Keyset & Co');
+INSERT INTO songs (id, album_id, artist_id, title, track_number)
+    SELECT 1100 - i, 1001, CASE WHEN i % 3 = 0 THEN 6 ELSE 3 END, 'k' || i,
+           CASE WHEN i % 5 = 0 THEN NULL ELSE (i * 7) % 11 END
+      FROM generate_series(1, 40) i;
+SQL
+
+our $Cleanup = <<'SQL';
+DELETE FROM songs WHERE id > 1000 OR album_id > 1000;
+DELETE FROM albums WHERE id > 1000;
+DELETE FROM artists WHERE id > 1000;
+SELECT setval('songs_id_seq', (SELECT max(id) FROM songs));
+SQL
+
+sub get_json {
+    my ($path) = @_;
+    my ($st, undef, $body) = Tunesheap::Test::http(GET => $path);
+    die "GET $path: $st $body\n" unless $st == 200;
+    return JSON::PP::decode_json($body);
+}
+
+# Follows the $dir links ('next' or 'previous') from $path: the ids of
+# every page in list order, and whether every page but the last was full
+# and every page gave the same total.
+sub walk {
+    my ($path, $name, $dir) = @_;
+    my (@pages, %totals);
+    my $full = 1;
+    my $url = $path;
+
+    while (defined $url) {
+        die "more than 500 pages from $path\n" if @pages > 500;
+        my $j = get_json($url);
+        $totals{$j->{meta}{total}} = 1;
+        push @pages, [ map { $_->{id} } @{ $j->{$name} } ];
+        $url = $j->{meta}{$dir};
+        $full = 0 if defined $url && @{ $pages[-1] } != $j->{meta}{limit};
+    }
+
+    @pages = reverse @pages if $dir eq 'previous';
+
+    return ([ map { @$_ } @pages ], $full, [ keys %totals ]);
+}
+
+# the ids of a list in Postgres, in the API's order
+sub ids {
+    my ($table, $where, $order) = @_;
+    return Tunesheap::Test::sql("SELECT string_agg(id::text, ',' ORDER BY "
+                                . ($order // 'id') . ") FROM $table"
+                                . ($where ? " WHERE $where" : ''));
+}
+
+sub count {
+    my ($table, $where) = @_;
+    return Tunesheap::Test::sql("SELECT count(*) FROM $table"
+                                . ($where ? " WHERE $where" : ''));
+}
+
+# walks a list both ways: each id once, in the order Postgres gives
+sub check_walk {
+    my ($path, $name, $table, $where, $order) = @_;
+    my $want = ids($table, $where, $order);
+    my $n = count($table, $where);
+
+    my ($ids, $full, $totals) = walk($path, $name, 'next');
+    Test::More::is(join(',', @$ids), $want, "$path: next walks every item once");
+    Test::More::ok($full, "$path: every page but the last is full");
+    Test::More::is("@$totals", $n, "$path: the total is exact on every page");
+
+    # from the last page back to the first
+    my @all = split /,/, $want;
+    my ($back) = walk(last_page($path, \@all, get_json($path)->{meta}{limit}),
+                      $name, 'previous');
+    Test::More::is(join(',', @$back), $want,
+                   "$path: previous walks them back, each once");
+}
+
+# the last page, reached through the after= link of the item before it
+sub last_page {
+    my ($path, $all, $limit) = @_;
+    my $sep = $path =~ /\?/ ? '&' : '?';
+    my $k = @$all - $limit;
+    return $k > 0 ? "$path${sep}after=$all->[$k - 1]" : $path;
+}
+
+# every page of a list at every position, by offset, after and before
+sub check_agree {
+    my ($path, $name, $limit, @all) = @_;
+    my $sep = $path =~ /\?/ ? '&' : '?';
+    my $bad = 0;
+
+    for my $k (0 .. $#all) {
+        my $end = $k + $limit - 1 < $#all ? $k + $limit - 1 : $#all;
+        my $want = join ',', @all[$k .. $end];
+        my $o = get_json("$path${sep}limit=$limit&offset=$k");
+        my @got = map { $_->{id} } @{ $o->{$name} };
+        $bad++, Test::More::diag("offset=$k: @got") if "@got" ne $want =~ tr/,/ /r;
+
+        if ($k > 0) {
+            my $a = get_json("$path${sep}limit=$limit&after=$all[$k - 1]");
+            @got = map { $_->{id} } @{ $a->{$name} };
+            $bad++, Test::More::diag("after=$all[$k - 1]: @got")
+                if "@got" ne $want =~ tr/,/ /r;
+            $bad++, Test::More::diag("after=$all[$k - 1]: total")
+                if $a->{meta}{total} != @all;
+            $bad++, Test::More::diag("after: offset")
+                if defined $a->{meta}{offset};
+        }
+
+        if ($k + $limit <= $#all) {
+            my $b = get_json("$path${sep}limit=$limit&before=$all[$k + $limit]");
+            @got = map { $_->{id} } @{ $b->{$name} };
+            $bad++, Test::More::diag("before=$all[$k + $limit]: @got")
+                if "@got" ne $want =~ tr/,/ /r;
+        }
+    }
+
+    Test::More::is($bad, 0, "$path: offset, after and before pages agree at "
+                            . "every position");
+}
+
+# meta.total of each list against count(*) in Postgres
+our @Totals = (
+    ["/api/v1/songs", "songs", ""],
+    ["/api/v1/songs?album_id=1001", "songs", "album_id = 1001"],
+    ["/api/v1/songs?album_id=1002", "songs", "album_id = 1002"],
+    ["/api/v1/songs?artist_id=6", "songs", "artist_id = 6"],
+    ["/api/v1/songs?album_id=1001&artist_id=3", "songs",
+     "album_id = 1001 AND artist_id = 3"],
+    ["/api/v1/songs?album_id=1001&artist_id=6", "songs",
+     "album_id = 1001 AND artist_id = 6"],
+    ["/api/v1/albums/1001/songs", "songs", "album_id = 1001"],
+    ["/api/v1/albums/1002/songs?artist_id=6", "songs",
+     "album_id = 1002 AND artist_id = 6"],
+    ["/api/v1/artists/3/songs", "songs", "artist_id = 3"],
+    ["/api/v1/artists/6/songs?album_id=1001", "songs",
+     "artist_id = 6 AND album_id = 1001"],
+    ["/api/v1/albums?genre=Keyset+%26+Co", "albums", "genre = 'Keyset & Co'"],
+    ["/api/v1/albums?genre=Rock", "albums", "genre = 'Rock'"],
+    ["/api/v1/artists/6/albums?genre=Keyset%20%26%20Co", "albums",
+     "artist_id = 6 AND genre = 'Keyset & Co'"],
+    ["/api/v1/albums", "albums", ""],
+    ["/api/v1/artists?country=Keyset%20Land", "artists",
+     "country = 'Keyset Land'"],
+    ["/api/v1/artists?country=UK", "artists", "country = 'UK'"],
+    ["/api/v1/artists", "artists", ""],
+);
+
+sub check_totals {
+    my ($what, @lists) = @_;
+    my $bad = 0;
+
+    @lists = @Totals unless @lists;
+
+    # every count(*) in one query
+    my @want = split /,/, Tunesheap::Test::sql("SELECT concat_ws(','"
+        . join('', map { ", (SELECT count(*) FROM $_->[1]"
+                         . ($_->[2] ? " WHERE $_->[2]" : '') . ")" } @lists)
+        . ")");
+
+    for my $t (@lists) {
+        my $path = $t->[0];
+        my $got = get_json($path)->{meta}{total};
+        my $want = shift @want;
+        $bad++, Test::More::diag("$path: total $got, count(*) $want")
+            if $got != $want;
+    }
+
+    Test::More::is($bad, 0, "$what: every total is count(*)");
+}
+
+sub write_ok {
+    my ($method, $path, $body, $status) = @_;
+    my ($st, undef, $answer) = Tunesheap::Test::http($method => $path,
+        headers => { authorization => 'Bearer tsk_test_writer',
+                     'content-type' => 'application/json' },
+        (defined $body ? (body => $body) : ()));
+    Test::More::is($st, $status, "$method $path") or Test::More::diag($answer);
+    return defined $answer && $answer =~ /"id":(\d+)/ ? $1 : undef;
+}
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: set up: 40 songs with repeated and missing track numbers
+--- init
+Tunesheap::Test::sql($::Setup);
+--- request
+GET /api/v1/albums/1001/songs?limit=40
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[(\{"id":\d+,"album_id":1001,[^{]*\},?){40}\],"meta":\{"total":40,"limit":40,"offset":0,"next":null,"previous":null\}\}$
+
+
+
+=== TEST 2: an album's songs: next walks them once, in track order (unnumbered last), and previous walks back
+--- init
+main::check_walk("/api/v1/albums/1001/songs?limit=3", "songs", "songs",
+                 "album_id = 1001", "track_number, id");
+main::check_walk("/api/v1/albums/1001/songs?limit=7&artist_id=3", "songs",
+                 "songs", "album_id = 1001 AND artist_id = 3",
+                 "track_number, id");
+main::check_walk("/api/v1/albums/1001/songs?limit=1", "songs", "songs",
+                 "album_id = 1001", "track_number, id");
+--- request
+GET /api/v1/albums/1001/songs?limit=100
+--- error_code: 200
+
+
+
+=== TEST 3: filtered and whole lists: next walks them once, by id
+--- init
+main::check_walk("/api/v1/songs?limit=7", "songs", "songs", "");
+main::check_walk("/api/v1/songs?artist_id=3&limit=4", "songs", "songs",
+                 "artist_id = 3");
+main::check_walk("/api/v1/songs?album_id=1001&artist_id=6&limit=2", "songs",
+                 "songs", "album_id = 1001 AND artist_id = 6");
+main::check_walk("/api/v1/artists/6/songs?limit=3", "songs", "songs",
+                 "artist_id = 6");
+main::check_walk("/api/v1/artists?country=Keyset%20Land&limit=2", "artists",
+                 "artists", "country = 'Keyset Land'");
+main::check_walk("/api/v1/albums?genre=Keyset+%26+Co&limit=1", "albums",
+                 "albums", "genre = 'Keyset & Co'");
+main::check_walk("/api/v1/artists?limit=5", "artists", "artists", "");
+--- request
+GET /api/v1/songs?limit=100
+--- error_code: 200
+
+
+
+=== TEST 4: keyset and offset pages agree at every position
+--- init
+main::check_agree("/api/v1/albums/1001/songs", "songs", 6,
+                  split /,/, main::ids("songs", "album_id = 1001",
+                                       "track_number, id"));
+main::check_agree("/api/v1/songs?artist_id=3", "songs", 4,
+                  split /,/, main::ids("songs", "artist_id = 3"));
+main::check_agree("/api/v1/artists?country=Keyset+Land", "artists", 2,
+                  split /,/, main::ids("artists", "country = 'Keyset Land'"));
+--- request
+GET /api/v1/songs?limit=100
+--- error_code: 200
+
+
+
+=== TEST 5: a page's links keep the filters, escaped, and continue after its last item
+--- request
+GET /api/v1/artists?country=Keyset+Land&limit=2&after=1002
+--- error_code: 200
+--- response_body
+{"artists":[{"id":1003,"name":"keyset 3","country":"Keyset Land","description":null,"dob":null,"website":null,"picture_url":null},{"id":1004,"name":"keyset 4","country":"Keyset Land","description":null,"dob":null,"website":null,"picture_url":null}],"meta":{"total":9,"limit":2,"offset":null,"next":"/api/v1/artists?country=Keyset%20Land&limit=2&after=1004","previous":"/api/v1/artists?country=Keyset%20Land&limit=2&before=1003"}}
+
+
+
+=== TEST 6: totals stay exact through creates, deletes and moves between lists
+--- init
+main::check_totals("at first");
+main::write_ok(PATCH => "/api/v1/songs/1099", '{"song":{"album_id":1002,"artist_id":6}}', 200);
+main::check_totals("a song moved to another album and artist");
+main::write_ok(PATCH => "/api/v1/songs/1098", '{"song":{"title":"renamed","track_number":99}}', 200);
+main::check_totals("a song changed, in the same lists");
+my $id = main::write_ok(POST => "/api/v1/songs", '{"song":{"album_id":1002,"artist_id":3,"title":"new"}}', 201);
+main::check_totals("a song created");
+main::write_ok(PUT => "/api/v1/albums/1002", '{"album":{"artist_id":3,"title":"Keyset Two","genre":"Rock"}}', 200);
+main::check_totals("an album moved to another artist and genre");
+main::write_ok(PATCH => "/api/v1/artists/1005", '{"artist":{"country":null}}', 200);
+main::write_ok(PATCH => "/api/v1/artists/1006", '{"artist":{"country":"UK"}}', 200);
+main::check_totals("artists left a country, one for another");
+main::write_ok(DELETE => "/api/v1/songs/$id", undef, 204);
+main::write_ok(DELETE => "/api/v1/songs/1097", undef, 204);
+main::check_totals("songs deleted");
+Tunesheap::Test::sql("UPDATE songs SET album_id = 1001 WHERE album_id = 1002");
+main::check_totals("many songs moved in one statement");
+--- request
+GET /api/v1/albums/1002/songs
+--- error_code: 200
+--- response_body
+{"songs":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}
+
+
+
+=== TEST 7: a page after or before an item of another list, or deleted, is a 400
+--- request eval
+["GET /api/v1/albums/1001/songs?after=1",
+ "GET /api/v1/songs?album_id=1001&artist_id=3&before=1094",
+ "GET /api/v1/songs?album_id=1001&after=1097"]
+--- error_code eval
+[400, 400, 400]
+--- response_body eval
+[qq{{"error":{"status":400,"message":"after: song 1 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"before: song 1094 is not in this list"}}\n},
+ qq{{"error":{"status":400,"message":"after: song 1097 is not in this list"}}\n}]
+
+
+
+=== TEST 8: clean up: the fixture as it was, totals included
+--- init
+Tunesheap::Test::sql($::Cleanup);
+main::check_totals("after clean-up", grep { $_->[0] !~ /100[12]/ } @::Totals);
+--- request
+GET /api/v1/songs?limit=1
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[\{"id":1,[^\]]*\],"meta":\{"total":12,"limit":1,"offset":0,"next":"/api/v1/songs\?limit=1&after=1","previous":null\}\}$

@@ -1,6 +1,7 @@
 # Search: what a write makes is found at once, and the ranking tiers:
 # the exact name, then names starting with the text, then names holding
-# its words, then typos.  The artists made here are deleted here.
+# its words, then typos.  The artists made here are deleted here, and
+# the id sequence is put back: later suites see the fixture as it was.
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
@@ -74,6 +75,8 @@ for my $name ('Heavy Metal Thunder', 'METAL', 'Zyxwv Quartet') {
         headers => { Authorization => "Bearer tsk_test_writer" });
     Test::More::is($st, 204, "deleted $name");
 }
+# later suites count on the fixture's next ids
+Tunesheap::Test::sql("SELECT setval('artists_id_seq', (SELECT max(id) FROM artists))");
 --- request eval
 ["GET /api/v1/search?q=thunder&type=artist", "GET /api/v1/search?q=metal&type=artist"]
 --- error_code eval

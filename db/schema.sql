@@ -54,6 +54,50 @@ CREATE INDEX IF NOT EXISTS songs_album_idx
     ON songs (album_id, track_number, id);
 CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 
+-- Search (see ts_resource.c): every branch of a search is a capped index
+-- scan, so a search costs about the same whatever the text.
+--  * exact and "starts with" on the whole folded name: btree, bytewise
+--    (text_pattern_ops: ranges in byte order whatever the collation);
+--  * words, the last one also a prefix: GIN full text;
+--  * typos: GIN trigram similarity (%).
+
+-- The words of a folded search text, all required; the last one also as a
+-- prefix ("metal" finds "metallica": search as the user types) unless the
+-- text ends in something other than a letter or digit (the user finished
+-- the word) or the word is shorter than 3 characters (too many words begin
+-- with one or two letters; the whole-name prefix covers those).
+CREATE OR REPLACE FUNCTION ts_search_query(text) RETURNS tsquery
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$
+    SELECT CASE
+        WHEN $1 ~ '[[:alnum:]]$' AND q::text ~ '''[^'']{3,}''$'
+        THEN (q::text || ':*')::tsquery
+        ELSE q
+    END
+    FROM plainto_tsquery('simple', $1) AS q $$;
+
+-- Typos: names similar to a folded text, at most $2 of them.  The GIN
+-- trigram index can only skip names that share too few trigrams with the
+-- text, and every other name is read and compared: a threshold of 0.4
+-- (not the default 0.3) keeps that to names sharing a larger part of the
+-- text ("metalica" still finds "metallica", "raidohead" "radiohead").
+-- One function per table: SET only holds for a function call.
+CREATE OR REPLACE FUNCTION ts_search_typos_artists(text, integer)
+    RETURNS SETOF bigint
+    LANGUAGE sql STABLE PARALLEL SAFE STRICT
+    SET pg_trgm.similarity_threshold = 0.4 SET gin_fuzzy_search_limit = 1000
+    AS $$ SELECT id FROM artists WHERE ts_fold(name) % $1 LIMIT $2 $$;
+CREATE OR REPLACE FUNCTION ts_search_typos_albums(text, integer)
+    RETURNS SETOF bigint
+    LANGUAGE sql STABLE PARALLEL SAFE STRICT
+    SET pg_trgm.similarity_threshold = 0.4 SET gin_fuzzy_search_limit = 1000
+    AS $$ SELECT id FROM albums WHERE ts_fold(title) % $1 LIMIT $2 $$;
+CREATE OR REPLACE FUNCTION ts_search_typos_songs(text, integer)
+    RETURNS SETOF bigint
+    LANGUAGE sql STABLE PARALLEL SAFE STRICT
+    SET pg_trgm.similarity_threshold = 0.4 SET gin_fuzzy_search_limit = 1000
+    AS $$ SELECT id FROM songs WHERE ts_fold(title) % $1 LIMIT $2 $$;
+
 -- Full-text and trigram search on the folded names and titles.
 CREATE INDEX IF NOT EXISTS artists_name_fts_idx
     ON artists USING gin (to_tsvector('simple', ts_fold(name)));
@@ -67,6 +111,12 @@ CREATE INDEX IF NOT EXISTS songs_title_fts_idx
     ON songs USING gin (to_tsvector('simple', ts_fold(title)));
 CREATE INDEX IF NOT EXISTS songs_title_trgm_idx
     ON songs USING gin (ts_fold(title) gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS artists_name_fold_idx
+    ON artists (ts_fold(name) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS albums_title_fold_idx
+    ON albums (ts_fold(title) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS songs_title_fold_idx
+    ON songs (ts_fold(title) text_pattern_ops);
 
 -- API keys for writes (and for reads where a directive asks).  Only the
 -- SHA-256 of a key is kept; `make apikey` prints the key itself once.

@@ -121,3 +121,58 @@ GET /api/v1/search?q=zzzzqqqq
  qq{{"error":{"status":400,"message":"limit must be an integer from 1 to 100"}}\n}]
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: the last word is a prefix: search as the user types
+--- request eval
+["GET /api/v1/search?q=metal&type=artist", "GET /api/v1/search?q=beyo&type=artist",
+ "GET /api/v1/search?q=master%20of%20pup&type=album", "GET /api/v1/search?q=karma%20pol&type=song",
+ "GET /api/v1/search?q=RADIOH&type=artist", "GET /api/v1/search?q=%C3%81g%C3%A6t&type=album"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"artists":\[\{"id":5,"name":"Metallica",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\{"id":1,"name":"Beyoncé",[^{]*\}\]\}$/,
+ qr/^\{"albums":\[\{"id":4,"artist_id":5,"title":"Master of Puppets",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\{"id":10,"album_id":5,"artist_id":6,"title":"Karma Police",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\{"id":6,"name":"Radiohead",[^{]*\}\]\}$/,
+ qr/^\{"albums":\[\{"id":6,"artist_id":3,"title":"Ágætis byrjun",[^{]*\}\]\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: one or two letters are only the start of a whole name
+--- request eval
+["GET /api/v1/search?q=ka&type=song", "GET /api/v1/search?q=po&type=song"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":10,"album_id":5,"artist_id":6,"title":"Karma Police",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\]\}$/]
+
+
+
+=== TEST 12: hostile texts answer, with what they really match
+--- request eval
+["GET /api/v1/search?q=%25", "GET /api/v1/search?q=_",
+ "GET /api/v1/search?q=%25%25%25%25%25%25%25%25", "GET /api/v1/search?q=a%25a%25a%25a%25a%25a%25a%25a",
+ "GET /api/v1/search?q=" . ("the+" x 50), "GET /api/v1/search?q=" . ("the+" x 48) . "blueprin",
+ "GET /api/v1/search?q=k&type=song", "GET /api/v1/search?q=!!!%3F%3F%3F%2C%2C",
+ "GET /api/v1/search?q=%E6%97%A5%E6%9C%AC", "GET /api/v1/search?q=" . ("x" x 200)]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\{"id":1,[^{]*\},\{"id":4,[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\]\}$/,
+ qr/^\{"songs":\[\{"id":10,[^{]*"title":"Karma Police",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/]
+--- no_error_log
+[error]

@@ -361,7 +361,7 @@ if want mix; then
                                   k = k "?" substr($0, RSTART + 1, RLENGTH - 1)
                               n[k]++ }
         END { for (k in n) printf "%d %s\n", n[k], k }' "$dir/mix.paths" \
-        | sort -rn | awk '{ printf "%s%s %.0f%%", NR > 1 ? ", " : "", $2,
+        | sort -rn | awk '{ printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $2,
                                    $1 / 5000 }')
     header "A music app's mix ($shares), ids skewed like play counts, empty cache at start"
     [ "$bad" = 0 ] || echo "bench: $bad of the static mix's answers are errors" >&2

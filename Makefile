@@ -24,6 +24,8 @@ NGINX        ?= /usr/sbin/nginx
 NGINX_PREFIX := $(VAR)/nginx
 NGINX_CONF   := $(ROOT)/conf/tunesheap.dev.conf
 SCOPES       ?= read,write
+# the listen backlog of conf/tunesheap.dev.conf: the kernel caps it here
+SOMAXCONN    ?= 16384
 
 SOURCES := config ngx_tunesheap_module.c $(wildcard src/*.c src/*.h)
 
@@ -79,7 +81,9 @@ run: deps build
 	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp $(VAR)/media/.tmp
 	@chmod 777 $(VAR)/media $(VAR)/media/.tmp   # whoever nginx's workers run as
 	@$(MAKE) -s stop-nginx
-	@$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF)
+	@bench/somaxconn.sh $(SOMAXCONN)
+	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
+		$(NGINX) -p $(NGINX_PREFIX)/ -c $(NGINX_CONF)
 	@for i in $$(seq 50); do \
 		curl -fs -o /dev/null http://127.0.0.1:$(HTTP_PORT)/api/v1/health \
 			&& break; sleep 0.2; done

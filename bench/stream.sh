@@ -1,8 +1,9 @@
 # make bench's streaming rows (issue 5), sourced by bench/run.sh once
 # Postgres holds the catalog; needs its $root, $dir, $dsn, $seconds,
-# $pool, $workers and $stream_pid.
+# $stream_pid and bench_conf.
 #
-# A second nginx (port 8091, 2 workers, sendfile on) keeps audio under
+# A second nginx (port 8091) runs conf/tunesheap.dev.conf as run.sh's
+# bench_conf writes it (sendfile on, as shipped), with its audio under
 # $dir/stream/media; big.mp3 (5 MB, t/tools/mkaudio.sh --big) is uploaded
 # to song 1 through the API with a write key, and the same file is served
 # from a plain static location of the same server, the ceiling.  Then wrk
@@ -15,13 +16,13 @@
 #   - 200 connections, each asking for one random 64 KB range at a time.
 # Success: answers with the expected status (200, or 206 for ranges) over
 # everything tried (answers plus wrk's socket errors and timeouts); the
-# statuses come from nginx's log (one line per answer), as wrk only counts
+# statuses come from nginx's access log (the shipped one: format api), as
+# wrk only counts
 # those >= 400.  A 499 is a request wrk dropped when its time was up.
 #
 # Environment: BENCH_STREAM_PORT (8091), BENCH_STREAM_CONNS (1000),
 # BENCH_RANGE_CONNS (200), BENCH_RANGE_LEN (65536), BENCH_STREAM_TIMEOUT
-# (seconds before wrk calls a download timed out, 60), BENCH_NOPUSH
-# (nginx's tcp_nopush, off).
+# (seconds before wrk calls a download timed out, 60).
 
 stream_port=${BENCH_STREAM_PORT:-8091}
 stream_conns=${BENCH_STREAM_CONNS:-1000}
@@ -29,52 +30,29 @@ range_conns=${BENCH_RANGE_CONNS:-200}
 range_len=${BENCH_RANGE_LEN:-65536}
 stream_timeout=${BENCH_STREAM_TIMEOUT:-60}
 sdir=$dir/stream
-stream_log=$sdir/nginx/logs/status.log
+stream_log=$sdir/nginx/logs/access.log
 song=1
 
 stream_start() {
-    local secret key url
+    local key url
     mkdir -p "$sdir/nginx/logs" "$sdir/nginx/tmp" "$sdir/media/.tmp" \
         "$sdir/static"
     chmod 777 "$sdir/media" "$sdir/media/.tmp"   # whoever the workers are
     [ -s "$sdir/static/big.mp3" ] || t/tools/mkaudio.sh --big "$sdir/static"
     size=$(stat -c %s "$sdir/static/big.mp3")
-    secret=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 
-    { nginx_conf_head 8000; cat <<CONF
-    sendfile on;
-    # on, a 64 KB range's last bytes wait for the client's delayed ACK
-    # (40 ms on loopback, whose segments are 64 KB): see bench/README.md
-    tcp_nopush ${BENCH_NOPUSH:-off};
+    # the streaming nginx runs conf/tunesheap.dev.conf too (run.sh's
+    # bench_conf), on its own prefix: its media are $sdir/media
+    cat >"$sdir/locations.conf" <<CONF
+# the ceiling: the same file, plain nginx (not in what ships)
+location /static-audio/ {
+    alias $sdir/static/;
+    types { audio/mpeg mp3; }
     open_file_cache max=100 inactive=60s;
-    log_format status '\$status';
-    tunesheap_postgres "$dsn" pool=$pool queue=12000;
-    tunesheap_postgres_timeout 30s;
-    server {
-        listen 127.0.0.1:$stream_port backlog=16384;
-        # one line per answer, its status: success is counted from it
-        access_log $stream_log status buffer=64k flush=1s;
-        location /api/v1/ {
-            tunesheap_api;
-            tunesheap_media_root $sdir/media;
-            tunesheap_media_secret $secret;
-            client_body_temp_path $sdir/media/.tmp;
-            client_max_body_size 60m;
-        }
-        location /_tunesheap_media/ {
-            internal;
-            alias $sdir/media/;
-        }
-        # the ceiling: the same file, plain nginx
-        location /static-audio/ {
-            alias $sdir/static/;
-            types { audio/mpeg mp3; }
-        }
-    }
 }
 CONF
-    } >"$sdir/nginx.conf"
-
+    bench_conf "$sdir/nginx" "$stream_port" "$sdir/locations.conf" \
+        >"$sdir/nginx.conf"
     : >"$sdir/nginx/logs/error.log"
     /usr/sbin/nginx -p "$sdir/nginx/" -c "$sdir/nginx.conf"
     for _ in $(seq 50); do
@@ -143,7 +121,8 @@ stream_measure() {
     echo "$out" | awk -v statuses="$stream_log" -v want="$want" \
                       -v what="${path%%\?*} at $c" -v rss="$(cat "$sdir/rss")" '
     FILENAME == statuses {
-        if ($1 != want && $1 != 499) { bad++; st[$1]++ }
+        split($0, q, "\""); split(q[3], f, " ")
+        if (f[1] != want && f[1] != 499) { bad++; st[f[1]]++ }
         next
     }
     {

@@ -464,6 +464,7 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
     r = ctx->request;
 
     ctx->query.statement = statement;
+    ctx->query.once = 1;    /* may write: never sent twice */
     ctx->query.nparams = nparams;
 
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {

@@ -44,6 +44,7 @@ struct ts_pg_conn_s {
     ngx_uint_t           nsent;
     ngx_uint_t           generation; /* changes when the connection does */
     PGresult            *result;     /* of the oldest, while it arrives */
+    ngx_msec_t           progress;   /* last result, or first send */
     ngx_event_t          connect_timer;
     ts_pg_state_e        state;
     unsigned             reused:1;   /* has answered a query before */
@@ -125,7 +126,11 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
     ngx_cpystrn((u_char *) pool->conninfo, conf->conninfo.data,
                 conf->conninfo.len + 1);
 
-    /* the server cancels what the pool would time out anyway */
+    /*
+     * the server cancels a statement a margin before the caller's deadline,
+     * so a slow statement ends without taking its connection (and the
+     * queries pipelined behind it) down
+     */
     len = sizeof("SET statement_timeout = ;") - 1 + NGX_INT_T_LEN
           + conf->setup.len + 1;
 
@@ -135,7 +140,8 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
     }
 
     p = ngx_sprintf((u_char *) pool->setup, "SET statement_timeout = %M;%V",
-                    conf->query_timeout, &conf->setup);
+                    conf->query_timeout - conf->query_timeout / 10,
+                    &conf->setup);
     *p = '\0';
 
     pool->conns = ngx_pcalloc(cycle->pool, conf->size * sizeof(ts_pg_conn_t));
@@ -187,6 +193,7 @@ ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
     q->result = NULL;
     q->waiting = 0;
     q->retried = 0;
+    q->start = ngx_current_msec;
 
     ngx_memzero(&q->timer, sizeof(ngx_event_t));
     q->timer.handler = ts_pg_query_event;
@@ -206,6 +213,7 @@ ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
     }
 
     if (pool->nwaiting >= pool->conf.queue) {
+        /* a memory bound: the deadline bounds the wait long before it */
         ngx_log_error(NGX_LOG_WARN, q->log, 0,
                       "tunesheap: postgres wait queue is full (%ui)",
                       pool->nwaiting);
@@ -226,6 +234,13 @@ ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
     ts_pg_pool_dispatch(pool);
 
     return NGX_OK;
+}
+
+
+ngx_msec_t
+ts_pg_pool_timeout(ts_pg_pool_t *pool)
+{
+    return pool->conf.query_timeout;
 }
 
 
@@ -552,6 +567,10 @@ ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
 
     slot = (conn->first + conn->nsent) % conn->pool->conf.depth;
 
+    if (conn->nsent == 0) {
+        conn->progress = ngx_current_msec;
+    }
+
     conn->sent[slot] = q;
     conn->nsent++;
     q->slot = slot;
@@ -768,6 +787,7 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
     }
 
     /* results arrive in the order the queries were sent */
+    conn->progress = ngx_current_msec;
     q = conn->sent[conn->first];
     conn->first = (conn->first + 1) % pool->conf.depth;
     conn->nsent--;
@@ -783,7 +803,10 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
         rc = TS_PG_ERROR;
 
         if (state && ngx_strcmp(state, "57014") == 0) {
-            /* canceled by statement_timeout */
+            /* canceled by statement_timeout: the connection stays */
+            ngx_log_error(NGX_LOG_WARN, q ? q->log : pool->log, 0,
+                          "tunesheap: postgres cancelled a statement at "
+                          "statement_timeout");
             rc = TS_PG_TIMEOUT;
 
         } else if (state
@@ -945,9 +968,13 @@ ts_pg_conn_close(ts_pg_conn_t *conn)
 
         q->conn = NULL;
 
-        if (conn->reused && !q->retried) {
+        if (conn->reused && !q->retried && !q->once) {
             q->retried = 1;
             ts_pg_query_wait(pool, q, 1);
+
+        } else if (q->once) {
+            /* it may have run: sending it again could run it twice */
+            ts_pg_query_post(q, TS_PG_UNKNOWN);
 
         } else {
             ts_pg_query_post(q, TS_PG_UNAVAILABLE);
@@ -998,23 +1025,36 @@ ts_pg_query_event(ngx_event_t *ev)
 
     ev->timedout = 0;
 
+    if (q->waiting) {
+        /* it never reached Postgres: the node is saturated, not broken */
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "tunesheap: postgres query \"%s\" refused: no "
+                      "connection within its deadline, waited %M ms",
+                      q->statement, ngx_current_msec - q->start);
+        ts_pg_query_unwait(q);
+        ts_pg_query_finish(q, TS_PG_BUSY, NULL);
+        return;
+    }
+
     ngx_log_error(NGX_LOG_ERR, q->log, NGX_ETIMEDOUT,
                   "tunesheap: postgres query \"%s\" timed out", q->statement);
-
-    if (q->waiting) {
-        ts_pg_query_unwait(q);
-    }
 
     conn = q->conn;
 
     if (conn) {
-        /* the only way to stop it without a blocking PQcancel() */
+        /* its result, when statement_timeout ends it, reaches nobody */
         conn->sent[q->slot] = NULL;
         q->conn = NULL;
 
-        /* the queries behind it did nothing wrong: they go once more */
-        conn->reused = 1;
-        ts_pg_conn_close(conn);
+        if (ngx_current_msec - conn->progress >= 2 * pool->conf.query_timeout)
+        {
+            /*
+             * nothing came back for twice the deadline: the server or the
+             * network is gone; the queries behind did nothing wrong
+             */
+            conn->reused = 1;
+            ts_pg_conn_close(conn);
+        }
     }
 
     ts_pg_query_finish(q, TS_PG_TIMEOUT, NULL);

@@ -26,7 +26,14 @@
 #define TS_PG_ERROR        1    /* the server rejected the query */
 #define TS_PG_UNAVAILABLE  2    /* no connection to the server */
 #define TS_PG_TIMEOUT      3    /* no answer within the query timeout */
-#define TS_PG_BUSY         4    /* the wait queue is full */
+#define TS_PG_BUSY         4    /* no connection before the deadline */
+#define TS_PG_UNKNOWN      5    /* may have run: the connection died */
+
+/* lanes: separate connections, so no query waits behind another kind */
+#define TS_PG_LANE_FAST    0    /* items, lists, writes */
+#define TS_PG_LANE_SLOW    1    /* search: bounded, but dearer */
+#define TS_PG_LANE_HEALTH  2    /* the load balancer's check */
+#define TS_PG_LANES        3
 
 
 typedef struct ts_pg_pool_s   ts_pg_pool_t;
@@ -41,7 +48,9 @@ typedef struct {
     ngx_str_t            setup;          /* SQL run once per connection */
     ngx_uint_t           size;           /* connections per worker */
     ngx_uint_t           depth;          /* queries in flight on each */
-    ngx_uint_t           queue;          /* callers waiting, at most */
+    ngx_uint_t           queue;          /* callers waiting, at most: a
+                                            memory bound; the deadline
+                                            bounds the wait */
     ngx_msec_t           connect_timeout;
     ngx_msec_t           query_timeout;
 } ts_pg_pool_conf_t;
@@ -55,6 +64,8 @@ struct ts_pg_query_s {
     ts_pg_done_pt        done;
     void                *data;
     ngx_log_t           *log;
+    ngx_uint_t           lane;           /* TS_PG_LANE_* */
+    unsigned             once:1;         /* writes: never sent twice */
 
     /* set before done() is called; result is freed when done() returns */
     ngx_uint_t           rc;
@@ -66,6 +77,7 @@ struct ts_pg_query_s {
     ngx_queue_t          queue;
     ngx_event_t          timer;
     ngx_uint_t           slot;           /* in its connection's ring */
+    ngx_msec_t           start;          /* when it was asked for */
     unsigned             waiting:1;
     unsigned             retried:1;
 };
@@ -80,6 +92,9 @@ void ts_pg_pool_destroy(ts_pg_pool_t *pool);
  * done() is then not called.
  */
 ngx_int_t ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q);
+
+/* the pool's deadline per query */
+ngx_msec_t ts_pg_pool_timeout(ts_pg_pool_t *pool);
 
 /* forgets q: done() will not be called (its owner is going away) */
 void ts_pg_query_cancel(ts_pg_query_t *q);

@@ -199,6 +199,9 @@ ts_write_start(ts_write_ctx_t *ctx)
         break;
     }
 
+    /* a write that may have run is never sent again */
+    q->once = 1;
+
     if (ts_read_query(r, q, 1) != NGX_OK) {
         return ts_read_query_error(r, q);
     }

@@ -205,3 +205,80 @@ GET /api/v1/albums/1
 --- bg_response_like: ^HTTP/1.1 504 
 --- bg_first
 --- timeout: 10
+
+
+
+=== TEST 13: waiting past a small count is answered, not refused
+One connection, one query at a time, no room in the count of old: the
+album waits behind the slow artist and is answered within its deadline.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(1), args => "pool=1 pipeline=1")
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/albums/1");
+select(undef, undef, undef, 0.3);
+--- request
+GET /api/v1/albums/2
+--- error_code: 200
+--- response_body_like: ^\{"album":\{"id":2,
+--- bg_response_like eval
+['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,"name":"Jay-Z"',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"album":\{"id":1,']
+--- bg_first
+--- no_error_log
+wait queue is full
+--- timeout: 10
+
+
+
+=== TEST 14: a request that cannot make its deadline: 503 with Retry-After
+The only connection runs one slow artist after another, each until the
+server cancels it (0.9 s); the album's deadline (1 s) passes while it
+waits: it is refused, and the log says how long it waited.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(3), args => "pool=1 pipeline=1")
+. "tunesheap_postgres_timeout 1s;\n"
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/artists/5");
+select(undef, undef, undef, 0.3);
+--- request
+GET /api/v1/albums/1
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body
+{"error":{"status":503,"message":"too many requests are waiting for the database"}}
+--- bg_response_like eval
+['^HTTP/1.1 504 ', '^HTTP/1.1 504 ']
+--- bg_first
+--- error_log eval
+qr/refused: no connection within its deadline, waited \d+ ms/
+--- timeout: 10
+
+
+
+=== TEST 15: Postgres cancels a slow statement; its connection stays
+statement_timeout is a margin below the deadline: the server ends the slow
+artist (504), and the connection, with the album pipelined behind it,
+stays open.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(3), args => "pool=1")
+. "tunesheap_postgres_timeout 1s;\n"
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+--- request
+GET /api/v1/albums/1
+--- error_code: 200
+--- response_body_like: ^\{"album":\{"id":1,
+--- bg_response_like: ^HTTP/1.1 504 
+--- bg_first
+--- error_log
+postgres cancelled a statement at statement_timeout
+--- no_error_log
+reading from postgres failed
+timed out
+--- timeout: 10

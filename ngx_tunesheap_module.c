@@ -25,7 +25,9 @@
 
 
 #define TS_POOL_DEFAULT      16
-#define TS_QUEUE_DEFAULT     1024
+#define TS_QUEUE_DEFAULT     65536   /* a memory bound, not the limit */
+#define TS_SLOW_POOL         2       /* search connections per worker */
+#define TS_HEALTH_DEPTH      8
 #define TS_PIPELINE_DEFAULT  32
 #define TS_BASE_DEFAULT      "/api/v1/"
 #define TS_MAX_BODY          65536
@@ -409,7 +411,7 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
      *
      *     tmcf->pg.conninfo = { 0, NULL };
      *     tmcf->pg.setup = { 0, NULL };
-     *     tmcf->pool = NULL;
+     *     tmcf->pools[] = NULL;
      */
 
     tmcf->pg.size = NGX_CONF_UNSET_UINT;
@@ -709,7 +711,9 @@ ngx_http_tunesheap_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
 {
-    ts_main_conf_t  *tmcf;
+    ngx_uint_t          i;
+    ts_main_conf_t     *tmcf;
+    ts_pg_pool_conf_t   lane;
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
 
@@ -725,10 +729,26 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* connections open on demand, so an absent Postgres delays nothing */
-    tmcf->pool = ts_pg_pool_create(cycle, &tmcf->pg);
-    if (tmcf->pool == NULL) {
-        return NGX_ERROR;
+    /*
+     * connections open on demand, so an absent Postgres delays nothing;
+     * searches and health checks get connections of their own, so that
+     * neither waits behind the other kind of query
+     */
+    tmcf->pools[TS_PG_LANE_FAST] = ts_pg_pool_create(cycle, &tmcf->pg);
+
+    lane = tmcf->pg;
+    lane.size = TS_SLOW_POOL;
+    lane.depth = 1;
+    tmcf->pools[TS_PG_LANE_SLOW] = ts_pg_pool_create(cycle, &lane);
+
+    lane.size = 1;
+    lane.depth = TS_HEALTH_DEPTH;
+    tmcf->pools[TS_PG_LANE_HEALTH] = ts_pg_pool_create(cycle, &lane);
+
+    for (i = 0; i < TS_PG_LANES; i++) {
+        if (tmcf->pools[i] == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -738,13 +758,16 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t       i;
     ts_main_conf_t  *tmcf;
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
 
-    if (tmcf && tmcf->pool) {
-        ts_pg_pool_destroy(tmcf->pool);
-        tmcf->pool = NULL;
+    for (i = 0; tmcf && i < TS_PG_LANES; i++) {
+        if (tmcf->pools[i]) {
+            ts_pg_pool_destroy(tmcf->pools[i]);
+            tmcf->pools[i] = NULL;
+        }
     }
 
     if (tmcf && tmcf->redis) {

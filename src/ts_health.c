@@ -40,6 +40,7 @@ ts_health_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->query.statement = ts_health_statement;
     ctx->query.done = ts_health_done;
+    ctx->query.lane = TS_PG_LANE_HEALTH;
     ctx->query.data = ctx;
 
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {

@@ -20,7 +20,8 @@
 
 typedef struct {
     ts_pg_pool_conf_t    pg;        /* pg.conninfo.len == 0: none */
-    ts_pg_pool_t        *pool;      /* this worker's, from init_process */
+    ts_pg_pool_t        *pools[TS_PG_LANES];  /* this worker's, a lane
+                                                 each (TS_PG_LANE_*) */
 
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
     ts_redis_t          *redis;     /* this worker's */

@@ -117,6 +117,8 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
 static ngx_str_t  ts_read_list_args_read[] = {
     ngx_string("limit"),
     ngx_string("offset"),
+    ngx_string("after"),
+    ngx_string("before"),
     ngx_null_string
 };
 
@@ -194,7 +196,7 @@ ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
 
     q->log = r->connection->log;
 
-    if (tmcf->pool == NULL) {
+    if (tmcf->pools[q->lane] == NULL) {
         q->rc = TS_PG_UNAVAILABLE;
         return NGX_ERROR;
     }
@@ -204,7 +206,7 @@ ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
         return NGX_ERROR;
     }
 
-    return ts_pg_query(tmcf->pool, q);
+    return ts_pg_query(tmcf->pools[q->lane], q);
 }
 
 
@@ -221,6 +223,11 @@ ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
     case TS_PG_UNAVAILABLE:
         return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "the database is unavailable");
+
+    case TS_PG_UNKNOWN:
+        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "the database connection was lost: "
+                                  "the write may or may not have been done");
 
     case TS_PG_TIMEOUT:
         return ts_http_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,

@@ -107,6 +107,7 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->query.params = ctx->params;
     ctx->query.nparams = 2;
     ctx->query.done = ts_search_done;
+    ctx->query.lane = TS_PG_LANE_SLOW;
     ctx->query.data = ctx;
 
     return ts_cache_get(r, ctx->types, ts_search_cache_args, ts_search_fill,

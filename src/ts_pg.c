@@ -237,13 +237,6 @@ ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
 }
 
 
-ngx_msec_t
-ts_pg_pool_timeout(ts_pg_pool_t *pool)
-{
-    return pool->conf.query_timeout;
-}
-
-
 void
 ts_pg_query_cancel(ts_pg_query_t *q)
 {

@@ -93,9 +93,6 @@ void ts_pg_pool_destroy(ts_pg_pool_t *pool);
  */
 ngx_int_t ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q);
 
-/* the pool's deadline per query */
-ngx_msec_t ts_pg_pool_timeout(ts_pg_pool_t *pool);
-
 /* forgets q: done() will not be called (its owner is going away) */
 void ts_pg_query_cancel(ts_pg_query_t *q);
 

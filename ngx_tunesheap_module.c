@@ -431,7 +431,9 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
-    ngx_str_t  setup;
+    ngx_str_t                  setup;
+    ngx_msec_t                 timeout;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
     ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
@@ -444,6 +446,21 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     if (tmcf->pg.conninfo.len == 0) {
         return NGX_CONF_OK;
     }
+
+    /* workers resolve with the http block's resolver, if it has one */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    timeout = clcf->resolver_timeout == NGX_CONF_UNSET_MSEC
+              ? tmcf->pg.connect_timeout : clcf->resolver_timeout;
+
+    if (ts_pg_host_conf(cf, &tmcf->pg.conninfo, clcf->resolver, timeout,
+                        &tmcf->pg_host)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->pg.host = &tmcf->pg_host;
 
     /* the statements are the same for every connection: build them once */
     if (ts_resource_init(cf->pool, &setup) != NGX_OK) {

@@ -20,6 +20,7 @@
 
 typedef struct {
     ts_pg_pool_conf_t    pg;        /* pg.conninfo.len == 0: none */
+    ts_pg_host_t         pg_host;   /* pg.host: its addresses */
     ts_pg_pool_t        *pools[TS_PG_LANES];  /* this worker's, a lane
                                                  each (TS_PG_LANE_*) */
 

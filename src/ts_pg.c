@@ -28,7 +28,7 @@
 
 
 typedef enum {
-    ts_pg_connecting = 0,        /* PQconnectPoll */
+    ts_pg_connecting = 0,        /* resolving the host, or PQconnectPoll */
     ts_pg_setup,                 /* running the pool's setup SQL */
     ts_pg_ready                  /* in pipeline mode: idle or busy */
 } ts_pg_state_e;
@@ -39,6 +39,8 @@ struct ts_pg_conn_s {
     ts_pg_pool_t        *pool;
     PGconn              *pg;
     ngx_connection_t    *c;
+    ino_t                socket;     /* c->fd's inode: fd numbers repeat */
+    ts_pg_lookup_t      *lookup;     /* of the host's addresses, or NULL */
     ts_pg_query_t      **sent;       /* in flight, a ring; NULL: cancelled */
     ngx_uint_t           first;      /* the oldest's slot in sent */
     ngx_uint_t           nsent;
@@ -76,6 +78,9 @@ static void ts_pg_pool_dispatch(ts_pg_pool_t *pool);
 static ts_pg_conn_t *ts_pg_pool_pick(ts_pg_pool_t *pool);
 static ngx_uint_t ts_pg_pool_may_open(ts_pg_pool_t *pool);
 static ngx_int_t ts_pg_conn_open(ts_pg_pool_t *pool);
+static void ts_pg_conn_resolved(void *data, const char *hostaddr);
+static ngx_int_t ts_pg_conn_start(ts_pg_conn_t *conn, const char *hostaddr);
+static ngx_uint_t ts_pg_conn_moved(ts_pg_conn_t *conn);
 static ngx_int_t ts_pg_conn_bind(ts_pg_conn_t *conn);
 static void ts_pg_conn_unbind(ts_pg_conn_t *conn);
 static void ts_pg_conn_poll(ts_pg_conn_t *conn);
@@ -160,6 +165,15 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
                                           conf->depth * sizeof(void *));
         if (pool->conns[i].sent == NULL) {
             return NULL;
+        }
+
+        if (conf->host && conf->host->lookups) {
+            pool->conns[i].lookup = ts_pg_lookup_create(cycle->pool,
+                                                        conf->host,
+                                                        cycle->log);
+            if (pool->conns[i].lookup == NULL) {
+                return NULL;
+            }
         }
 
         ngx_queue_insert_tail(&pool->free, &pool->conns[i].queue);
@@ -363,14 +377,6 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
     ngx_queue_t   *qu;
     ts_pg_conn_t  *conn;
 
-    static const char  *keys[] = {
-        "dbname", "client_encoding", "fallback_application_name", NULL
-    };
-
-    const char  *values[] = {
-        pool->conninfo, "UTF8", "tunesheap", NULL
-    };
-
     qu = ngx_queue_head(&pool->free);
     conn = ngx_queue_data(qu, ts_pg_conn_t, queue);
 
@@ -384,11 +390,85 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
     conn->generation++;
     conn->result = NULL;
     conn->c = NULL;
+    conn->pg = NULL;
 
     pool->nconns++;
     pool->nopening++;
 
+    /* the lookup counts against the connect timeout too */
+    ngx_memzero(&conn->connect_timer, sizeof(ngx_event_t));
+    conn->connect_timer.handler = ts_pg_conn_connect_timeout;
+    conn->connect_timer.data = conn;
+    conn->connect_timer.log = pool->log;
+    ngx_add_timer(&conn->connect_timer, pool->conf.connect_timeout);
+
+    if (conn->lookup == NULL) {
+        return ts_pg_conn_start(conn, pool->conf.host
+                                      ? pool->conf.host->hostaddr : NULL);
+    }
+
+    if (ts_pg_lookup_start(conn->lookup, ts_pg_conn_resolved, conn)
+        != NGX_OK)
+    {
+        ts_pg_conn_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ts_pg_conn_resolved(void *data, const char *hostaddr)
+{
+    ts_pg_conn_t  *conn = data;
+
+    if (hostaddr == NULL) {
+        ts_pg_conn_connect_failed(conn);
+        return;
+    }
+
+    (void) ts_pg_conn_start(conn, hostaddr);
+}
+
+
+static ngx_int_t
+ts_pg_conn_start(ts_pg_conn_t *conn, const char *hostaddr)
+{
+    ngx_uint_t     n;
+    ts_pg_pool_t  *pool;
+    const char    *keys[6], *values[6];
+
+    pool = conn->pool;
+    n = 0;
+
+    /* before the string, so that the string may say otherwise */
+    if (pool->conf.host && pool->conf.host->gssencmode) {
+        keys[n] = "gssencmode";
+        values[n++] = pool->conf.host->gssencmode;
+    }
+
     /* the connection string is expanded as a whole: settings after it win */
+    keys[n] = "dbname";
+    values[n++] = pool->conninfo;
+    keys[n] = "client_encoding";
+    values[n++] = "UTF8";
+    keys[n] = "fallback_application_name";
+    values[n++] = "tunesheap";
+
+    if (hostaddr) {
+        /* libpq connects there and keeps host= for TLS and messages */
+        keys[n] = "hostaddr";
+        values[n++] = hostaddr;
+    }
+
+    keys[n] = NULL;
+    values[n] = NULL;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "tunesheap: postgres connect, hostaddr:\"%s\"",
+                   hostaddr ? hostaddr : "");
+
     conn->pg = PQconnectStartParams(keys, values, 1);
 
     if (conn->pg == NULL) {
@@ -414,12 +494,6 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
         return NGX_ERROR;
     }
 
-    ngx_memzero(&conn->connect_timer, sizeof(ngx_event_t));
-    conn->connect_timer.handler = ts_pg_conn_connect_timeout;
-    conn->connect_timer.data = conn;
-    conn->connect_timer.log = pool->log;
-    ngx_add_timer(&conn->connect_timer, pool->conf.connect_timeout);
-
     /* PQconnectPoll is first called once the socket is writable */
     if (ts_pg_conn_want_write(conn, 1) != NGX_OK) {
         ts_pg_conn_connect_failed(conn);
@@ -437,7 +511,8 @@ ts_pg_conn_open(ts_pg_pool_t *pool)
 static ngx_int_t
 ts_pg_conn_bind(ts_pg_conn_t *conn)
 {
-    ngx_socket_t  fd;
+    ngx_socket_t     fd;
+    ngx_file_info_t  fi;
 
     fd = PQsocket(conn->pg);
 
@@ -447,11 +522,36 @@ ts_pg_conn_bind(ts_pg_conn_t *conn)
         return NGX_ERROR;
     }
 
+    conn->socket = ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+                   ? 0 : ngx_file_uniq(&fi);
+
     conn->c = ts_event_attach(fd, conn->pool->log, conn,
                               ts_pg_conn_read_handler,
                               ts_pg_conn_write_handler);
 
     return conn->c ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * libpq moved on to another address, or retried without SSL: it closed
+ * the socket and opened another, which may well have the same number;
+ * epoll forgot the old one with its close, so the new one is registered
+ */
+static ngx_uint_t
+ts_pg_conn_moved(ts_pg_conn_t *conn)
+{
+    ngx_file_info_t  fi;
+
+    if (conn->c->fd != PQsocket(conn->pg)) {
+        return 1;
+    }
+
+    if (ngx_fd_info(conn->c->fd, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return ngx_file_uniq(&fi) != conn->socket;
 }
 
 
@@ -482,8 +582,7 @@ ts_pg_conn_poll(ts_pg_conn_t *conn)
         return;
     }
 
-    if (conn->c->fd != PQsocket(conn->pg)) {
-        /* libpq moved on to another address or retried without SSL */
+    if (ts_pg_conn_moved(conn)) {
         ts_pg_conn_unbind(conn);
 
         if (ts_pg_conn_bind(conn) != NGX_OK) {
@@ -931,6 +1030,10 @@ ts_pg_conn_close(ts_pg_conn_t *conn)
 
     if (conn->connect_timer.timer_set) {
         ngx_del_timer(&conn->connect_timer);
+    }
+
+    if (conn->lookup) {
+        ts_pg_lookup_cancel(conn->lookup);
     }
 
     ts_pg_conn_unbind(conn);

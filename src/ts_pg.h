@@ -20,6 +20,8 @@
 #include <ngx_event.h>
 #include <libpq-fe.h>
 
+#include "ts_pg_host.h"
+
 
 /* how a query ended, in ts_pg_query_t.rc */
 #define TS_PG_OK           0
@@ -46,6 +48,7 @@ typedef void (*ts_pg_done_pt)(ts_pg_query_t *q);
 typedef struct {
     ngx_str_t            conninfo;       /* libpq connection string */
     ngx_str_t            setup;          /* SQL run once per connection */
+    ts_pg_host_t        *host;           /* the server's addresses */
     ngx_uint_t           size;           /* connections per worker */
     ngx_uint_t           depth;          /* queries in flight on each */
     ngx_uint_t           queue;          /* callers waiting, at most: a

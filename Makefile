@@ -7,6 +7,7 @@
 #   make import CATALOG=file.json
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
+#   make fleet [N=3], make fleet-stop, make fleet-bench
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -35,9 +36,10 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
 	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind \
 	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
-	python3-botocore openssl
+	python3-botocore openssl haproxy
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
+	fleet fleet-stop fleet-bench \
 	apikey apikey-revoke clean
 
 all: build
@@ -127,6 +129,18 @@ import:
 
 bench: deps build
 	bench/run.sh
+
+# a local fleet: N nodes behind HAProxy (t/tools/fleet.sh), and the seed's
+# experiment on it (bench/fleet-bench.sh)
+N ?= 3
+fleet: deps build
+	@t/tools/fleet.sh start $(N)
+
+fleet-stop:
+	@t/tools/fleet.sh stop
+
+fleet-bench: deps build
+	bench/fleet-bench.sh
 
 # make apikey NAME=mobile-app [SCOPES=read,write]; make apikey-revoke NAME=...
 apikey:

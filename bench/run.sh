@@ -94,50 +94,14 @@ trap stop EXIT
 
 echo "bench: Postgres on 127.0.0.1:$pg_port, Redis on $redis_port," \
      "nginx on $http_port" >&2
-db/pg.sh start "$dir/pg" "$pg_port" >/dev/null 2>&1
+dsn=$(bench/catalog.sh "$dir" "$pg_port")
 db/redis.sh start "$dir/redis" "$redis_port"
-dsn=$(db/pg.sh dsn "$dir/pg")
 psql_() { db/pg.sh psql "$dir/pg" tunesheap "$@"; }
 
-count=$(psql_ -Atc 'SELECT count(*) FROM songs')
-if [ "$count" != "$songs" ]; then
-    echo "bench: generating and importing $artists/$albums/$songs" >&2
-    db/gen-catalog.pl $artists $albums $songs 42 >"$dir/catalog.json"
-    start=$(date +%s)
-    db/import.sh "$dsn" "$dir/catalog.json"
-    echo "bench: import took $(($(date +%s) - start)) s" >&2
-fi
-psql_ -qc 'VACUUM ANALYZE'
-
 # bench_conf PREFIX PORT EXTRA: conf/tunesheap.dev.conf as nginx will run
-# it here.  Only these change: the module's path, the includes' directory,
-# Postgres's port and Redis's address, the listen port; EXTRA (a file of
-# measuring locations) is included after server_name.  Each must match
-# exactly once: a change of the dev file's shape stops the bench rather
-# than measuring something else.
+# it here (t/tools/devconf.pl: ports, paths, the measuring locations)
 bench_conf() {
-    local prefix=$1 port=$2 extra=$3
-    perl -e '
-        my ($root, $pgport, $redis, $port, $extra) = @ARGV[1..5];
-        local $/; open my $f, "<", $ARGV[0] or die; my $c = <$f>;
-        my @subst = (
-            [qr{^load_module \S+;}m,
-             "load_module $root/build/nginx/objs/ngx_tunesheap_module.so;"],
-            [qr{\bport=5433\b}, "port=$pgport"],
-            [qr{(tunesheap_redis\s+)127\.0\.0\.1:6380;}, "\${1}127.0.0.1:$redis;"],
-            [qr{(listen\s+)127\.0\.0\.1:8080\b}, "\${1}127.0.0.1:$port"],
-            [qr{(server_name\s+localhost;)}, "\$1\n        include $extra;"],
-        );
-        for my $s (@subst) {
-            my ($re, $to) = @$s;
-            my $n = () = $c =~ /$re/g;
-            die "bench: $ARGV[0]: $re matches $n times, not once\n"
-                if $n != 1;
-            $c =~ s/$re/qq{"$to"}/ee;
-        }
-        $c =~ s{^(\s*include\s+)(tunesheap-[\w.-]+\.conf;)}{$1$root/conf/$2}mg;
-        print $c;
-    ' "$dev_conf" "$root" "$pg_port" "$redis_port" "$port" "$extra"
+    t/tools/devconf.pl "$root" "$pg_port" "$redis_port" "$2" "$3"
 }
 
 # the module's measuring locations beside the dev file's /api/v1/

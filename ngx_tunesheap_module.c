@@ -21,6 +21,7 @@
 #include "ts_write.h"
 #include "ts_auth.h"
 #include "ts_cache.h"
+#include "ts_sync.h"
 #include "ts_media.h"
 
 
@@ -738,7 +739,9 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ts_cache_init_process(cycle, tmcf) != NGX_OK) {
+    if (ts_cache_init_process(cycle, tmcf) != NGX_OK
+        || ts_sync_init_process(cycle, tmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -23,6 +23,7 @@
 #include "ts_resource.h"
 #include "ts_redis.h"
 #include "ts_shm.h"
+#include "ts_sync.h"
 #include "ts_cache.h"
 
 
@@ -135,8 +136,11 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         /* the versions it is made at are those before it is made */
         ts_shm_versions(tmcf->shm, deps, ctx->versions);
 
-        rc = ts_shm_get(tmcf->shm, &ctx->path, deps, r->pool, &body,
-                        &etag);
+        /* in step with the fleet's writes, or Redis answers */
+        rc = ts_sync_fresh(tmcf)
+             ? ts_shm_get(tmcf->shm, &ctx->path, deps, r->pool, &body,
+                          &etag)
+             : NGX_DECLINED;
 
         if (rc == NGX_OK) {
             ctx->state = "HIT shm";
@@ -788,6 +792,10 @@ ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "tunesheap: could not invalidate the cache: %s",
                       reply ? reply->str : "no redis");
+
+    } else if (ts_sync_wait(ctx->request, ctx->invalidated) == NGX_OK) {
+        /* answered once every node's zone has seen the new versions */
+        return;
     }
 
     ctx->invalidated(ctx->request);

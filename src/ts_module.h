@@ -18,6 +18,9 @@
 #include "ts_media.h"
 
 
+typedef struct ts_sync_s  ts_sync_t;
+
+
 typedef struct {
     ts_pg_pool_conf_t    pg;        /* pg.conninfo.len == 0: none */
     ts_pg_host_t         pg_host;   /* pg.host: its addresses */
@@ -27,6 +30,8 @@ typedef struct {
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
     ts_redis_t          *redis;     /* this worker's */
     ts_shm_t            *shm;       /* the node's shared-memory level */
+    ts_sync_t           *sync;      /* this worker's, keeping shm in step
+                                       with the fleet (ts_sync.h) */
     ngx_rbtree_t         fills;     /* keys being filled in this worker */
     ngx_rbtree_node_t    fills_sentinel;
 

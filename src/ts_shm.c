@@ -42,6 +42,8 @@ typedef struct {
     ngx_rbtree_node_t    sentinel;
     ngx_queue_t          lru;
     ngx_atomic_t         versions[TS_SHM_DEPS_MAX];   /* read without lock */
+    ngx_atomic_t         remote[TS_SHM_DEPS_MAX];     /* Redis's, last read */
+    ngx_atomic_t         synced;        /* when that reading was sent */
 } ts_shm_sh_t;
 
 
@@ -107,6 +109,42 @@ ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps)
             (void) ngx_atomic_fetch_add(&shm->sh->versions[i], 1);
         }
     }
+}
+
+
+void
+ts_shm_sync(ts_shm_t *shm, ngx_msec_t sent, ngx_uint_t n, ngx_uint_t *remote)
+{
+    ngx_uint_t    i;
+    ngx_atomic_t  synced;
+
+    /*
+     * what changed in Redis is dropped here before the reading counts;
+     * readings that cross only drop more
+     */
+    for (i = 0; i < n && i < TS_SHM_DEPS_MAX; i++) {
+        if (shm->sh->remote[i] != remote[i]) {
+            shm->sh->remote[i] = remote[i];
+            (void) ngx_atomic_fetch_add(&shm->sh->versions[i], 1);
+        }
+    }
+
+    for ( ;; ) {
+        synced = shm->sh->synced;
+
+        if ((ngx_msec_int_t) (sent - synced) <= 0
+            || ngx_atomic_cmp_set(&shm->sh->synced, synced, sent))
+        {
+            return;
+        }
+    }
+}
+
+
+ngx_msec_t
+ts_shm_synced(ts_shm_t *shm)
+{
+    return shm->sh->synced;
 }
 
 

@@ -4,8 +4,8 @@
  * worker of one nginx reads: bounded in size (least recently used answers
  * go first), each answer kept a short time.  A write through this nginx
  * makes the answers it affects unreachable at once; a write through
- * another node reaches this one through Redis, and its zone within the
- * zone's TTL.
+ * another node reaches this zone through the versions Redis keeps
+ * (ts_sync.h).
  */
 
 
@@ -31,6 +31,16 @@ void ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions);
 
 /* after a write to the resources in deps */
 void ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps);
+
+/*
+ * The versions Redis keeps for the first n resources, read by a reading
+ * sent at sent (ts_sync.h): those that changed are bumped here.
+ */
+void ts_shm_sync(ts_shm_t *shm, ngx_msec_t sent, ngx_uint_t n,
+    ngx_uint_t *remote);
+
+/* when the last reading applied was sent */
+ngx_msec_t ts_shm_synced(ts_shm_t *shm);
 
 /*
  * The answer kept for key, copied into pool, if it is younger than its

@@ -46,7 +46,8 @@ if [ ! -s "$paths" ]; then
     awk 'BEGIN { srand(5); for (i = 0; i < 200000; i++) {
         r = rand()
         if (r < 0.4) printf "/api/v1/songs/%d\n", 1 + int(rand() * 500000)
-        else if (r < 0.6) printf "/api/v1/albums/%d/songs\n", 1 + int(rand() * 50000)
+        else if (r < 0.6)
+            printf "/api/v1/albums/%d/songs\n", 1 + int(rand() * 50000)
         else if (r < 0.8) printf "/api/v1/albums/%d\n", 1 + int(rand() * 50000)
         else printf "/api/v1/artists/%d\n", 1 + int(rand() * 10000) } }' \
         >"$paths"
@@ -79,9 +80,10 @@ for n in 1 "$nodes"; do
     done
 done
 
-printf '\n## The seed'"'"'s experiment: %d node(s) vs 1, each %d%% of a CPU (%s, %d s a row)\n\n' \
-    "$nodes" "$cpu" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-    "$seconds"
+printf '\n## The seed'"'"'s experiment: %d node(s) vs 1, each %d%% of a CPU' \
+    "$nodes" "$cpu"
+printf ' (%s, %d s a row)\n\n' \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$seconds"
 echo "| clients | nodes | s per successful request | success | req/s | p99 ms |"
 echo "|---|---|---|---|---|---|"
 for c in $conns; do
@@ -97,6 +99,7 @@ for c in $conns; do
     read -r many _ <<<"${result[$nodes,$c]}"
     awk -v c="$c" -v n="$nodes" -v a="$many" -v b="$one" 'BEGIN {
         f = b ? a / b : 0
-        printf "scaling at %s clients: %.2f x with %d nodes (%.2f x N; goal 0.80)\n",
+        printf "scaling at %s clients: %.2f x with %d nodes" \
+            " (%.2f x N; goal 0.80)\n",
             c, f, n, f / n }'
 done

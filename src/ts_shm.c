@@ -4,9 +4,10 @@
  *
  * Entries sit in a red-black tree by the CRC32 of their key (then the key
  * itself) and in a queue from most to least recently used; when the slab
- * allocator runs out of room, the least recently used go.  Each entry remembers the versions of
- * the resources it was made from, as this node counted them when it
- * started making it; a write through this node counts up, so an entry
+ * allocator runs out of room, the least recently used go.  Each entry
+ * remembers the versions of the resources it was made from, as this node
+ * counted them when it started making it; a write through this node (or
+ * one that a reading of Redis's versions found) counts up, so an entry
  * made before it no longer matches.
  *
  * No worker ever waits for the zone's lock: when another holds it, a

@@ -50,7 +50,10 @@ node_pid() { echo "$dir/node$1/logs/nginx.pid"; }
 
 node_start() {
     local k=$1 prefix=$dir/node$1 cg
-    [ "$k" -ge 1 ] && [ "$k" -le "$slots" ] || { echo "fleet: no slot $k" >&2; exit 2; }
+    if [ "$k" -lt 1 ] || [ "$k" -gt "$slots" ]; then
+        echo "fleet: no slot $k" >&2
+        exit 2
+    fi
     mkdir -p "$prefix/logs" "$prefix/tmp"
     t/tools/devconf.pl "$root" "$pg_port" "$redis_port" \
         $((node_port + k)) >"$dir/node$k.conf"
@@ -66,8 +69,8 @@ node_start() {
         /usr/sbin/nginx -p "$prefix/" -c "$dir/node$k.conf"
     fi
     for _ in $(seq 50); do
-        curl -fs -o /dev/null "http://127.0.0.1:$((node_port + k))/api/v1/health" \
-            && return 0
+        curl -fs -o /dev/null \
+            "http://127.0.0.1:$((node_port + k))/api/v1/health" && return 0
         sleep 0.2
     done
     echo "fleet: node $k does not answer" >&2
@@ -145,7 +148,10 @@ status() {
 
 start() {
     local n=${1:-3} k i
-    [ "$n" -le "$slots" ] || { echo "fleet: $n nodes > $slots slots" >&2; exit 2; }
+    if [ "$n" -gt "$slots" ]; then
+        echo "fleet: $n nodes, only $slots slots" >&2
+        exit 2
+    fi
     mkdir -p "$dir/media/.tmp"
     chmod 777 "$dir/media" "$dir/media/.tmp"
     db/pg.sh start "$pg_data" "$pg_port" >/dev/null 2>&1

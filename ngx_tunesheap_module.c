@@ -115,7 +115,7 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       NULL },
 
     { ngx_string("tunesheap_cache_shm"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_tunesheap_cache_shm,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -422,6 +422,7 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
     tmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->redis_conf.timeout = NGX_CONF_UNSET_MSEC;
     tmcf->redis_conf.connect_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->shm_sync = NGX_CONF_UNSET_MSEC;
 
     return tmcf;
 }
@@ -443,6 +444,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->pg.query_timeout, 5000);
     ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
     ngx_conf_init_msec_value(tmcf->redis_conf.connect_timeout, 1000);
+    ngx_conf_init_msec_value(tmcf->shm_sync, TS_SYNC_WINDOW);
 
     if (tmcf->pg.conninfo.len == 0) {
         return NGX_CONF_OK;
@@ -672,7 +674,7 @@ ngx_http_tunesheap_cache_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ts_main_conf_t  *tmcf = conf;
 
     ssize_t     size;
-    ngx_str_t  *value, name = ngx_string("tunesheap_cache");
+    ngx_str_t  *value, arg, name = ngx_string("tunesheap_cache");
 
     if (tmcf->shm) {
         return "is duplicate";
@@ -688,9 +690,33 @@ ngx_http_tunesheap_cache_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "sync=", 5) != 0) {
+            goto invalid;
+        }
+
+        arg.data = value[2].data + 5;
+        arg.len = value[2].len - 5;
+
+        tmcf->shm_sync = ngx_parse_time(&arg, 0);
+        if (tmcf->shm_sync == (ngx_msec_t) NGX_ERROR
+            || tmcf->shm_sync < 5)
+        {
+            goto invalid;
+        }
+    }
+
     tmcf->shm = ts_shm_add(cf, &name, size);
 
     return tmcf->shm ? NGX_CONF_OK : NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\": sync=time, at least 5ms",
+                       &value[2]);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -30,8 +30,9 @@ typedef struct {
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
     ts_redis_t          *redis;     /* this worker's */
     ts_shm_t            *shm;       /* the node's shared-memory level */
+    ngx_msec_t           shm_sync;  /* its window (ts_sync.h) */
     ts_sync_t           *sync;      /* this worker's, keeping shm in step
-                                       with the fleet (ts_sync.h) */
+                                       with the fleet */
     ngx_rbtree_t         fills;     /* keys being filled in this worker */
     ngx_rbtree_node_t    fills_sentinel;
 

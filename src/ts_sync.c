@@ -20,6 +20,8 @@
 struct ts_sync_s {
     ts_main_conf_t      *tmcf;
     ts_redis_cmd_t       cmd;
+    ngx_msec_t           window;
+    ngx_msec_t           every;      /* between readings */
     ngx_msec_t           sent;       /* the last reading's, on our clock */
     ngx_msec_t           used;       /* the zone's last lookup */
     ngx_event_t          timer;      /* readings while lookups go on */
@@ -64,6 +66,8 @@ ts_sync_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
     }
 
     sync->tmcf = tmcf;
+    sync->window = tmcf->shm_sync;
+    sync->every = ngx_max(tmcf->shm_sync * 2 / 5, 1);
     sync->cmd.done = ts_sync_read;
     sync->cmd.data = sync;
     sync->cmd.log = cycle->log;
@@ -106,10 +110,10 @@ ts_sync_fresh(ts_main_conf_t *tmcf)
     if (!sync->timer.timer_set) {
         /* readings go on while lookups do, and a second longer */
         ts_sync_start(sync, now);
-        ngx_add_timer(&sync->timer, TS_SYNC_EVERY);
+        ngx_add_timer(&sync->timer, sync->every);
     }
 
-    return now - ts_shm_synced(tmcf->shm) <= TS_SYNC_WINDOW;
+    return now - ts_shm_synced(tmcf->shm) <= sync->window;
 }
 
 
@@ -132,7 +136,7 @@ ts_sync_wait(ngx_http_request_t *r, void (*done)(ngx_http_request_t *r))
 
     w->request = r;
     w->done = done;
-    w->until = ts_sync_clock() + TS_SYNC_WINDOW + 1;
+    w->until = ts_sync_clock() + tmcf->sync->window + 1;
     w->timer.handler = ts_sync_waited;
     w->timer.data = w;
     w->timer.log = r->connection->log;
@@ -143,9 +147,9 @@ ts_sync_wait(ngx_http_request_t *r, void (*done)(ngx_http_request_t *r))
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tunesheap: write answered in %M ms, once every "
-                   "node's cache has seen it", (ngx_msec_t) TS_SYNC_WINDOW);
+                   "node's cache has seen it", tmcf->sync->window);
 
-    ngx_add_timer(&w->timer, TS_SYNC_WINDOW + 1);
+    ngx_add_timer(&w->timer, tmcf->sync->window + 1);
 
     return NGX_OK;
 }
@@ -181,7 +185,7 @@ ts_sync_tick(ngx_event_t *ev)
     }
 
     ts_sync_start(sync, now);
-    ngx_add_timer(&sync->timer, TS_SYNC_EVERY);
+    ngx_add_timer(&sync->timer, sync->every);
 }
 
 

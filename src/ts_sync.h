@@ -4,11 +4,12 @@
  *
  * The shared-memory level answers without asking Redis, so a write through
  * another node must reach it some other way.  Workers read the versions
- * Redis keeps (one MGET) every TS_SYNC_EVERY ms while they serve lookups
+ * Redis keeps (one MGET) every 2/5 of a window while they serve lookups
  * (and TS_SYNC_IDLE ms after the last), and the zone drops what changed.
- * The zone answers only while its last reading was sent less than
- * TS_SYNC_WINDOW ms ago; a write answers its client TS_SYNC_WINDOW ms
- * after its versions went up in Redis.  So a read that starts after a
+ * The zone answers only while its last reading was sent less than a
+ * window ago (tunesheap_cache_shm's sync=, TS_SYNC_WINDOW ms by default);
+ * a write answers its client a window after its versions went up in
+ * Redis.  So a read that starts after a
  * write was answered, through any node, is checked against a reading made
  * after the write: read-after-write holds across the fleet, for the price
  * of that wait on writes.
@@ -27,7 +28,6 @@
 
 
 #define TS_SYNC_WINDOW  50
-#define TS_SYNC_EVERY   20
 #define TS_SYNC_IDLE    1000
 
 

@@ -37,7 +37,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
 	python3-botocore openssl
 
-.PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
+.PHONY: all deps build run stop stop-nginx test test-valgrind node openapi import bench \
 	apikey apikey-revoke clean
 
 all: build
@@ -114,6 +114,14 @@ node:
 		$$sudo apt-get install -y -qq --no-install-recommends nodejs npm \
 		>/dev/null; }
 	@t/tools/s3rver.sh install >/dev/null
+	@t/tools/webtools.sh install
+
+# www/openapi.json is made by t/tools/openapi-gen.js (edit that), then
+# linted with @redocly/cli; t/299-openapi.t checks both
+openapi: node
+	node t/tools/openapi-gen.js
+	REDOCLY_TELEMETRY=off var/node/node_modules/.bin/redocly lint \
+		--extends=recommended-strict www/openapi.json
 
 # the suites with nginx under valgrind: any memcheck finding fails them
 test-valgrind: deps build node

@@ -97,7 +97,8 @@ let unknown = 0;
 
 function fail(rec, why) {
   failures.push(`${rec.method} ${rec.target} -> ${rec.status} ` +
-    `(${rec.suite}${rec.block ? ': ' + rec.block : ''}): ${why}`);
+    `(${rec.suite}${rec.block ? ': ' + rec.block : ''}): ` +
+    String(why).replace(/\s+/g, ' '));
 }
 
 function errorMessage(rec) {

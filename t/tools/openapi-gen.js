@@ -519,6 +519,10 @@ function readPair(opId, summary, description, params, ok, errors, security,
       headResponses[code].headers = {
         'WWW-Authenticate': ref('headers', 'WWW-Authenticate') };
     }
+    if (code === '503') {
+      headResponses[code].headers = {
+        'Retry-After': ref('headers', 'Retry-After') };
+    }
   }
   const head = {
     operationId: `${opId}Head`, summary: `${summary} (headers only)`,

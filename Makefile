@@ -35,7 +35,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
 	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind \
 	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
-	python3-botocore openssl
+	python3-botocore openssl chromium
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi import bench \
 	apikey apikey-revoke clean
@@ -80,6 +80,7 @@ run: deps build
 	fi
 	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp $(VAR)/media/.tmp
 	@chmod 777 $(VAR)/media $(VAR)/media/.tmp   # whoever nginx's workers run as
+	@ln -sfn $(ROOT)/www $(NGINX_PREFIX)/www    # the player (tunesheap-www.conf)
 	@$(MAKE) -s stop-nginx
 	@bench/somaxconn.sh $(SOMAXCONN)
 	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
@@ -89,7 +90,8 @@ run: deps build
 			&& break; sleep 0.2; done
 	@curl -fsS http://127.0.0.1:$(HTTP_PORT)/api/v1/health >/dev/null
 	@db/sample-audio.sh $(PG_DATA) http://127.0.0.1:$(HTTP_PORT)
-	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
+	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/ (the player)," \
+		"http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
 	@echo "Stop it with: make stop (data stays in var/)"
 
 stop: stop-nginx

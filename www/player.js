@@ -166,6 +166,18 @@
     } catch (e) {
       if (seq !== pageSeq) return;
       showError(e, render);
+      // the server said no: this page shows nothing (an unreachable
+      // server leaves the page that was there)
+      if (e instanceof ApiError && e.status >= 400) {
+        el.crumbs.replaceChildren(node('a', { href: '#/artists' }, 'Artists'));
+        el.title.textContent = e.status === 404 ? 'Not found'
+          : 'This page could not be loaded';
+        el.subtitle.textContent = '';
+        el.list.replaceChildren();
+        el.prevPage.disabled = true;
+        el.nextPage.disabled = true;
+        el.pageInfo.textContent = '';
+      }
     } finally {
       el.list.removeAttribute('aria-busy');
     }

@@ -273,6 +273,11 @@ async function desktop(browser) {
     if (t !== 'The server answered 404: artist 999999 not found.') {
       throw new Error(`message "${t}"`);
     }
+    const title = await page.textContent('#title');
+    const rows = await page.$$eval('#list li', (l) => l.length);
+    if (title !== 'Not found' || rows) {
+      throw new Error(`the page still shows "${title}", ${rows} rows`);
+    }
     return page.isVisible('#error-retry');
   });
   await page.screenshot({ path: path.join(shots, 'error.png') });

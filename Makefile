@@ -36,10 +36,10 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	libtest-base-perl libtext-diff-perl libtest-longstring-perl \
 	libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl valgrind \
 	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
-	python3-botocore openssl haproxy
+	python3-botocore openssl haproxy chromium
 
-.PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	fleet fleet-stop fleet-bench \
+.PHONY: all deps build run stop stop-nginx test test-valgrind node openapi import \
+	bench fleet fleet-stop fleet-bench \
 	apikey apikey-revoke clean
 
 all: build
@@ -82,6 +82,7 @@ run: deps build
 	fi
 	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp $(VAR)/media/.tmp
 	@chmod 777 $(VAR)/media $(VAR)/media/.tmp   # whoever nginx's workers run as
+	@ln -sfn $(ROOT)/www $(NGINX_PREFIX)/www    # the player (tunesheap-www.conf)
 	@$(MAKE) -s stop-nginx
 	@bench/somaxconn.sh $(SOMAXCONN)
 	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
@@ -91,7 +92,8 @@ run: deps build
 			&& break; sleep 0.2; done
 	@curl -fsS http://127.0.0.1:$(HTTP_PORT)/api/v1/health >/dev/null
 	@db/sample-audio.sh $(PG_DATA) http://127.0.0.1:$(HTTP_PORT)
-	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
+	@echo "Tunesheap is running: http://127.0.0.1:$(HTTP_PORT)/ (the player)," \
+		"http://127.0.0.1:$(HTTP_PORT)/api/v1/artists"
 	@echo "Stop it with: make stop (data stays in var/)"
 
 stop: stop-nginx
@@ -116,6 +118,14 @@ node:
 		$$sudo apt-get install -y -qq --no-install-recommends nodejs npm \
 		>/dev/null; }
 	@t/tools/s3rver.sh install >/dev/null
+	@t/tools/webtools.sh install
+
+# www/openapi.json is made by t/tools/openapi-gen.js (edit that), then
+# linted with @redocly/cli; t/299-openapi.t checks both
+openapi: node
+	node t/tools/openapi-gen.js
+	REDOCLY_TELEMETRY=off var/node/node_modules/.bin/redocly lint \
+		--extends=recommended-strict www/openapi.json
 
 # the suites with nginx under valgrind: any memcheck finding fails them
 test-valgrind: deps build node

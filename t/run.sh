@@ -74,6 +74,14 @@ export TEST_NGINX_REDIS_DIR=$redis_dir
 export TEST_NGINX_REDIS_CTL=$root/db/redis.sh
 export TEST_NGINX_SERVROOT=$tmp/servroot
 
+# every response the suites receive, for t/299-openapi.t; run whole, every
+# route the API documents must have been exercised too
+export TS_RECORD=${TS_RECORD:-$tmp/record}
+mkdir -p "$TS_RECORD"
+[ $# -gt 0 ] || export TS_RECORD_ALL=1
+# the player's screenshots (t/200-player.t) outlive the run
+export TS_SCREENSHOTS=${TS_SCREENSHOTS:-$root/var/screenshots}
+
 log=$tmp/prove.log
 status=0
 # TS_PROVE_INC puts another harness (the real Test::Nginx) in front of ours

@@ -125,7 +125,24 @@ sub http {
             headers => $opt{headers} // {},
             (defined $opt{body} ? (content => $opt{body}) : ()),
         });
+    record($method, $path, $res);
     return ($res->{status}, $res->{headers}, $res->{content});
+}
+
+# hands an answer of http() to the harness's recorder (TS_RECORD), when
+# the harness has one
+sub record {
+    my ($method, $path, $res) = @_;
+    my $rec = Test::Nginx::Socket->can('record_response');
+    return unless $rec && $ENV{TS_RECORD} && $res->{status} < 599;
+    require HTTP::Response;
+    my $r = HTTP::Response->new($res->{status});
+    for my $h (keys %{ $res->{headers} }) {
+        my $v = $res->{headers}{$h};
+        $r->header($h => ref $v ? join(', ', @$v) : $v);
+    }
+    $r->content($res->{content} // '');
+    $rec->(undef, { method => $method, target => $path }, 0, $r);
 }
 
 # A second nginx beside the block's, with the same configuration on the

@@ -390,6 +390,54 @@ sub parse_response ($$$) {
 }
 
 # ---------------------------------------------------------------------------
+# Recording responses (for t/tools/openapi-check.js)
+# ---------------------------------------------------------------------------
+
+# With TS_RECORD=DIR, every response received is appended to
+# DIR/<pid>.jsonl as one JSON line: the suite, the block, the request's
+# method and target, the status, the headers and the body (its length
+# only, when it is not text).  $req is a request of get_req_from_block(),
+# $k the index of the response among pipelined ones; or, called from
+# elsewhere, a hash { method => ..., target => ... }.
+sub record_response ($$$$) {
+    my ($block, $req, $k, $res) = @_;
+    my $dir = $ENV{TS_RECORD};
+    return unless defined $dir && length $dir && defined $res;
+
+    my ($method, $target) = ($req->{method}, $req->{target});
+    if (!defined $method) {
+        my @lines = join('', @{ $req->{chunks} })
+                    =~ /^([A-Z]+) (\S+) HTTP\/1\.[01]\r?$/mg;
+        ($method, $target) = @lines[2 * $k, 2 * $k + 1];
+    }
+    return unless defined $method;
+
+    require JSON::PP;
+    my $body = $res->content // '';
+    my $type = $res->header('Content-Type') // '';
+    my %headers;
+    for my $h ($res->headers->header_field_names) {
+        $headers{lc $h} = scalar $res->header($h);
+    }
+    my $text = $type =~ m{^(?:application/json|text/)}i;
+
+    my $line = JSON::PP->new->canonical->encode({
+        suite   => $0,
+        block   => defined $block ? $block->name : undef,
+        method  => $method,
+        target  => $target,
+        status  => defined $res->code ? 0 + $res->code : undef,
+        headers => \%headers,
+        length  => length $body,
+        body    => $text ? $body : undef,
+    });
+
+    open my $fh, '>>', "$dir/$$.jsonl" or die "$dir: $!";
+    print $fh $line, "\n";
+    close $fh;
+}
+
+# ---------------------------------------------------------------------------
 # Checks (test names are the same as the real module's)
 # ---------------------------------------------------------------------------
 
@@ -715,6 +763,7 @@ sub run_test_helper ($$$) {
                          . "chunk in response: \"$l\"\n";
                 }
 
+                record_response($block, $reqs->[$r], $k - 1, $res);
                 check_error_code($block, $res, $req_idx, $need_array);
                 check_raw_response_headers($block, $raw_headers, $req_idx,
                                            $need_array);

@@ -1,0 +1,944 @@
+#!/usr/bin/env node
+// Writes www/openapi.json, the OpenAPI 3.1 description of Tunesheap's API,
+// from the tables below (one description per resource, as src/ts_resource.c
+// has them).  No dependencies: `node t/tools/openapi-gen.js [out]`, or
+// `--check` to fail when the committed file differs from what this makes.
+//
+// Kept true by t/290-openapi.t: every response the suites receive must
+// validate against the file, every route and method in it must be
+// exercised, and a route or status the module serves must be in it.
+
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const repo = path.resolve(__dirname, '../..');
+
+// ---------------------------------------------------------------------------
+// Resources: fields, filters, relations (src/ts_resource.c)
+// ---------------------------------------------------------------------------
+
+const id = { type: 'integer', format: 'int64', minimum: 0 };
+const nullable = (s) => ({ ...s, type: [s.type, 'null'] });
+const text = (max) => ({ type: 'string', minLength: 0, maxLength: max });
+
+const resources = [
+  {
+    name: 'artists', one: 'artist', Name: 'Artist',
+    fields: {
+      id: { ...id, description: 'Set by the server.' },
+      name: { type: 'string', maxLength: 200, example: 'Jay-Z' },
+      country: nullable(text(100)),
+      description: nullable(text(5000)),
+      dob: nullable({
+        type: 'string',
+        pattern: '^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} UTC$',
+        description: 'Date of birth, UTC: `YYYY-MM-DD HH:MM:SS UTC`.',
+      }),
+      website: nullable(text(500)),
+      picture_url: nullable(text(500)),
+    },
+    input: {
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      country: nullable(text(100)),
+      description: nullable(text(5000)),
+      dob: nullable({
+        type: 'string',
+        pattern: '^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}:\\d{2} UTC|T\\d{2}:\\d{2}:\\d{2}Z)?$',
+        description: '`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS UTC` or ' +
+          '`YYYY-MM-DDTHH:MM:SSZ` (UTC), a real date.',
+      }),
+      website: nullable(text(500)),
+      picture_url: nullable(text(500)),
+    },
+    required: ['name'],
+    filters: { country: { type: 'string', maxLength: 200 } },
+    relations: { albums: 'albums', songs: 'songs' },
+    example: {
+      id: 4, name: 'Jay-Z', country: 'USA', description: 'New York native. ',
+      dob: '1969-12-04 00:00:00 UTC', website: 'www.rocafella.com',
+      picture_url: 'https://tunesheap-content.s3.amazonaws.com/4-artist-picture',
+    },
+    exampleInput: {
+      name: 'Björk', country: 'Iceland', dob: '1965-11-21',
+    },
+  },
+  {
+    name: 'albums', one: 'album', Name: 'Album',
+    fields: {
+      id: { ...id, description: 'Set by the server.' },
+      artist_id: id,
+      title: { type: 'string', maxLength: 200 },
+      release_date: nullable({ type: 'string', format: 'date' }),
+      genre: nullable(text(100)),
+      cover_url: nullable(text(500)),
+    },
+    input: {
+      artist_id: { ...id, description: 'An existing artist.' },
+      title: { type: 'string', minLength: 1, maxLength: 200 },
+      release_date: nullable({ type: 'string', format: 'date' }),
+      genre: nullable(text(100)),
+      cover_url: nullable(text(500)),
+    },
+    required: ['artist_id', 'title'],
+    filters: { artist_id: id, genre: { type: 'string', maxLength: 200 } },
+    relations: { songs: 'songs' },
+    example: {
+      id: 11, artist_id: 4, title: 'The Blueprint', release_date: '2001-09-11',
+      genre: 'Hip-Hop',
+      cover_url: 'https://tunesheap-content.s3.amazonaws.com/11-album-cover',
+    },
+    exampleInput: { artist_id: 4, title: 'The Blueprint 2', genre: 'Hip-Hop' },
+  },
+  {
+    name: 'songs', one: 'song', Name: 'Song',
+    fields: {
+      id: { ...id, description: 'Set by the server.' },
+      album_id: id,
+      artist_id: id,
+      title: { type: 'string', maxLength: 200 },
+      track_number: nullable({ type: 'integer', minimum: 0, maximum: 2147483647 }),
+      duration_ms: nullable({ type: 'integer', minimum: 0, maximum: 2147483647 }),
+      audio: {
+        oneOf: [{ $ref: '#/components/schemas/Audio' }, { type: 'null' }],
+        description: 'The song\'s audio; `null` without audio. Changed ' +
+          'only through the audio routes.',
+      },
+      stream_url: {
+        type: ['string', 'null'],
+        description: 'Plays the audio: a signed link to ' +
+          '`/api/v1/songs/{id}/stream` (local storage), a CloudFront ' +
+          'signed URL or an S3 presigned GET; `null` without audio. ' +
+          'Every answer in a 15-minute window carries the same link.',
+      },
+    },
+    input: {
+      album_id: { ...id, description: 'An existing album.' },
+      artist_id: { ...id, description: 'An existing artist.' },
+      title: { type: 'string', minLength: 1, maxLength: 200 },
+      track_number: nullable({ type: 'integer', minimum: 0, maximum: 2147483647 }),
+      duration_ms: nullable({ type: 'integer', minimum: 0, maximum: 2147483647 }),
+    },
+    required: ['album_id', 'artist_id', 'title'],
+    filters: { album_id: id, artist_id: id },
+    relations: {},
+    example: {
+      id: 109, album_id: 11, artist_id: 4, title: 'Takeover', track_number: 2,
+      duration_ms: 232768,
+      audio: { content_type: 'audio/mpeg', size: 2862208, bitrate_kbps: 96,
+               duration_ms: 238500 },
+      stream_url: '/api/v1/songs/109/stream?expires=1795746600&' +
+        'key=109-9f81cd6aa47fa4eb.mp3&signature=3x0SgW0tN1gqDq2bJ8lTqkXwWc4mZ4mQ8bYxqvZf9aA',
+    },
+    exampleInput: { album_id: 11, artist_id: 4, title: 'Izzo (H.O.V.A.)',
+                    track_number: 3 },
+  },
+];
+
+const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
+
+// ---------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------
+
+const ref = (kind, name) => ({ $ref: `#/components/${kind}/${name}` });
+const jsonContent = (schema, examples) => ({
+  'application/json': { schema, ...(examples ? { examples } : {}) },
+});
+
+const errorExamples = {
+  400: 'artist id must be a non-negative integer',
+  401: 'an API key is required: Authorization: Bearer <key>',
+  403: 'this API key may not write',
+  404: 'artist 99 not found',
+  409: 'artist 4 still has albums: delete them first',
+  412: 'song 13 has changed: If-Match does not match its ETag',
+  413: 'the body is larger than 65536 bytes',
+  415: 'Content-Type must be application/json',
+  503: 'the database is unavailable',
+  504: 'the database did not answer in time',
+  500: 'internal error',
+};
+
+const errorText = {
+  400: 'An id, `limit`, `offset`, `after`, `before` or filter that is not ' +
+    'valid, two of `offset`/`after`/`before`, an anchor item not in the ' +
+    'list; a body that is not JSON.',
+  401: 'A key is needed (writes; reads with `tunesheap_auth_read on`) and ' +
+    'none valid was given.',
+  403: 'The key lacks the scope needed; or a stream link that is tampered ' +
+    'with or expired.',
+  404: 'No item with this id (also as the parent of a nested list).',
+  409: 'Deleting an artist or album that still has albums or songs; an ' +
+    'audio route of the other kind of storage.',
+  412: '`If-Match` does not match the item\'s ETag: nothing changed.',
+  413: 'A body larger than `tunesheap_max_body_size`, or audio larger than ' +
+    '`tunesheap_media_max_size`.',
+  415: 'A body whose `Content-Type` is not `application/json`; an upload ' +
+    'that is not audio in a format taken.',
+  422: 'The body\'s fields are wrong: every problem is named in `fields`.',
+  429: 'Over the configuration\'s `limit_req` budget (nginx\'s own answer, ' +
+    'in HTML).',
+  500: 'Anything else (logged).',
+  503: 'Postgres cannot be reached, or too many requests wait for it.',
+  504: 'Postgres did not answer within `tunesheap_postgres_timeout`.',
+};
+
+function errorResponse(status) {
+  const res = {
+    description: errorText[status],
+    content: jsonContent(ref('schemas', 'Error'), {
+      error: { value: { error: { status, message: errorExamples[status] } } },
+    }),
+  };
+  if (status === 401) {
+    res.headers = { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate') };
+  }
+  if (status === 503) {
+    res.headers = { 'Retry-After': ref('headers', 'Retry-After') };
+  }
+  return res;
+}
+
+const responses = {};
+for (const s of [400, 401, 403, 404, 409, 412, 413, 415, 500, 503, 504]) {
+  responses[`Error${s}`] = errorResponse(s);
+}
+responses.Error422 = {
+  description: errorText[422],
+  content: jsonContent(ref('schemas', 'Error'), {
+    fields: {
+      value: { error: { status: 422, message: 'validation failed',
+                        fields: { name: 'is required', dob: 'is not a date' } } },
+    },
+  }),
+};
+responses.TooManyRequests = {
+  description: errorText[429],
+  content: { 'text/html': { schema: { type: 'string' } } },
+};
+responses.NotModified = {
+  description: 'The `If-None-Match` given matches: no body.',
+  headers: { ETag: ref('headers', 'ETag') },
+};
+
+const headers = {
+  ETag: {
+    description: 'Strong: an item\'s hash from Postgres, or the MD5 of the ' +
+      'exact body of a list or search.',
+    schema: { type: 'string', pattern: '^"[^"]*"$' },
+  },
+  'X-Cache': {
+    description: 'Which level answered: `HIT shm`, `HIT redis`, ' +
+      '`HIT coalesced`, `MISS` or `BYPASS`.',
+    schema: { type: 'string',
+              enum: ['HIT shm', 'HIT redis', 'HIT coalesced', 'MISS', 'BYPASS'] },
+  },
+  Location: {
+    description: 'The new item.',
+    required: true,
+    schema: { type: 'string' },
+  },
+  'WWW-Authenticate': {
+    description: '`Bearer realm="tunesheap"`, with `error="invalid_token"` ' +
+      'or `error="invalid_request"` when a key was given.',
+    required: true,
+    schema: { type: 'string', pattern: '^Bearer realm="tunesheap"' },
+  },
+  'Retry-After': {
+    required: true,
+    schema: { type: 'string', const: '1' },
+  },
+  'Accept-Ranges': { schema: { type: 'string', const: 'bytes' } },
+  'Content-Range': {
+    description: '`bytes first-last/size` (206), `bytes */size` (416).',
+    required: true,
+    schema: { type: 'string', pattern: '^bytes (\\d+-\\d+|\\*)/\\d+$' },
+  },
+  'Cache-Control': {
+    description: '`private, max-age=` the link\'s remaining life.',
+    schema: { type: 'string' },
+  },
+};
+
+const schemas = {
+  Error: {
+    type: 'object',
+    description: 'Every error the module sends, with the status repeated.',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['status', 'message'],
+        additionalProperties: false,
+        properties: {
+          status: { type: 'integer', minimum: 400, maximum: 599 },
+          message: { type: 'string' },
+          fields: {
+            type: 'object',
+            description: 'On a 422 of a write: what is wrong with each field.',
+            additionalProperties: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+  Meta: {
+    type: 'object',
+    description: 'A list\'s page: the total, the limit, the offset (`null` ' +
+      'on pages `after=` or `before=` an item) and links to the ' +
+      'neighbouring pages, relative to the server, keeping the filters, ' +
+      '`null` when there is nothing that way.',
+    required: ['total', 'limit', 'offset', 'next', 'previous'],
+    additionalProperties: false,
+    properties: {
+      total: { type: 'integer', minimum: 0 },
+      limit: { type: 'integer', minimum: 1, maximum: 100 },
+      offset: { type: ['integer', 'null'], minimum: 0 },
+      next: {
+        type: ['string', 'null'],
+        description: '`after=` the page\'s last item; `null` on the last page.',
+        pattern: '^/api/v1/',
+      },
+      previous: {
+        type: ['string', 'null'],
+        description: 'By `offset` from an offset page, `before=` the page\'s ' +
+          'first item from the others.',
+        pattern: '^/api/v1/',
+      },
+    },
+    example: {
+      total: 3, limit: 2, offset: 0, next: '/api/v1/artists/4/albums?limit=2&after=11',
+      previous: null,
+    },
+  },
+  Audio: {
+    type: 'object',
+    required: ['content_type', 'size', 'bitrate_kbps', 'duration_ms'],
+    additionalProperties: false,
+    properties: {
+      content_type: { type: 'string',
+                      enum: ['audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/mp4'] },
+      size: { type: 'integer', minimum: 0, description: 'Bytes.' },
+      bitrate_kbps: { type: ['integer', 'null'], minimum: 0 },
+      duration_ms: { type: ['integer', 'null'], minimum: 0 },
+    },
+    example: { content_type: 'audio/mpeg', size: 2862208, bitrate_kbps: 96,
+               duration_ms: 238500 },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'postgres'],
+    additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['ok', 'unavailable'] },
+      postgres: { type: 'string', enum: ['ok', 'down'] },
+      redis: { type: 'string', enum: ['ok', 'down'],
+               description: 'Only with `tunesheap_redis`; `down` is no error.' },
+    },
+  },
+  StreamLink: {
+    type: 'object',
+    required: ['stream_url'],
+    additionalProperties: false,
+    properties: { stream_url: { type: 'string' } },
+  },
+  Upload: {
+    type: 'object',
+    required: ['upload_url', 'method', 'headers', 'key', 'expires_at'],
+    additionalProperties: false,
+    properties: {
+      upload_url: { type: 'string', description: 'A presigned PUT (SigV4).' },
+      method: { type: 'string', const: 'PUT' },
+      headers: {
+        type: 'object',
+        description: 'The headers the PUT must send.',
+        required: ['Content-Type'],
+        properties: { 'Content-Type': { type: 'string' } },
+        additionalProperties: { type: 'string' },
+      },
+      key: { type: 'string', description: 'The object\'s key, for complete.' },
+      expires_at: { type: 'string', format: 'date-time' },
+    },
+  },
+  UploadRequest: {
+    type: 'object',
+    required: ['content_type'],
+    properties: {
+      content_type: { type: 'string',
+                      enum: ['audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/mp4'] },
+    },
+  },
+  UploadComplete: {
+    type: 'object',
+    required: ['key', 'size'],
+    properties: {
+      key: { type: 'string', description: 'The key `upload` gave.' },
+      size: { type: 'integer', minimum: 0 },
+      duration_ms: { type: 'integer', minimum: 0 },
+      bitrate_kbps: { type: 'integer', minimum: 0 },
+    },
+  },
+  AudioAnswer: {
+    type: 'object',
+    required: ['audio'],
+    additionalProperties: false,
+    properties: { audio: ref('schemas', 'Audio') },
+  },
+};
+
+for (const r of resources) {
+  schemas[r.Name] = {
+    type: 'object',
+    description: `Every field is always present, in this order; unknown ` +
+      `values are \`null\`.`,
+    required: Object.keys(r.fields),
+    additionalProperties: false,
+    properties: r.fields,
+    example: r.example,
+  };
+  schemas[`${r.Name}Input`] = {
+    type: 'object',
+    description: 'The fields a write takes. `POST` and `PUT` need the ' +
+      `required ones (${r.required.join(', ')}); \`PUT\` sets the ones left ` +
+      'out to `null`; `PATCH` changes only those given.',
+    additionalProperties: false,
+    properties: r.input,
+  };
+  schemas[`${r.Name}Item`] = {
+    type: 'object',
+    required: [r.one],
+    additionalProperties: false,
+    properties: { [r.one]: ref('schemas', r.Name) },
+  };
+  schemas[`${r.Name}List`] = {
+    type: 'object',
+    required: [r.name, 'meta'],
+    additionalProperties: false,
+    properties: {
+      [r.name]: { type: 'array', items: ref('schemas', r.Name) },
+      meta: ref('schemas', 'Meta'),
+    },
+  };
+}
+
+schemas.SearchResult = {
+  type: 'object',
+  description: 'One array for each type searched (all three by default), ' +
+    'best match first, at most `limit` each.',
+  minProperties: 1,
+  additionalProperties: false,
+  properties: {
+    artists: { type: 'array', items: ref('schemas', 'Artist') },
+    albums: { type: 'array', items: ref('schemas', 'Album') },
+    songs: { type: 'array', items: ref('schemas', 'Song') },
+  },
+};
+
+const parameters = {
+  id: {
+    name: 'id', in: 'path', required: true,
+    description: 'The item\'s id (a 400 if not a non-negative integer).',
+    schema: id, example: 4,
+  },
+  limit: {
+    name: 'limit', in: 'query',
+    description: 'Items per page.',
+    schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+  },
+  offset: {
+    name: 'offset', in: 'query',
+    description: 'The items from the `offset`th on. At most one of ' +
+      '`offset`, `after` and `before`.',
+    schema: { type: 'integer', format: 'int64', minimum: 0, default: 0 },
+  },
+  after: {
+    name: 'after', in: 'query',
+    description: 'The items that follow this item (which must be in the ' +
+      'list: otherwise a 400). As Stripe\'s `starting_after`.',
+    schema: id,
+  },
+  before: {
+    name: 'before', in: 'query',
+    description: 'The items just before this item (which must be in the list).',
+    schema: id,
+  },
+  'If-None-Match': {
+    name: 'If-None-Match', in: 'header',
+    description: 'ETags (or `*`): a match is a 304 without a body.',
+    schema: { type: 'string' },
+  },
+  'If-Match': {
+    name: 'If-Match', in: 'header',
+    description: 'Done only if the item\'s ETag is one of these (`*`: if ' +
+      'it exists); otherwise a 412 and nothing changes.',
+    schema: { type: 'string' },
+  },
+};
+
+const readSecurity = [{}, { apiKey: ['read'] }];
+const writeSecurity = [{ apiKey: ['write'] }];
+
+// ---------------------------------------------------------------------------
+// Operations
+// ---------------------------------------------------------------------------
+
+function std(codes) {
+  const out = {};
+  for (const c of codes) {
+    if (c === 304) out[304] = ref('responses', 'NotModified');
+    else if (c === 429) out[429] = ref('responses', 'TooManyRequests');
+    else out[c] = ref('responses', `Error${c}`);
+  }
+  return out;
+}
+
+const okHeaders = {
+  ETag: ref('headers', 'ETag'),
+  'X-Cache': ref('headers', 'X-Cache'),
+};
+
+// a GET and its HEAD (same statuses, no bodies)
+function readPair(opId, summary, description, params, ok, errors, security,
+                  tags) {
+  const get = {
+    operationId: opId, summary, description, tags, parameters: params,
+    security,
+    responses: { 200: ok, ...std([304, ...errors, 429, 500]) },
+  };
+  const headOk = { description: ok.description + ' (headers only)',
+                   headers: ok.headers };
+  const headResponses = { 200: headOk };
+  for (const [code, r] of Object.entries(get.responses)) {
+    if (code === '200') continue;
+    headResponses[code] = code === '304' || code === '429' ? r
+      : { description: errorText[code] + ' No body.' };
+    if (code === '401') {
+      headResponses[code].headers = {
+        'WWW-Authenticate': ref('headers', 'WWW-Authenticate') };
+    }
+    if (code === '503') {
+      headResponses[code].headers = {
+        'Retry-After': ref('headers', 'Retry-After') };
+    }
+  }
+  const head = {
+    operationId: `${opId}Head`, summary: `${summary} (headers only)`,
+    tags, parameters: params, security, responses: headResponses,
+  };
+  return { get, head };
+}
+
+function listParams(r) {
+  const p = [];
+  for (const [name, schema] of Object.entries(r.filters)) {
+    p.push({ name, in: 'query', description: 'Filter: an exact match.',
+             schema });
+  }
+  return p.concat([ref('parameters', 'limit'), ref('parameters', 'offset'),
+                   ref('parameters', 'after'), ref('parameters', 'before'),
+                   ref('parameters', 'If-None-Match')]);
+}
+
+const listOrder = 'Ordered by id.';
+
+function listOk(r, example) {
+  return {
+    description: `A page of ${r.name}.`,
+    headers: okHeaders,
+    content: jsonContent(ref('schemas', `${r.Name}List`), example ? {
+      page: { value: example } } : undefined),
+  };
+}
+
+function itemOk(r, description, extra) {
+  return {
+    description,
+    headers: { ETag: ref('headers', 'ETag'), ...(extra || {}) },
+    content: jsonContent(ref('schemas', `${r.Name}Item`), {
+      [r.one]: { value: { [r.one]: r.example } } }),
+  };
+}
+
+const paths = {};
+
+const samplePages = {
+  artists: {
+    artists: [byName.artists.example], meta: {
+      total: 36, limit: 1, offset: null,
+      next: '/api/v1/artists?limit=1&after=4',
+      previous: '/api/v1/artists?limit=1&before=4' },
+  },
+  albums: {
+    albums: [byName.albums.example], meta: {
+      total: 3, limit: 1, offset: 1,
+      next: '/api/v1/albums?artist_id=4&limit=1&after=11',
+      previous: '/api/v1/albums?artist_id=4&limit=1&offset=0' },
+  },
+  songs: {
+    songs: [byName.songs.example], meta: {
+      total: 13, limit: 1, offset: 1,
+      next: '/api/v1/songs?album_id=11&limit=1&after=109',
+      previous: '/api/v1/songs?album_id=11&limit=1&offset=0' },
+  },
+};
+
+for (const r of resources) {
+  const tags = [r.Name + 's'];
+  const list = readPair(`list${r.Name}s`, `List ${r.name}`,
+    `${listOrder} Filters are exact matches; unknown arguments are ignored.`,
+    listParams(r), listOk(r, samplePages[r.name]),
+    [400, 401, 403, 503, 504], readSecurity, tags);
+  paths[`/${r.name}`] = {
+    ...list,
+    post: {
+      operationId: `create${r.Name}`, summary: `Create an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
+      tags, security: writeSecurity,
+      requestBody: {
+        required: true,
+        content: jsonContent({
+          type: 'object', required: [r.one], additionalProperties: false,
+          properties: { [r.one]: { allOf: [ref('schemas', `${r.Name}Input`)],
+                                   required: r.required } },
+        }, { [r.one]: { value: { [r.one]: r.exampleInput } } }),
+      },
+      responses: {
+        201: itemOk(r, `Created; \`Location\` names the new ${r.one}.`,
+                    { Location: ref('headers', 'Location') }),
+        ...std([400, 401, 403, 413, 415, 422, 429, 500, 503, 504]),
+      },
+    },
+  };
+
+  const item = readPair(`get${r.Name}`, `Get an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
+    undefined, [ref('parameters', 'id'), ref('parameters', 'If-None-Match')],
+    itemOk(r, `The ${r.one}.`, { 'X-Cache': ref('headers', 'X-Cache') }),
+    [400, 401, 403, 404, 503, 504], readSecurity, tags);
+  delete item.get.description;
+  const body = (req) => ({
+    required: true,
+    content: jsonContent({
+      type: 'object', required: [r.one], additionalProperties: false,
+      properties: { [r.one]: req ? { allOf: [ref('schemas', `${r.Name}Input`)],
+                                     required: r.required }
+                                 : ref('schemas', `${r.Name}Input`) },
+    }, { [r.one]: { value: { [r.one]: req ? r.exampleInput
+                                          : { [r.required.slice(-1)[0]]: r.exampleInput[r.required.slice(-1)[0]] } } } }),
+  });
+  const writeParams = [ref('parameters', 'id'), ref('parameters', 'If-Match')];
+  paths[`/${r.name}/{id}`] = {
+    ...item,
+    put: {
+      operationId: `replace${r.Name}`, summary: `Replace an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
+      description: 'Fields left out become `null`.',
+      tags, security: writeSecurity, parameters: writeParams,
+      requestBody: body(true),
+      responses: {
+        200: itemOk(r, `The ${r.one} as it is now.`),
+        ...std([400, 401, 403, 404, 412, 413, 415, 422, 429, 500, 503, 504]),
+      },
+    },
+    patch: {
+      operationId: `update${r.Name}`, summary: `Change fields of an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
+      description: 'Only the fields given change.',
+      tags, security: writeSecurity, parameters: writeParams,
+      requestBody: body(false),
+      responses: {
+        200: itemOk(r, `The ${r.one} as it is now.`),
+        ...std([400, 401, 403, 404, 412, 413, 415, 422, 429, 500, 503, 504]),
+      },
+    },
+    delete: {
+      operationId: `delete${r.Name}`, summary: `Delete an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
+      description: r.name === 'songs' ? 'Its audio goes with it.'
+        : `A 409 while it still has ${r.name === 'artists' ? 'albums or songs' : 'songs'}: nothing cascades.`,
+      tags, security: writeSecurity, parameters: writeParams,
+      responses: {
+        204: { description: 'Deleted.' },
+        ...std([400, 401, 403, 404, ...(r.name === 'songs' ? [] : [409]),
+                412, 429, 500, 503, 504]),
+      },
+    },
+  };
+
+  for (const [rel, childName] of Object.entries(r.relations)) {
+    const child = byName[childName];
+    const filters = { ...child.filters };
+    const ordered = r.name === 'albums'
+      ? 'Ordered by track number (unnumbered last), then id.' : listOrder;
+    const nested = readPair(`list${r.Name}${child.Name}s`,
+      `List an ${r.one}'s ${rel}`.replace(/an ([^aeiou])/, 'a $1'),
+      `${ordered} A 404 when the ${r.one} does not exist; an empty list ` +
+      'when it has none.',
+      [ref('parameters', 'id')].concat(listParams({ filters })),
+      listOk(child, r.name === 'artists' && rel === 'albums' ? {
+        albums: [byName.albums.example], meta: {
+          total: 3, limit: 1, offset: null,
+          next: '/api/v1/artists/4/albums?limit=1&after=11',
+          previous: '/api/v1/artists/4/albums?limit=1&before=11' } } : undefined),
+      [400, 401, 403, 404, 503, 504], readSecurity, tags);
+    paths[`/${r.name}/{id}/${rel}`] = nested;
+  }
+}
+
+paths['/search'] = readPair('search', 'Search artists, albums and songs',
+  'Prefix search as the user types: the last word of `q` is also a prefix ' +
+  'once it has 3 letters (unless `q` ends in a space or punctuation); one ' +
+  'or two letters match the start of a whole name; names holding every ' +
+  'word; typos by trigram similarity. Case and accents are ignored.',
+  [
+    { name: 'q', in: 'query', required: true,
+      description: 'What to look for: at most 200 bytes, not empty.',
+      schema: { type: 'string', minLength: 1, maxLength: 200 },
+      example: 'jay' },
+    { name: 'type', in: 'query',
+      description: 'A comma-separated list of `artist`, `album`, `song` ' +
+        '(all three by default).',
+      schema: { type: 'string', pattern: '^(artist|album|song)(,(artist|album|song))*$' },
+      example: 'artist,song' },
+    { name: 'limit', in: 'query', description: 'At most this many of each type.',
+      schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+    ref('parameters', 'If-None-Match'),
+  ],
+  {
+    description: 'The matches, by type.',
+    headers: okHeaders,
+    content: jsonContent(ref('schemas', 'SearchResult'), {
+      jay: { value: { artists: [byName.artists.example] } } }),
+  },
+  [400, 401, 403, 503, 504], readSecurity, ['Search']);
+
+const health = readPair('health', 'Is this node well',
+  'Never needs a key. 200 while Postgres answers (whatever Redis does); ' +
+  '503 without Postgres.', [],
+  {
+    description: 'Postgres answers.',
+    headers: { ETag: ref('headers', 'ETag') },
+    content: jsonContent(ref('schemas', 'Health'), {
+      ok: { value: { status: 'ok', postgres: 'ok', redis: 'ok' } } }),
+  }, [], [], ['Health']);
+for (const op of [health.get, health.head]) {
+  op.responses[503] = {
+    description: 'Postgres cannot be reached.',
+    headers: { 'Retry-After': ref('headers', 'Retry-After') },
+    ...(op === health.get ? { content: jsonContent(ref('schemas', 'Health'), {
+      down: { value: { status: 'unavailable', postgres: 'down', redis: 'ok' } } }) } : {}),
+  };
+  delete op.parameters;
+}
+paths['/health'] = health;
+
+// the audio routes
+const audioTypes = {};
+for (const t of ['audio/*']) {
+  audioTypes[t] = { schema: { type: 'string', format: 'binary' } };
+}
+const streamParams = [
+  ref('parameters', 'id'),
+  { name: 'expires', in: 'query',
+    description: 'When the link ends, in seconds since the epoch.',
+    schema: { type: 'integer', format: 'int64' } },
+  { name: 'key', in: 'query',
+    description: 'The audio file\'s name, when the link was made for one.',
+    schema: { type: 'string' } },
+  { name: 'signature', in: 'query',
+    description: 'HMAC-SHA256 (base64url) of the id, `expires` and `key` ' +
+      'with `tunesheap_media_secret`.',
+    schema: { type: 'string' } },
+  { name: 'Range', in: 'header',
+    description: 'One range of bytes (`bytes=first-last`).',
+    schema: { type: 'string' }, example: 'bytes=0-65535' },
+  { name: 'If-Range', in: 'header', schema: { type: 'string' } },
+  ref('parameters', 'If-None-Match'),
+];
+const fileHeaders = {
+  ETag: ref('headers', 'ETag'),
+  'Accept-Ranges': ref('headers', 'Accept-Ranges'),
+  'Cache-Control': ref('headers', 'Cache-Control'),
+};
+const streamGet = {
+  operationId: 'streamSong', summary: 'Play a song\'s audio',
+  description: 'A song\'s `stream_url`. With the signed arguments: the file, ' +
+    'from nginx\'s static path (sendfile, one `Range` a request, ' +
+    '`If-Range`, `ETag`, `Last-Modified`), without asking Postgres; ' +
+    'a tampered or expired link is a 403, without a key even under ' +
+    '`tunesheap_auth_read`. Without arguments: a 302 to a freshly signed ' +
+    'link (with S3: a CloudFront signed URL or an S3 presigned GET).',
+  tags: ['Audio'], parameters: streamParams, security: readSecurity,
+  responses: {
+    200: { description: 'The whole file; its type is what its bytes said.',
+           headers: fileHeaders, content: audioTypes },
+    206: { description: 'The range asked for.',
+           headers: { ...fileHeaders,
+                      'Content-Range': ref('headers', 'Content-Range') },
+           content: audioTypes },
+    302: { description: 'To a freshly signed link (no arguments given).',
+           headers: { Location: { required: true, schema: { type: 'string' } },
+                      'Cache-Control': { schema: { type: 'string', const: 'no-store' } } },
+           content: jsonContent(ref('schemas', 'StreamLink')) },
+    304: ref('responses', 'NotModified'),
+    ...std([400, 401, 403]),
+    404: { description: 'No such song, the song has no audio, or it is not ' +
+             'kept by this storage.',
+           content: jsonContent(ref('schemas', 'Error'), {
+             noAudio: { value: { error: { status: 404,
+                                          message: 'song 2 has no audio' } } } }) },
+    416: { description: 'The range cannot be satisfied (nginx\'s answer).',
+           headers: { 'Content-Range': ref('headers', 'Content-Range') },
+           content: { 'text/html': { schema: { type: 'string' } } } },
+    ...std([429, 500, 503]),
+  },
+};
+const streamHead = {
+  operationId: 'streamSongHead', summary: 'A song\'s audio, headers only',
+  tags: ['Audio'], parameters: streamParams, security: readSecurity,
+  responses: {},
+};
+for (const [code, r] of Object.entries(streamGet.responses)) {
+  streamHead.responses[code] = r.$ref ? (code === '304' || code === '429' ? r
+    : { description: errorText[code] + ' No body.' })
+    : { description: r.description, ...(r.headers ? { headers: r.headers } : {}) };
+}
+paths['/songs/{id}/stream'] = { get: streamGet, head: streamHead };
+
+const audioAnswer = {
+  description: 'The song\'s audio now.',
+  headers: { ETag: ref('headers', 'ETag') },
+  content: jsonContent(ref('schemas', 'AudioAnswer'), {
+    audio: { value: { audio: schemas.Audio.example } } }),
+};
+paths['/songs/{id}/audio'] = {
+  put: {
+    operationId: 'putSongAudio', summary: 'Upload a song\'s audio (local storage)',
+    description: 'The file itself as the body (any `Content-Type`), ' +
+      'recognised from its bytes: MP3, Ogg Vorbis or Opus, FLAC, M4A/AAC. ' +
+      'A 409 when audio is kept in S3.',
+    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+    requestBody: { required: true,
+                   content: { 'application/octet-stream': {
+                     schema: { type: 'string', format: 'binary' } } } },
+    responses: {
+      200: audioAnswer,
+      ...std([400, 401, 403, 404, 409, 413, 415, 429, 500, 503, 504]),
+    },
+  },
+  delete: {
+    operationId: 'deleteSongAudio', summary: 'Remove a song\'s audio',
+    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+    responses: {
+      204: { description: 'Removed.' },
+      ...std([400, 401, 403, 404, 409, 429, 500, 503, 504]),
+    },
+  },
+};
+paths['/songs/{id}/upload'] = {
+  post: {
+    operationId: 'startSongUpload', summary: 'A URL to upload a song\'s audio to S3',
+    description: 'A presigned PUT for a key made for this song, valid for ' +
+      '`tunesheap_media_link_ttl`. A 409 with local storage.',
+    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+    requestBody: { required: true, content: jsonContent(ref('schemas', 'UploadRequest'), {
+      mp3: { value: { content_type: 'audio/mpeg' } } }) },
+    responses: {
+      200: { description: 'Where to PUT the file, and how.',
+             headers: { ETag: ref('headers', 'ETag') },
+             content: jsonContent(ref('schemas', 'Upload')) },
+      ...std([400, 401, 403, 404, 409, 413, 415]),
+      422: { description: 'A `content_type` not taken.',
+             content: jsonContent(ref('schemas', 'Error')) },
+      ...std([429, 500, 503, 504]),
+    },
+  },
+};
+paths['/songs/{id}/upload/complete'] = {
+  post: {
+    operationId: 'completeSongUpload', summary: 'Record audio uploaded to S3',
+    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+    requestBody: { required: true, content: jsonContent(ref('schemas', 'UploadComplete'), {
+      done: { value: { key: 'songs/109-47c0483de52745ee.mp3', size: 2862208 } } }) },
+    responses: {
+      200: audioAnswer,
+      ...std([400, 401, 403, 404, 409, 413, 415]),
+      422: { description: 'A key `upload` did not give, a size that is not ' +
+               'the object\'s, or a value that is not valid.',
+             content: jsonContent(ref('schemas', 'Error')) },
+      ...std([429, 500, 503, 504]),
+    },
+  },
+};
+
+paths['/openapi.json'] = {
+  get: {
+    operationId: 'openapi', summary: 'This document',
+    tags: ['Health'], security: [],
+    responses: {
+      200: { description: 'The OpenAPI document (a static file).',
+             content: { 'application/json': { schema: { type: 'object' } } } },
+      304: ref('responses', 'NotModified'),
+      404: { description: 'Not installed with this server.' },
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------
+// The document
+// ---------------------------------------------------------------------------
+
+const doc = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Tunesheap',
+    version: '1.0.0',
+    summary: 'The music catalog\'s REST API, served from inside nginx.',
+    description: 'Artists, their albums and songs, search as you type, ' +
+      'and songs\' audio. Every answer is JSON (`application/json; ' +
+      'charset=utf-8`) ending with a newline, except audio. Errors are ' +
+      '`{"error":{"status":N,"message":"..."}}` (`Error`). Reads are public ' +
+      'unless the server says `tunesheap_auth_read on`; writes need an API ' +
+      'key with the `write` scope (`Authorization: Bearer tsk_...`). ' +
+      'Lists are paged by `limit` and one of `offset`, `after`, `before`; ' +
+      '`meta.next` and `meta.previous` link the neighbouring pages. ' +
+      'A method a path does not take is a 405 whose `Allow` header lists ' +
+      'those it does; an unknown path is a 404.',
+    license: { name: 'Proprietary', identifier: 'LicenseRef-Tunesheap' },
+  },
+  servers: [{ url: '/api/v1', description: 'This server' }],
+  security: readSecurity,
+  tags: [
+    { name: 'Artists', description: 'Artists, their albums and songs.' },
+    { name: 'Albums', description: 'Albums and their songs.' },
+    { name: 'Songs', description: 'Songs.' },
+    { name: 'Search', description: 'Search as you type.' },
+    { name: 'Audio', description: 'Playing and uploading songs\' audio.' },
+    { name: 'Health', description: 'For load balancers, and this document.' },
+  ],
+  paths,
+  components: {
+    securitySchemes: {
+      apiKey: {
+        type: 'http', scheme: 'bearer', bearerFormat: 'tsk_ and 64 hex digits',
+        description: 'An API key (`make apikey NAME=... SCOPES=read,write`). ' +
+          'Its scopes are `read` (reads, when the server asks for a key) ' +
+          'and `write` (every write). A missing or unknown key is a 401 ' +
+          'with `WWW-Authenticate`; a key without the scope needed is a 403.',
+      },
+    },
+    parameters, headers, responses, schemas,
+  },
+};
+
+const out = JSON.stringify(doc, null, 2) + '\n';
+const file = path.join(repo, 'www', 'openapi.json');
+
+if (process.argv[2] === '--check') {
+  const have = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  if (have !== out) {
+    console.error(`${file} is not what ${__filename} makes: run it`);
+    process.exit(1);
+  }
+} else {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(process.argv[2] || file, out);
+}

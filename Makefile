@@ -38,9 +38,8 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	sox libsox-fmt-mp3 lame vorbis-tools opus-tools flac ffmpeg espeak-ng \
 	python3-botocore openssl haproxy chromium
 
-.PHONY: all deps build run stop stop-nginx test test-valgrind node openapi import \
-	bench fleet fleet-stop fleet-bench \
-	apikey apikey-revoke clean
+.PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
+	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean
 
 all: build
 

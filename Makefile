@@ -7,6 +7,7 @@
 #   make import CATALOG=file.json
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
+#   make deb      the Debian package (build/deb/*.deb), checked by lintian
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -38,7 +39,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	apikey apikey-revoke clean
+	apikey apikey-revoke clean deb
 
 all: build
 
@@ -137,6 +138,30 @@ apikey:
 apikey-revoke:
 	@[ -n "$(NAME)" ] || { echo "usage: make apikey-revoke NAME=..."; exit 2; }
 	@db/apikey.sh $(PG_DATA) revoke "$(NAME)"
+
+# The Debian package, built from a copy of the tree in build/deb/ (so the
+# source tree gets no debian/ build files and dpkg-buildpackage's ../ output
+# stays in build/deb/), then checked by lintian: any tag not explained by an
+# override in debian/ fails the target.
+DEB_DIR  := $(BUILD)/deb
+DEB_TREE := $(DEB_DIR)/tunesheap
+DEB_PACKAGES := debhelper nginx-dev dpkg-dev lintian libpq-dev libyajl-dev \
+	libhiredis-dev libssl-dev
+
+deb:
+	@$(MAKE) -s deps PACKAGES="$(DEB_PACKAGES)"
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_TREE)
+	tar -C $(ROOT) --exclude=./.git --exclude=./build --exclude=./var \
+		--exclude=./t/servroot -cf - . | tar -C $(DEB_TREE) -xf -
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 \
+		|| { tail -n 40 $(DEB_DIR)/build.log; exit 1; }
+	rm -rf $(DEB_TREE)
+	lintian --fail-on warning,error,info,pedantic -I -E --pedantic \
+		$(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.log 2>&1; \
+		status=$$?; grep -v '^running with root' $(DEB_DIR)/lintian.log; \
+		exit $$status
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(BUILD)

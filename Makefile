@@ -8,6 +8,8 @@
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
 #   make deb      the Debian package (build/deb/*.deb), checked by lintian
+#   make ansible-check  ansible-lint and --syntax-check of ansible/
+#   make converge ansible/site.yml onto a fresh Debian 12 chroot (root)
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -39,7 +41,8 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	apikey apikey-revoke clean deb
+	apikey apikey-revoke clean deb \
+	ansible-check converge
 
 all: build
 
@@ -162,6 +165,26 @@ deb:
 		status=$$?; grep -v '^running with root' $(DEB_DIR)/lintian.log; \
 		exit $$status
 	@ls $(DEB_DIR)/*.deb
+
+# ansible/: lint (production profile; --offline still validates module
+# arguments) and a syntax check of every playbook with every inventory
+ANSIBLE_PACKAGES := ansible ansible-lint
+PLAYBOOKS := site.yml aws.yml aws-destroy.yml
+
+ansible-check:
+	@$(MAKE) -s deps PACKAGES="$(ANSIBLE_PACKAGES)"
+	cd ansible && ansible-lint --offline --nocolor -q
+	@cd ansible && for inv in inventories/*/hosts.yml test/inventory.yml; do \
+		for p in $(PLAYBOOKS); do \
+			ansible-playbook -i $$inv --syntax-check $$p >/dev/null \
+				|| { echo "syntax-check failed: $$p with $$inv"; exit 1; }; \
+		done; done; echo "ansible: lint and syntax-check passed"
+
+# site.yml converged onto a fresh debootstrap root (bounded in time; it
+# cleans up after itself): see ansible/README.md
+converge:
+	@$(MAKE) -s deps PACKAGES="$(ANSIBLE_PACKAGES) $(DEB_PACKAGES) debootstrap curl iproute2"
+	ansible/test/converge.sh
 
 clean:
 	rm -rf $(BUILD)

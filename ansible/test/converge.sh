@@ -90,6 +90,10 @@ for p in "$TS_CONVERGE_HTTP_PORT" "$TS_CONVERGE_PG_PORT" \
     fi
 done
 
+# throwaway secrets for the throwaway target, the same for both runs
+export TUNESHEAP_DB_PASSWORD=${TUNESHEAP_DB_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
+export TUNESHEAP_MEDIA_SECRET=${TUNESHEAP_MEDIA_SECRET:-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')}
+
 work=${TS_CONVERGE_DIR:-$(mktemp -d /var/tmp/tunesheap-converge.XXXXXX)}
 mkdir -p "$work"
 export TS_CONVERGE_ROOT=$work/root TS_CONVERGE_LOG=$work/ansible.log

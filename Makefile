@@ -8,6 +8,9 @@
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
 #   make fleet [N=3], make fleet-stop, make fleet-bench
+#   make deb      the Debian package (build/deb/*.deb), checked by lintian
+#   make ansible-check  ansible-lint and --syntax-check of ansible/
+#   make converge ansible/site.yml onto a fresh Debian 12 chroot (root)
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -39,7 +42,8 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl haproxy chromium
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
-	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean
+	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
+	deb ansible-check converge
 
 all: build
 
@@ -160,6 +164,50 @@ apikey:
 apikey-revoke:
 	@[ -n "$(NAME)" ] || { echo "usage: make apikey-revoke NAME=..."; exit 2; }
 	@db/apikey.sh $(PG_DATA) revoke "$(NAME)"
+
+# The Debian package, built from a copy of the tree in build/deb/ (so the
+# source tree gets no debian/ build files and dpkg-buildpackage's ../ output
+# stays in build/deb/), then checked by lintian: any tag not explained by an
+# override in debian/ fails the target.
+DEB_DIR  := $(BUILD)/deb
+DEB_TREE := $(DEB_DIR)/tunesheap
+DEB_PACKAGES := debhelper nginx-dev dpkg-dev lintian libpq-dev libyajl-dev \
+	libhiredis-dev libssl-dev
+
+deb:
+	@$(MAKE) -s deps PACKAGES="$(DEB_PACKAGES)"
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_TREE)
+	tar -C $(ROOT) --exclude=./.git --exclude=./build --exclude=./var \
+		--exclude=./t/servroot -cf - . | tar -C $(DEB_TREE) -xf -
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 \
+		|| { tail -n 40 $(DEB_DIR)/build.log; exit 1; }
+	rm -rf $(DEB_TREE)
+	lintian --fail-on warning,error,info,pedantic -I -E --pedantic \
+		$(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.log 2>&1; \
+		status=$$?; grep -v '^running with root' $(DEB_DIR)/lintian.log; \
+		exit $$status
+	@ls $(DEB_DIR)/*.deb
+
+# ansible/: lint (production profile; --offline still validates module
+# arguments) and a syntax check of every playbook with every inventory
+ANSIBLE_PACKAGES := ansible ansible-lint
+PLAYBOOKS := site.yml aws.yml aws-destroy.yml
+
+ansible-check:
+	@$(MAKE) -s deps PACKAGES="$(ANSIBLE_PACKAGES)"
+	cd ansible && ansible-lint --offline --nocolor -q
+	@cd ansible && for inv in inventories/*/hosts.yml test/inventory.yml; do \
+		for p in $(PLAYBOOKS); do \
+			ansible-playbook -i $$inv --syntax-check $$p >/dev/null \
+				|| { echo "syntax-check failed: $$p with $$inv"; exit 1; }; \
+		done; done; echo "ansible: lint and syntax-check passed"
+
+# site.yml converged onto a fresh debootstrap root (bounded in time; it
+# cleans up after itself): see ansible/README.md
+converge:
+	@$(MAKE) -s deps PACKAGES="$(ANSIBLE_PACKAGES) $(DEB_PACKAGES) debootstrap curl iproute2"
+	ansible/test/converge.sh
 
 clean:
 	rm -rf $(BUILD)

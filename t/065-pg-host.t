@@ -192,7 +192,7 @@ GET /api/v1/artists/4
 --- response_body_like: ^\{"artist":\{"id":4,"name":"Jay-Z"
 --- no_error_log
 timed out
---- timeout: 2
+--- timeout: 5
 
 
 

@@ -91,8 +91,8 @@ GET /api/v1/artists/4
 
 === TEST 2: a failover that moves the name is followed
 The name first points where no Postgres listens: the connect fails. Then
-it moves to the server: once its TTL (1 s) has passed, the next connect
-asks again and gets there.
+it moves to the server: once its TTL (1 s, counted by nginx's resolver in
+whole seconds) has passed, the next connect asks again and gets there.
 --- http_config eval
 "resolver 127.0.0.1:$ENV{TEST_NGINX_DNS_PORT} ipv6=off;\n"
 . Tunesheap::Test::http_config(dsn => main::dsn_host("db.tunesheap.test"))
@@ -104,7 +104,7 @@ my @q = Tunesheap::DNS::queries();
 Test::More::ok(scalar(grep { $_ eq 'db.tunesheap.test' } @q),
                "nginx's resolver asked the suite's DNS server (@q)");
 Tunesheap::DNS::zone("db.tunesheap.test" => ["127.0.0.1", 1]);
-select(undef, undef, undef, 1.5);
+select(undef, undef, undef, 2.5);
 --- request
 GET /api/v1/artists/4
 --- error_code: 200

@@ -18,6 +18,7 @@ use warnings;
 
 use Test::More ();
 use HTTP::Tiny ();
+use IO::Socket::INET ();
 use POSIX ();
 use File::Temp ();
 use Time::HiRes qw(time sleep);
@@ -277,6 +278,36 @@ sub in_background {
         POSIX::_exit(0);
     }
     return $pid;
+}
+
+# a client that sends $raw (bytes) and goes away: after $after seconds, or
+# once it has read $read bytes of the answer; returns its pid
+sub abandon {
+    my ($raw, %o) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $o{port} // port())
+        or POSIX::_exit(1);
+    print $s $raw;
+    if ($o{read}) {
+        my $got = 0;
+        while ($got < $o{read}) {
+            my $n = sysread $s, my $buf, 16384;
+            last unless $n;
+            $got += $n;
+        }
+    } else {
+        sleep($o{after} // 0.3);
+    }
+    close $s;
+    POSIX::_exit(0);
+}
+
+# descriptors of the (single) nginx process other than its Postgres
+# connections: what a request that went away could leave open
+sub other_fds {
+    return fd_count(nginx_pid()) - backends();
 }
 
 1;

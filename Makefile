@@ -7,6 +7,7 @@
 #   make import CATALOG=file.json
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
+#   make soak [DURATION=60]  mixed load with faults injected, then checks
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -38,7 +39,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	apikey apikey-revoke clean
+	apikey apikey-revoke clean soak
 
 all: build
 
@@ -127,6 +128,12 @@ import:
 
 bench: deps build
 	bench/run.sh
+
+# reads and writes with Postgres/Redis restarts, a frozen Redis and a
+# reload on a schedule; every acknowledged write kept once (t/tools/soak.sh)
+DURATION ?= 60
+soak: deps build
+	t/tools/soak.sh $(DURATION)
 
 # make apikey NAME=mobile-app [SCOPES=read,write]; make apikey-revoke NAME=...
 apikey:

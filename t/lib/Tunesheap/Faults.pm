@@ -229,12 +229,14 @@ sub error_log {
     return join '', grep { /\[(?:error|crit|alert|emerg)\]/ } <$fh>;
 }
 
-# db/pg.sh quietly (its start prints what the schema's statements return)
+# stop, start or restart the suite's Postgres with pg_ctl alone
+# (t/tools/soak-pg.sh): db/pg.sh start applies the schema, whose DDL can
+# deadlock with the load's queries
 sub pg {
-    my (@args) = @_;
-    my @cmd = ($ENV{TEST_NGINX_PG_CTL}, $args[0], $ENV{TEST_NGINX_PG_DATA},
-               @args[1 .. $#args]);
-    system("@cmd >/dev/null 2>&1") == 0 or die "@cmd failed\n";
+    my ($action) = @_;
+    (my $tool = $ENV{TEST_NGINX_PG_CTL}) =~ s{db/pg\.sh$}{t/tools/soak-pg.sh};
+    system("$tool $action $ENV{TEST_NGINX_PG_DATA} >/dev/null 2>&1") == 0
+        or die "$tool $action failed\n";
 }
 
 # the module's backends (application_name tunesheap) in pg_stat_activity

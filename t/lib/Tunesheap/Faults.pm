@@ -306,10 +306,25 @@ sub abandon {
     POSIX::_exit(0);
 }
 
-# descriptors of the (single) nginx process other than its Postgres
-# connections: what a request that went away could leave open
+# descriptors of the (single) nginx process other than its sockets to
+# Postgres: what a request that went away could leave open
 sub other_fds {
-    return fd_count(nginx_pid()) - backends();
+    my $pid = nginx_pid();
+    my ($port) = $ENV{TEST_NGINX_PG_DSN} =~ /\bport=(\d+)/;
+    my %pg;
+    for my $tab ("/proc/$pid/net/tcp", "/proc/$pid/net/tcp6") {
+        open my $fh, '<', $tab or next;
+        while (<$fh>) {
+            my @f = split;
+            next unless $f[2] && $f[2] =~ /:([0-9A-F]{4})$/;
+            $pg{$f[9]} = 1 if hex($1) == ($port // 5432);
+        }
+    }
+    opendir my $d, "/proc/$pid/fd" or return -1;
+    return scalar grep {
+        /^\d+$/ && !((readlink("/proc/$pid/fd/$_") // '') =~ /^socket:\[(\d+)\]$/
+                     && $pg{$1})
+    } readdir $d;
 }
 
 1;

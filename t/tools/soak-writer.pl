@@ -38,7 +38,7 @@ for my $c (1 .. $clients) {
                      . qq("description":"written by soak-writer $c #$n"}}) });
         my ($id) = ($res->{headers}{location} // '') =~ m{/artists/(\d+)$};
         printf $log "%.3f %d %s %s\n", $t, $res->{status}, $name,
-            $res->{status} == 201 && $id ? $id : '-';
+            $id // '-';
         sleep 0.02;
     }
     close $log;

@@ -250,14 +250,14 @@ for (lines("$out/writes")) {
     my ($t, $st, $name, $id) = split;
     $sent++;
     $wst{$st}++;
-    $acked{$name} = $id if $st == 201 && $id ne '-';
+    $acked{$name} = $id if $st == 201;    # no id: counted as lost
 }
 my %rows;
 for (lines("$out/rows")) {
     my ($name, $id) = split;
     push @{ $rows{$name} }, $id;
 }
-my $lost = grep { my $n = $_; !grep { $_ == $acked{$n} } @{ $rows{$n} // [] } }
+my $lost = grep { my $n = $_; !grep { $_ eq $acked{$n} } @{ $rows{$n} // [] } }
            keys %acked;
 my $dups = grep { @{ $rows{$_} } > 1 } keys %rows;
 my $unacked = grep { !exists $acked{$_} } keys %rows;

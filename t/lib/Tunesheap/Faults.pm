@@ -149,7 +149,8 @@ sub load {
             if ($kind eq 'W') {
                 $r{written}++;
                 $r{wstatus}{$st}++;
-                $r{acked}{$what} = $id if $st == 201 && $id ne '-';
+                # a 201 without its id in Location counts as missing
+                $r{acked}{$what} = $id if $st == 201;
             } else {
                 $r{read}++;
                 $r{rstatus}{$st}++;
@@ -180,7 +181,7 @@ sub writes_ok {
     }
     my @missing = grep {
         my $n = $_;
-        !($rows{$n} && grep { $_ == $load->{acked}{$n} } @{ $rows{$n} })
+        !($rows{$n} && grep { $_ eq $load->{acked}{$n} } @{ $rows{$n} })
     } keys %{ $load->{acked} };
     my @dups = grep { @{ $rows{$_} } > 1 } keys %rows;
     my $acked = keys %{ $load->{acked} };

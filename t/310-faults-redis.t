@@ -74,7 +74,9 @@ main::fresh_ok($block->name, 'while stopped');
 
 === TEST 2: Redis frozen (SIGSTOP) for 2 s under writes and reads
 Commands time out (tunesheap_redis_timeout, 200 ms): requests go to
-Postgres; a write made meanwhile is never served stale afterwards.
+Postgres, none waits for Redis to come back (1.5 s: the timeout with room
+for two shared cores); a write made meanwhile is never served stale
+afterwards.
 --- init
 Tunesheap::Test::http(GET => '/api/v1/artists/5') for 1 .. 2;
 my $patched;
@@ -88,6 +90,7 @@ my $l = Tunesheap::Faults::load(seconds => 4, tag => 'redisfreeze',
 kill 'CONT', $pid;
 Test::More::is($patched, 200, $block->name . " - a write with Redis frozen");
 Tunesheap::Faults::statuses_ok($l, [200, 201], $block->name);
+Tunesheap::Faults::slowest_ok($l, 1.5, $block->name);
 Tunesheap::Faults::writes_ok($l, $block->name);
 Tunesheap::Faults::backends_ok(pool => 4, name => $block->name);
 select(undef, undef, undef, 1.2);
@@ -120,3 +123,30 @@ main::fresh_ok($block->name, 'after a restart');
 --- error_code eval
 [200, 200]
 --- timeout: 10
+
+
+
+=== TEST 4: Redis frozen for 2 s with a 5 s command timeout: answered once it resumes
+With tunesheap_redis_timeout 5s, the commands sent while Redis is
+stopped are answered when it continues (after 2 s), and the requests
+waiting on them go on then, not at the timeout.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+Tunesheap::Test::http(GET => '/api/v1/artists/5') for 1 .. 2;
+my $pid = Tunesheap::Faults::redis_pid();
+my $l = Tunesheap::Faults::load(seconds => 4, tag => 'redisfreeze5',
+    read_paths => ['/api/v1/artists/4', '/api/v1/artists/5',
+                   '/api/v1/songs/1', '/api/v1/albums/1/songs'],
+    faults => [[1, sub { kill 'STOP', $pid }],
+               [3, sub { kill 'CONT', $pid }]]);
+kill 'CONT', $pid;
+Tunesheap::Faults::statuses_ok($l, [200, 201], $block->name);
+Tunesheap::Faults::slowest_ok($l, 4, $block->name);
+Tunesheap::Faults::writes_ok($l, $block->name);
+Tunesheap::Faults::backends_ok(pool => 4, name => $block->name);
+--- request eval
+["GET /api/v1/health", "GET /api/v1/artists/4"]
+--- error_code eval
+[200, 200]
+--- timeout: 15

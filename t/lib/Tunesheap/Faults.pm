@@ -115,14 +115,14 @@ sub load {
                     content => qq({"artist":{"name":"$name"}}) });
                 my ($id) = ($res->{headers}{location} // '')
                            =~ m{/artists/(\d+)$};
-                printf $out "W %d %s %s %.3f\n", $res->{status}, $name,
-                    $id // '-', $t0 - $start;
+                printf $out "W %d %s %s %.3f %.3f\n", $res->{status}, $name,
+                    $id // '-', $t0 - $start, time - $t0;
                 sleep $pause if $pause;
             } else {
                 my $path = $paths[$n % @paths];
                 my $res = $ua->request(GET => "http://127.0.0.1:$port$path");
-                printf $out "R %d %s - %.3f\n", $res->{status}, $path,
-                    $t0 - $start;
+                printf $out "R %d %s - %.3f %.3f\n", $res->{status}, $path,
+                    $t0 - $start, time - $t0;
                 sleep 0.005;
             }
         }
@@ -139,12 +139,13 @@ sub load {
     waitpid $_, 0 for @pids;
 
     my %r = (tag => $tag, acked => {}, status => {}, written => 0, read => 0,
-             wstatus => {}, rstatus => {}, lines => []);
+             wstatus => {}, rstatus => {}, lines => [], slowest => 0);
     for my $w (1 .. $writers + $readers) {
         open my $fh, '<', "$dir/$w" or next;
         while (<$fh>) {
-            my ($kind, $st, $what, $id, $t) = split;
+            my ($kind, $st, $what, $id, $t, $took) = split;
             push @{ $r{lines} }, $_;
+            $r{slowest} = $took if $took > $r{slowest};
             $r{status}{$st}++;
             if ($kind eq 'W') {
                 $r{written}++;
@@ -158,6 +159,20 @@ sub load {
         }
     }
     return \%r;
+}
+
+# no request of the load took longer than $max seconds
+# (with $bug, "BUG: what", a TODO test: a known bug)
+sub slowest_ok {
+    my ($load, $max, $name, $bug) = @_;
+    my $b = Test::More->builder;
+    $b->todo_start($bug) if $bug;
+    Test::More::cmp_ok($load->{slowest}, '<', $max,
+                       "$name - no request waited $max s or more"
+                       . " (slowest $load->{slowest} s)")
+        or Test::More::diag(join '', grep { (split)[5] >= $max }
+                            @{ $load->{lines} });
+    $b->todo_end if $bug;
 }
 
 sub statuses {

@@ -11,6 +11,7 @@
 #   make deb      the Debian package (build/deb/*.deb), checked by lintian
 #   make ansible-check  ansible-lint and --syntax-check of ansible/
 #   make converge ansible/site.yml onto a fresh Debian 12 chroot (root)
+#   make soak [DURATION=60]  mixed load with faults injected, then checks
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -43,7 +44,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
 	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
-	deb ansible-check converge
+	deb ansible-check converge soak
 
 all: build
 
@@ -154,6 +155,12 @@ fleet-stop:
 
 fleet-bench: deps build
 	bench/fleet-bench.sh
+
+# reads and writes with Postgres/Redis restarts, a frozen Redis and a
+# reload on a schedule; every acknowledged write kept once (t/tools/soak.sh)
+DURATION ?= 60
+soak: deps build
+	t/tools/soak.sh $(DURATION)
 
 # make apikey NAME=mobile-app [SCOPES=read,write]; make apikey-revoke NAME=...
 apikey:

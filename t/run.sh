@@ -90,7 +90,10 @@ prove -v ${TS_PROVE_INC:+-I"$TS_PROVE_INC"} -It/lib -r "${@:-t}" 2>&1 \
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
 passed=$(grep -c '^ok ' "$log" || true)
-failed=$(grep -c '^not ok ' "$log" || true)
-echo "tests: $passed passed, $failed failed"
+failed=$(grep '^not ok ' "$log" | grep -vc '# TODO' || true)
+# a failing TODO test is a known bug, marked so in its suite: not a failure
+todo=$(grep -c '^not ok .*# TODO' "$log" || true)
+[ "$todo" = 0 ] && todo= || todo=", $todo todo (known bugs)"
+echo "tests: $passed passed, $failed failed$todo"
 
 exit $status

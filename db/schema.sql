@@ -60,9 +60,10 @@ CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 -- match of a common word, every word of a common prefix or every title.
 -- Three tables, kept exact by statement-level triggers on every write
 -- (ts_search_install() below), hold what a search reads:
---  * ts_search_names: each name folded (ts_fold()), once, in byte order:
---    the exact name and names that start with the text, and the ranking,
---    without folding a name per search;
+--  * ts_search_names: each name folded (ts_fold()) and its words as a
+--    tsvector, once, in byte order: the exact name and names that start
+--    with the text, checking a name for words, and the ranking, without
+--    folding or parsing a name per search;
 --  * ts_search_terms: the words of each folded name, a row per word and
 --    name (an inverted index kept in a btree): the names holding a word
 --    are read in id order, those holding a word that starts with a prefix
@@ -116,6 +117,7 @@ CREATE TABLE IF NOT EXISTS ts_search_names (
     kind   "char" NOT NULL,
     id     bigint NOT NULL,
     folded text COLLATE "C" NOT NULL,
+    doc    tsvector NOT NULL,       -- to_tsvector('simple', folded)
     PRIMARY KEY (kind, id)
 );
 CREATE INDEX IF NOT EXISTS ts_search_names_folded_idx
@@ -172,10 +174,11 @@ BEGIN
             END IF;
 
             IF TG_OP = 'INSERT' THEN
-                INSERT INTO ts_search_names AS t (kind, id, folded)
-                    SELECT %2$L, id, ts_fold(%3$I) FROM ts_new
+                INSERT INTO ts_search_names AS t (kind, id, folded, doc)
+                    SELECT %2$L, id, f, to_tsvector('simple', f)
+                      FROM ts_new, ts_fold(%3$I) AS f
                     ON CONFLICT (kind, id)
-                    DO UPDATE SET folded = excluded.folded;
+                    DO UPDATE SET folded = excluded.folded, doc = excluded.doc;
                 INSERT INTO ts_search_terms (kind, word, id)
                     SELECT %2$L, w, id
                       FROM ts_new,
@@ -210,8 +213,10 @@ BEGIN
                                      AS w);
 
             ELSE
-                UPDATE ts_search_names t SET folded = ts_fold(n.%3$I)
-                  FROM ts_old o JOIN ts_new n ON n.id = o.id
+                UPDATE ts_search_names t
+                   SET folded = f, doc = to_tsvector('simple', f)
+                  FROM ts_old o JOIN ts_new n ON n.id = o.id,
+                       ts_fold(n.%3$I) AS f
                  WHERE o.%3$I IS DISTINCT FROM n.%3$I
                    AND t.kind = %2$L AND t.id = n.id;
                 -- (c: the rows whose name changed, -1 for an old word,
@@ -262,12 +267,13 @@ BEGIN
                    ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, trg);
 
     -- Reads: the candidates of a search for the folded text t, limit lim,
-    -- each once with its folded name, at most 50 + 100 + 50 of them
-    -- (ts_resource.c ranks them):
+    -- each once with its folded name and words, at most 50 + 2 x lim + 50
+    -- of them (ts_resource.c ranks them):
     --  1. names that start with t, in byte order (the exact name first),
     --     at most 50;
-    --  2. names holding every word of t, the last one perhaps a prefix
-    --     (ts_search_query()), at most 100: read from the postings of the
+    --  2. when those are fewer than lim, names holding every word of t,
+    --     the last one perhaps a prefix (ts_search_query()), at most
+    --     2 x lim (50 at least): read from the postings of the
     --     rarest word (or of the prefix's words, when fewer than 50 and
     --     rarer), at most 250 of them, each checked for the other words;
     --  3. when those are fewer than lim, typos (t of 4 to 40 characters
@@ -277,9 +283,20 @@ BEGIN
     --     (ts_search_typo_keys()), the other words for themselves; names
     --     holding one of each, read from the rarest such set (at most 250
     --     postings), at most 50.
+    -- (an earlier version's, returning other columns, cannot be replaced)
+    IF EXISTS (SELECT FROM pg_proc
+               WHERE oid = to_regprocedure(format('%I(text, integer)',
+                                                  'ts_search_ids_' || tbl))
+                 AND pg_get_function_result(oid) <> 'TABLE(ts_id bigint,'
+                     ' ts_folded text, ts_doc tsvector)')
+    THEN
+        EXECUTE format('DROP FUNCTION %I(text, integer)',
+                       'ts_search_ids_' || tbl);
+    END IF;
+
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION %1$I(t text, lim integer)
-            RETURNS TABLE (ts_id bigint, ts_folded text)
+            RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)
             LANGUAGE plpgsql STABLE STRICT ROWS 100
             SET max_parallel_workers_per_gather = 0
         AS $b$
@@ -338,6 +355,9 @@ BEGIN
             IF nwords = 0 AND pre IS NULL THEN
                 NULL;       -- no word
 
+            ELSIF cardinality(found) >= lim THEN
+                NULL;       -- enough names start with t: they rank first
+
             ELSIF m < nwords OR (pre IS NOT NULL AND pm = 0) THEN
                 NULL;       -- a word no name holds
 
@@ -365,10 +385,10 @@ BEGIN
                                  FROM unnest(ids) WITH ORDINALITY AS u (id, o)
                                  JOIN ts_search_names x
                                    ON x.kind = %2$L AND x.id = u.id
-                                 WHERE to_tsvector('simple', x.folded) @@ q
-                                 ORDER BY u.o LIMIT 100);
+                                 WHERE x.doc @@ q
+                                 ORDER BY u.o LIMIT greatest(2 * lim, 50));
                 END IF;
-                found := found || ids[1:100];
+                found := found || ids[1:greatest(2 * lim, 50)];
             END IF;
 
             found := ARRAY(SELECT DISTINCT unnest(found));
@@ -379,7 +399,8 @@ BEGIN
                OR length(t) NOT BETWEEN 4 AND 40
                OR t !~ '[[:alnum:]]{3}'
             THEN
-                RETURN QUERY SELECT x.id, x.folded::text FROM ts_search_names x
+                RETURN QUERY SELECT x.id, x.folded::text, x.doc
+                               FROM ts_search_names x
                               WHERE x.kind = %2$L AND x.id = ANY (found);
                 RETURN;
             END IF;
@@ -432,7 +453,7 @@ BEGIN
 
                 IF c IS NULL THEN
                     -- no name holds the word or one like it: no typo
-                    RETURN QUERY SELECT x.id, x.folded::text
+                    RETURN QUERY SELECT x.id, x.folded::text, x.doc
                                    FROM ts_search_names x
                                   WHERE x.kind = %2$L AND x.id = ANY (found);
                     RETURN;
@@ -469,13 +490,13 @@ BEGIN
                          LIMIT 250);
 
             RETURN QUERY
-                SELECT x.id, x.folded::text FROM ts_search_names x
+                SELECT x.id, x.folded::text, x.doc FROM ts_search_names x
                  WHERE x.kind = %2$L AND x.id = ANY (found)
                 UNION
-                (SELECT x.id, x.folded::text
+                (SELECT x.id, x.folded::text, x.doc
                    FROM unnest(ids) WITH ORDINALITY AS u (id, o)
                    JOIN ts_search_names x ON x.kind = %2$L AND x.id = u.id
-                  WHERE to_tsvector('simple', x.folded) @@ tq
+                  WHERE x.doc @@ tq
                   ORDER BY u.o LIMIT 50);
         END $b$
         $f$, 'ts_search_ids_' || tbl, k);
@@ -494,11 +515,12 @@ BEGIN
     DELETE FROM ts_search_names x WHERE x.kind = k;
     DELETE FROM ts_search_terms x WHERE x.kind = k;
     DELETE FROM ts_search_words x WHERE x.kind = k;
-    EXECUTE format('INSERT INTO ts_search_names (kind, id, folded)'
-                   ' SELECT %L, id, ts_fold(%I) FROM %I', k, col, tbl);
+    EXECUTE format('INSERT INTO ts_search_names (kind, id, folded, doc)'
+                   ' SELECT %L, id, f, to_tsvector(''simple'', f)'
+                   ' FROM %I, ts_fold(%I) AS f', k, tbl, col);
     INSERT INTO ts_search_terms (kind, word, id)
         SELECT k, w, x.id
-          FROM ts_search_names x, unnest(ts_search_words_of(x.folded)) AS w
+          FROM ts_search_names x, unnest(tsvector_to_array(x.doc)) AS w
          WHERE x.kind = k
          ORDER BY 2, 3;
     INSERT INTO ts_search_words (kind, word, n)

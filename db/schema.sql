@@ -267,21 +267,21 @@ BEGIN
                    ' FOR EACH STATEMENT EXECUTE FUNCTION %I()', tbl, trg);
 
     -- Reads: the candidates of a search for the folded text t, limit lim,
-    -- each once with its folded name and words, at most 50 + 2 x lim + 50
-    -- of them (ts_resource.c ranks them):
-    --  1. names that start with t, in byte order (the exact name first),
-    --     at most 50;
+    -- each once with its folded name and words, at most lim (20 at least)
+    -- + 2 x lim (50 at least) + 50 of them (ts_resource.c ranks them):
+    --  1. names that start with t, in byte order (the exact name first,
+    --     then the shorter before the longer), lim of them (20 at least);
     --  2. when those are fewer than lim, names holding every word of t,
     --     the last one perhaps a prefix (ts_search_query()), at most
     --     2 x lim (50 at least): read from the postings of the
     --     rarest word (or of the prefix's words, when fewer than 50 and
-    --     rarer), at most 250 of them, each checked for the other words;
+    --     rarer), at most 200 of them, each checked for the other words;
     --  3. when those are fewer than lim, typos (t of 4 to 40 characters
     --     with a 3-letter run): each of the 3 longest words of t (of 3
     --     letters or more) stands for itself or the 3 words of the
     --     table's word list most similar to it among those one edit away
     --     (ts_search_typo_keys()), the other words for themselves; names
-    --     holding one of each, read from the rarest such set (at most 250
+    --     holding one of each, read from the rarest such set (at most 200
     --     postings), at most 50.
     -- (an earlier version's, returning other columns, cannot be replaced)
     IF EXISTS (SELECT FROM pg_proc
@@ -325,7 +325,7 @@ BEGIN
             found := ARRAY(SELECT x.id FROM ts_search_names x
                            WHERE x.kind = %2$L AND x.folded >= t
                              AND x.folded < t || chr(1114111)
-                           ORDER BY x.folded, x.id LIMIT 50);
+                           ORDER BY x.folded, x.id LIMIT greatest(lim, 20));
 
             SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
                        FILTER (WHERE x[2] IS NULL),
@@ -367,7 +367,7 @@ BEGIN
                 ids := ARRAY(SELECT x.id FROM ts_search_terms x
                              WHERE x.kind = %2$L AND x.word >= pre
                                AND x.word < pre || chr(1114111)
-                             ORDER BY x.word, x.id LIMIT 250);
+                             ORDER BY x.word, x.id LIMIT 200);
             ELSE
                 ids := ARRAY(SELECT x.id FROM ts_search_terms x
                              WHERE x.kind = %2$L
@@ -376,7 +376,7 @@ BEGIN
                                              WHERE w.kind = %2$L
                                                AND w.word = ANY (words)
                                              ORDER BY w.n, w.word LIMIT 1)
-                             ORDER BY x.id LIMIT 250);
+                             ORDER BY x.id LIMIT 200);
             END IF;
 
             IF ids IS NOT NULL THEN
@@ -487,7 +487,7 @@ BEGIN
                           WHERE drvpre IS NOT NULL AND x.kind = %2$L
                             AND x.word >= drvpre
                             AND x.word < drvpre || chr(1114111))
-                         LIMIT 250);
+                         LIMIT 200);
 
             RETURN QUERY
                 SELECT x.id, x.folded::text, x.doc FROM ts_search_names x

@@ -207,7 +207,7 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         }
 
         /*
-         * Search ranks at most 300 candidates, never every match, so that
+         * Search ranks at most 350 candidates, never every match, so that
          * a common word, one letter or a long text costs about as much as
          * a rare word: ts_search_ids_TABLE() (schema.sql) finds them with
          * capped index scans of the search tables, each with its folded
@@ -216,26 +216,29 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
          * when those are fewer than the limit, typos.  Ranked: the exact
          * name, names that start with the text, names that have its
          * words, then the rest, each tier by full-text rank and
-         * similarity (to the text's first 64 characters: similarity
-         * costs the product of the lengths).
+         * similarity (to the text's distinct words, 64 characters of
+         * them: similarity costs the product of the lengths, and 200
+         * bytes of one word repeated are that word).
          */
         if (ts_sql_add(&sql, "PREPARE %s AS WITH p AS MATERIALIZED ("
                        "SELECT ts_q_t, ts_search_query(ts_q_t) AS ts_q_w,"
-                       " left(ts_q_t, 64) AS ts_q_s"
-                       " FROM ts_fold($1) AS ts_q_t) SELECT ",
-                       rs->search_statement)
+                       " left(array_to_string(tsvector_to_array("
+                       "to_tsvector('simple', ts_q_t)), ' '), 64) AS ts_q_s"
+                       " FROM ts_fold($1) AS ts_q_t),"
+                       " r AS (SELECT c.id, row_number() OVER ("
+                       "ORDER BY ts_q_f = ts_q_t DESC,"
+                       " starts_with(ts_q_f, ts_q_t) DESC,"
+                       " ts_q_v @@ ts_q_w DESC,"
+                       " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
+                       " + word_similarity(ts_q_s, ts_q_f) DESC, c.id)"
+                       " AS ts_q_r FROM p, ts_search_ids_%s(p.ts_q_t,"
+                       " $2::integer) AS c (id, ts_q_f, ts_q_v)"
+                       " ORDER BY ts_q_r LIMIT $2::integer) SELECT ",
+                       rs->search_statement, rs->table)
                != NGX_OK
             || ts_sql_columns(&sql, rs) != NGX_OK
-            || ts_sql_add(&sql,
-                   " FROM p, ts_search_ids_%s(p.ts_q_t, $2::integer)"
-                   " AS c (id, ts_q_f, ts_q_v) JOIN %s USING (id)"
-                   " ORDER BY ts_q_f = ts_q_t DESC,"
-                   " starts_with(ts_q_f, ts_q_t) DESC,"
-                   " ts_q_v @@ ts_q_w DESC,"
-                   " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
-                   " + word_similarity(ts_q_s, ts_q_f) DESC, id"
-                   " LIMIT $2::integer;",
-                   rs->table, rs->table)
+            || ts_sql_add(&sql, " FROM r JOIN %s USING (id) ORDER BY ts_q_r;",
+                          rs->table)
                != NGX_OK)
         {
             return NGX_ERROR;

@@ -19,15 +19,15 @@
 #      connections on uncached songs: answered in time, 503s with
 #      Retry-After, nginx's memory, time to full service afterwards;
 #   5. nginx's memory with 10,000 connections, and over a soak;
-#   6. streaming (bench/stream.sh);
-#   7. search, uncached: distinct texts of every kind a search must afford,
-#      p99 at 1 client and searches/s at 100.
+#   6. search, uncached: distinct texts of every kind a search must afford,
+#      p99 at 1 client and searches/s at 100;
+#   7. streaming (bench/stream.sh).
 #
 # Environment: BENCH_SECONDS (per run, 10), BENCH_CONNS ("100 1000
 # 10000"), BENCH_SOAK (seconds of the memory run, 60; 0 skips it),
 # BENCH_DIR (var/bench; its catalog is kept between runs), BENCH_ONLY (a
-# space-separated subset of: seed mix routes overload memory stream
-# search),
+# space-separated subset of: seed mix routes overload memory search
+# stream),
 # BENCH_PG_PORT (5434), BENCH_REDIS_PORT (6390), BENCH_HTTP_PORT (8090),
 # BENCH_PGBENCH_CLIENTS ("2 4 8 16 32"), BENCH_PGBENCH_SECONDS (5),
 # BENCH_OVERLOAD_QUOTA (Postgres's CPU share in the overload row, in % of
@@ -46,16 +46,16 @@ http_port=${BENCH_HTTP_PORT:-8090}
 pgb_clients=${BENCH_PGBENCH_CLIENTS:-"2 4 8 16 32"}
 pgb_seconds=${BENCH_PGBENCH_SECONDS:-5}
 quota=${BENCH_OVERLOAD_QUOTA:-5}
-only=${BENCH_ONLY:-seed mix routes overload memory stream search}
+only=${BENCH_ONLY:-seed mix routes overload memory search stream}
 artists=10000 albums=50000 songs=500000
 dev_conf=$root/conf/tunesheap.dev.conf
 pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -n 1)
 
 for part in $only; do
     case $part in
-        seed|mix|routes|overload|memory|stream|search) ;;
+        seed|mix|routes|overload|memory|search|stream) ;;
         *) echo "bench: BENCH_ONLY takes seed mix routes overload memory" \
-                "stream search, not $part" >&2; exit 2 ;;
+                "search stream, not $part" >&2; exit 2 ;;
     esac
 done
 want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }

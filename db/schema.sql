@@ -6,9 +6,14 @@ CREATE EXTENSION IF NOT EXISTS unaccent;
 
 -- Search folds case and accents; an IMMUTABLE wrapper lets indexes use it
 -- (unaccent() itself is only STABLE because its dictionary could change).
+-- PL/pgSQL, not SQL: a SQL function calling a STABLE one from an
+-- IMMUTABLE body is never inlined, and is parsed and planned on every
+-- call; PL/pgSQL keeps the expression's plan.
 CREATE OR REPLACE FUNCTION ts_fold(text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-    AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$;
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$ BEGIN
+        RETURN lower(public.unaccent('public.unaccent'::regdictionary, $1));
+    END $$;
 
 CREATE TABLE IF NOT EXISTS artists (
     id          bigserial PRIMARY KEY,
@@ -82,15 +87,17 @@ CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 -- text ends in something other than a letter or digit (the user finished
 -- the word) or the word is shorter than 3 characters (too many words begin
 -- with one or two letters; the whole-name prefix covers those).
+-- (One expression, no FROM, not STRICT: it is inlined where it is
+-- called.)
 CREATE OR REPLACE FUNCTION ts_search_query(text) RETURNS tsquery
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT CASE
-        WHEN $1 ~ '[[:alnum:]]$' AND q::text ~ '''[^'']{3,}''$'
-        THEN (q::text || ':*')::tsquery
-        ELSE q
-    END
-    FROM plainto_tsquery('simple', $1) AS q $$;
+        WHEN $1 ~ '[[:alnum:]]$'
+             AND plainto_tsquery('simple', $1)::text ~ '''[^'']{3,}''$'
+        THEN (plainto_tsquery('simple', $1)::text || ':*')::tsquery
+        ELSE plainto_tsquery('simple', $1)
+    END $$;
 
 -- the distinct words of a folded name, as a search sees them
 CREATE OR REPLACE FUNCTION ts_search_words_of(text) RETURNS text[]
@@ -103,15 +110,23 @@ CREATE OR REPLACE FUNCTION ts_search_words_of(text) RETURNS text[]
 -- inserted or replaced, or with two neighbours swapped (symmetric
 -- deletion): a typo's words are found with a few exact probes of a GIN
 -- index, however long the word list.
-CREATE OR REPLACE FUNCTION ts_search_typo_keys("char", text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+-- (PL/pgSQL: its plan is kept, where a SQL one is planned per call.)
+CREATE OR REPLACE FUNCTION ts_search_typo_keys("char", text)
+    RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
     AS $$
-    SELECT CASE WHEN length($2) > 40 THEN ARRAY[$1::text || $2]
-                ELSE ARRAY(SELECT $1::text || left($2, i - 1)
-                                  || substr($2, i + 1)
-                           FROM generate_series(1, length($2)) AS i
-                           UNION SELECT $1::text || $2)
-           END $$;
+    DECLARE
+        keys  text[] := ARRAY[$1::text || $2];
+        i     integer;
+    BEGIN
+        IF length($2) <= 40 THEN
+            FOR i IN 1 .. length($2) LOOP
+                keys := keys || ($1::text || left($2, i - 1)
+                                 || substr($2, i + 1));
+            END LOOP;
+        END IF;
+        RETURN keys;
+    END $$;
 
 CREATE TABLE IF NOT EXISTS ts_search_names (
     kind   "char" NOT NULL,
@@ -299,6 +314,7 @@ BEGIN
             RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)
             LANGUAGE plpgsql STABLE STRICT ROWS 100
             SET max_parallel_workers_per_gather = 0
+            SET plan_cache_mode = force_generic_plan
         AS $b$
         DECLARE
             q        tsquery := ts_search_query(t);

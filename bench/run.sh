@@ -19,12 +19,15 @@
 #      connections on uncached songs: answered in time, 503s with
 #      Retry-After, nginx's memory, time to full service afterwards;
 #   5. nginx's memory with 10,000 connections, and over a soak;
-#   6. streaming (bench/stream.sh).
+#   6. search, uncached: distinct texts of every kind a search must afford,
+#      p99 at 1 client and searches/s at 100;
+#   7. streaming (bench/stream.sh).
 #
 # Environment: BENCH_SECONDS (per run, 10), BENCH_CONNS ("100 1000
 # 10000"), BENCH_SOAK (seconds of the memory run, 60; 0 skips it),
 # BENCH_DIR (var/bench; its catalog is kept between runs), BENCH_ONLY (a
-# space-separated subset of: seed mix routes overload memory stream),
+# space-separated subset of: seed mix routes overload memory search
+# stream),
 # BENCH_PG_PORT (5434), BENCH_REDIS_PORT (6390), BENCH_HTTP_PORT (8090),
 # BENCH_PGBENCH_CLIENTS ("2 4 8 16 32"), BENCH_PGBENCH_SECONDS (5),
 # BENCH_OVERLOAD_QUOTA (Postgres's CPU share in the overload row, in % of
@@ -43,16 +46,16 @@ http_port=${BENCH_HTTP_PORT:-8090}
 pgb_clients=${BENCH_PGBENCH_CLIENTS:-"2 4 8 16 32"}
 pgb_seconds=${BENCH_PGBENCH_SECONDS:-5}
 quota=${BENCH_OVERLOAD_QUOTA:-5}
-only=${BENCH_ONLY:-seed mix routes overload memory stream}
+only=${BENCH_ONLY:-seed mix routes overload memory search stream}
 artists=10000 albums=50000 songs=500000
 dev_conf=$root/conf/tunesheap.dev.conf
 pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -n 1)
 
 for part in $only; do
     case $part in
-        seed|mix|routes|overload|memory|stream) ;;
+        seed|mix|routes|overload|memory|search|stream) ;;
         *) echo "bench: BENCH_ONLY takes seed mix routes overload memory" \
-                "stream, not $part" >&2; exit 2 ;;
+                "search stream, not $part" >&2; exit 2 ;;
     esac
 done
 want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -587,6 +590,69 @@ if want memory; then
         printf 'nginx memory over %s s of the mix at 1,000 connections, every %s s (MB):%s\n' \
             "$soak" $((soak / 10)) "$samples"
     fi
+fi
+
+# ---------------------------------------------------------------- search
+
+if want search; then
+    # Distinct texts (no two alike: nothing an answer could be cached
+    # under, and tunesheap_cache off besides), all types as a search box
+    # asks, drawn from every kind a search must afford: whole titles,
+    # common and rare words, two words the second typed halfway, prefixes
+    # of 1 to 3 letters, typos (a letter dropped, doubled, replaced or two
+    # swapped), and 1 in 10 hostile: stop words, % and _, 200 bytes of a
+    # repeated word, texts nothing matches.
+    psql_ -Atc "(SELECT title FROM songs WHERE id % 97 = 0)
+                UNION ALL (SELECT title FROM albums WHERE id % 11 = 0)
+                UNION ALL (SELECT name FROM artists WHERE id % 2 = 0)" \
+    | perl -CSD -e '
+        srand(42);
+        my (@q, %seen);
+        sub esc { my $s = shift; utf8::encode($s);
+                  $s =~ s/([^A-Za-z0-9_.~-])/sprintf("%%%02X", ord $1)/ge; $s }
+        sub typo { my $w = shift; my $i = int rand(length $w - 1);
+            my $k = int rand 4;
+            return substr($w, 0, $i) . substr($w, $i + 1) if $k == 0;
+            return substr($w, 0, $i + 1) . substr($w, $i) if $k == 1;
+            return substr($w, 0, $i) . chr(97 + int rand 26)
+                   . substr($w, $i + 1) if $k == 2;
+            substr($w, 0, $i) . substr($w, $i + 1, 1) . substr($w, $i, 1)
+                . substr($w, $i + 2) }
+        my @hostile = ("%", "_", "%%%%", "a%b_c", "100%", "_%_", "the",
+                       "of the", "a", "the the", "\x27; --", "zzqqxxjj");
+        while (my $t = <STDIN>) {
+            chomp $t;
+            my @w = grep { length } split /[^\w]+/, lc $t;
+            next unless @w;
+            my $w = $w[int rand @w];
+            my $k = int rand 10;
+            my $q = $k == 0 ? $t
+                  : $k == 1 ? $w
+                  : $k == 2 && @w > 1 ? "$w[0] " . substr($w[1], 0,
+                                          1 + int rand length $w[1])
+                  : $k == 3 ? substr($w, 0, 1 + int rand 3)
+                  : $k <= 6 && length $w >= 4 ? typo($w)
+                  : $k == 7 ? substr(($w . " ") x 100, 0, 200)
+                  : $k == 8 ? $hostile[int rand @hostile] . " " . $w
+                  : $w;
+            chop $q while do { my $b = $q; utf8::encode($b); length $b } > 200;
+            $q =~ s/\s+$// if $k != 7;
+            push @q, $q unless $seen{$q}++;
+        }
+        print "/nocache/api/v1/search?q=", esc($_), "\n" for @q;
+    ' >"$dir/search.paths"
+    printf '\nSearch, uncached (tunesheap_cache off), all types, %s distinct texts of every kind (bench/run.sh), %ss per run\n' \
+        "$(wc -l <"$dir/search.paths")" "$seconds"
+    start_nginx
+    for c in 1 100; do
+        s=($(measure "$c" "BENCH_PATHS=$dir/search.paths"))
+        printf '  %3s client(s): %6s searches/s, p50 %s ms, p99 %s ms, answered %s%% (%s 5xx, %s socket errors)\n' \
+            "$c" "${s[0]}" "${s[1]}" "${s[2]}" "${s[3]}" "${s[5]}" "${s[6]}"
+        [ "$c" = 1 ] && search_p99=${s[2]}
+        [ "$c" = 100 ] && search_rate=${s[0]}
+    done
+    printf '  goals: p99 <= 20 ms at 1 client: %s ms; >= 1,000 searches/s at 100 clients: %s\n' \
+        "$search_p99" "$search_rate"
 fi
 
 grep -E '\[(alert|emerg|crit)\]' "$dir/nginx/logs/error.log" >&2 || true

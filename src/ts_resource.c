@@ -207,49 +207,38 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         }
 
         /*
-         * Search ranks at most 200 candidates, never every match, so that
+         * Search ranks at most 350 candidates, never every match, so that
          * a common word, one letter or a long text costs about as much as
-         * a rare word.  Candidates, each a capped index scan: names that
-         * start with the folded text, in byte order (btree, so the exact
-         * name comes first), and names that have all its words, the last
-         * one also as a prefix (GIN full text, see ts_search_query() in
-         * schema.sql).  Only when those are fewer than the limit: names
-         * similar to the text, for typos (GIN trigram; 4 to 40 characters
-         * with a 3-letter run: others have too few or too many trigrams
-         * to tell).  Ranked: the exact name, names that start with the
-         * text, names that have its words, then the rest, each tier by
-         * full-text rank and similarity.
+         * a rare word: ts_search_ids_TABLE() (schema.sql) finds them with
+         * capped index scans of the search tables, each with its folded
+         * name and words: names that start with the folded text, names
+         * that have all its words (the last one also as a prefix), and
+         * when those are fewer than the limit, typos.  Ranked: the exact
+         * name, names that start with the text, names that have its
+         * words, then the rest, each tier by full-text rank and
+         * similarity (to the text's distinct words, 64 characters of
+         * them: similarity costs the product of the lengths, and 200
+         * bytes of one word repeated are that word).
          */
-        if (ts_sql_add(&sql, "PREPARE %s AS WITH c AS MATERIALIZED ("
-                       "(SELECT id FROM %s WHERE ts_fold(%s) ~>=~ ts_fold($1)"
-                       " AND ts_fold(%s) ~<~ (ts_fold($1) || chr(1114111))"
-                       " ORDER BY ts_fold(%s) USING ~<~ LIMIT 50)",
-                       rs->search_statement, rs->table, rs->search,
-                       rs->search, rs->search)
-               != NGX_OK
-            || ts_sql_add(&sql,
-                   " UNION ALL (SELECT id FROM %s"
-                   " WHERE to_tsvector('simple', ts_fold(%s))"
-                   " @@ ts_search_query(ts_fold($1)) LIMIT 100)),"
-                   " d AS (SELECT id FROM c"
-                   " UNION SELECT ts_search_typos_%s(ts_fold($1), 50)"
-                   " WHERE (SELECT count(*) FROM c) < $2"
-                   " AND length(ts_fold($1)) BETWEEN 4 AND 40"
-                   " AND ts_fold($1) ~ '[[:alnum:]]{3}')"
-                   " SELECT ",
-                   rs->table, rs->search, rs->table)
+        if (ts_sql_add(&sql, "PREPARE %s AS WITH p AS MATERIALIZED ("
+                       "SELECT ts_q_t, ts_search_query(ts_q_t) AS ts_q_w,"
+                       " left(array_to_string(tsvector_to_array("
+                       "to_tsvector('simple', ts_q_t)), ' '), 64) AS ts_q_s"
+                       " FROM ts_fold($1) AS ts_q_t),"
+                       " r AS (SELECT c.id, row_number() OVER ("
+                       "ORDER BY ts_q_f = ts_q_t DESC,"
+                       " starts_with(ts_q_f, ts_q_t) DESC,"
+                       " ts_q_v @@ ts_q_w DESC,"
+                       " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
+                       " + word_similarity(ts_q_s, ts_q_f) DESC, c.id)"
+                       " AS ts_q_r FROM p, ts_search_ids_%s(p.ts_q_t,"
+                       " $2::integer) AS c (id, ts_q_f, ts_q_v)"
+                       " ORDER BY ts_q_r LIMIT $2::integer) SELECT ",
+                       rs->search_statement, rs->table)
                != NGX_OK
             || ts_sql_columns(&sql, rs) != NGX_OK
-            || ts_sql_add(&sql,
-                   " FROM %s JOIN d USING (id),"
-                   " LATERAL (SELECT ts_fold(%s) AS f, ts_fold($1) AS t,"
-                   " ts_search_query(ts_fold($1)) AS w) s"
-                   " ORDER BY f = t DESC, starts_with(f, t) DESC,"
-                   " to_tsvector('simple', f) @@ w DESC,"
-                   " ts_rank(to_tsvector('simple', f), w)"
-                   " + similarity(f, t) + word_similarity(t, f) DESC, id"
-                   " LIMIT $2;",
-                   rs->table, rs->search)
+            || ts_sql_add(&sql, " FROM r JOIN %s USING (id) ORDER BY ts_q_r;",
+                          rs->table)
                != NGX_OK)
         {
             return NGX_ERROR;

@@ -1,8 +1,9 @@
 
 /*
  * Tunesheap: search across artists, albums and songs.  Each type asked for
- * is one prepared query (full-text and trigram matching, see
- * ts_resource.c), run one after the other on the request's behalf.
+ * is one prepared query (the ranking, in ts_resource.c, of the candidates
+ * ts_search_ids_TABLE() in db/schema.sql reads from the search tables),
+ * run one after the other on the request's behalf, on the search lane.
  */
 
 

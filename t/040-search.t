@@ -1,7 +1,12 @@
-# Search: full text and trigram similarity over folded names and titles.
+# Search: words, prefixes and typos over folded names and titles, and the
+# search tables the triggers keep: the song made here is deleted here, and
+# the id sequence is put back (later suites see the fixture as it was).
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
+
+our $Key = "Authorization: Bearer tsk_test_writer";
+our $Json = "Content-Type: application/json";
 
 no_shuffle();
 run_tests();
@@ -176,3 +181,121 @@ GET /api/v1/search?q=zzzzqqqq
  qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: a typo in a song's word: its words one edit away
+--- request eval
+["GET /api/v1/search?q=paranoud%20android&type=song",
+ "GET /api/v1/search?q=android%20paarnoid&type=song",
+ "GET /api/v1/search?q=paxanoud&type=song"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":9,"album_id":5,"artist_id":6,"title":"Paranoid Android",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\{"id":9,"album_id":5,"artist_id":6,"title":"Paranoid Android",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\]\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: a new song is found at once: whole title, a word, as typed, a typo
+--- request eval
+["POST /api/v1/songs\n{\"song\":{\"album_id\":5,\"artist_id\":6,\"title\":\"Quixotic Lullaby\"}}",
+ "GET /api/v1/search?q=quixotic%20lullaby&type=song",
+ "GET /api/v1/search?q=lullaby&type=song",
+ "GET /api/v1/search?q=qui&type=song",
+ "GET /api/v1/search?q=lulaby&type=song"]
+--- more_headers eval
+["$::Key\n$::Json", "", "", "", ""]
+--- error_code eval
+[201, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/"title":"Quixotic Lullaby"/,
+ qr/^\{"songs":\[\{"id":13,[^{]*"title":"Quixotic Lullaby",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\{"id":13,[^{]*"title":"Quixotic Lullaby",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\{"id":13,[^{]*"title":"Quixotic Lullaby",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\{"id":13,[^{]*"title":"Quixotic Lullaby",[^{]*\}\]\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: a renamed song is found by its new title, never by its old one
+--- init
+my ($st) = Tunesheap::Test::http(PATCH => "/api/v1/songs/13",
+    headers => { Authorization => "Bearer tsk_test_writer",
+                 "Content-Type" => "application/json" },
+    body => '{"song":{"title":"Zephyr Waltz"}}');
+Test::More::is($st, 200, "renamed");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM ts_search_words"
+        . " WHERE kind = 's' AND word IN ('quixotic', 'lullaby')"), 0,
+    "the old title's words are gone from the word list");
+--- request eval
+["GET /api/v1/search?q=zephyr%20wal&type=song",
+ "GET /api/v1/search?q=quixotic&type=song",
+ "GET /api/v1/search?q=lullaby&type=song",
+ "GET /api/v1/search?q=qui&type=song",
+ "GET /api/v1/search?q=quixotic%20lullaby&type=song"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":13,[^{]*"title":"Zephyr Waltz",[^{]*\}\]\}$/,
+ qr/^\{"songs":\[\]\}$/,
+ qr/^\{"songs":\[\]\}$/,
+ qr/^\{"songs":\[\]\}$/,
+ qr/^\{"songs":\[\]\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: a deleted song is found no more, and its words are gone
+--- init
+my ($st) = Tunesheap::Test::http(DELETE => "/api/v1/songs/13",
+    headers => { Authorization => "Bearer tsk_test_writer" });
+Test::More::is($st, 204, "deleted");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM ts_search_words"
+        . " WHERE kind = 's' AND word IN ('zephyr', 'waltz')"
+        . " UNION ALL SELECT count(*) FROM ts_search_terms"
+        . " WHERE kind = 's' AND id = 13"
+        . " UNION ALL SELECT count(*) FROM ts_search_names"
+        . " WHERE kind = 's' AND id = 13"), "0\n0\n0",
+    "nothing of it is left in the search tables");
+# later suites count on the fixture's next ids
+Tunesheap::Test::sql("SELECT setval('songs_id_seq', (SELECT max(id) FROM songs))");
+--- request eval
+["GET /api/v1/search?q=zephyr%20waltz&type=song", "GET /api/v1/search?q=zep&type=song"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\]\}$/, qr/^\{"songs":\[\]\}$/]
+
+
+
+=== TEST 17: the search tables hold exactly what the catalog's names say
+--- init
+Test::More::is(Tunesheap::Test::sql(q{SELECT count(*) FROM (
+    (SELECT 's'::\"char\", id, ts_fold(title) FROM songs
+     UNION ALL SELECT 'l', id, ts_fold(title) FROM albums
+     UNION ALL SELECT 'a', id, ts_fold(name) FROM artists)
+    EXCEPT ALL SELECT kind, id, folded FROM ts_search_names) d}), 0,
+    "every name, folded");
+Test::More::is(Tunesheap::Test::sql(q{SELECT count(*) FROM (
+    (SELECT kind, w, id FROM ts_search_names, unnest(tsvector_to_array(doc)) w)
+    EXCEPT ALL SELECT kind, word, id FROM ts_search_terms) d}), 0,
+    "every word of every name");
+Test::More::is(Tunesheap::Test::sql(q{SELECT count(*) FROM (
+    (SELECT kind, word, count(*)::int FROM ts_search_terms GROUP BY 1, 2)
+    EXCEPT ALL SELECT kind, word, n FROM ts_search_words) d}), 0,
+    "every word, counted");
+Test::More::is(Tunesheap::Test::sql(q{SELECT (SELECT count(*) FROM ts_search_names)
+    - (SELECT (SELECT count(*) FROM songs) + (SELECT count(*) FROM albums)
+              + (SELECT count(*) FROM artists))
+    + (SELECT count(*) FROM ts_search_words) - (SELECT count(DISTINCT (kind, word)) FROM ts_search_terms)}), 0,
+    "and nothing else");
+--- request
+GET /api/v1/search?q=karma&type=song
+--- error_code: 200
+--- response_body_like: ^\{"songs":\[\{"id":10,

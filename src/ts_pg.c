@@ -902,6 +902,20 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
             rc = TS_PG_TIMEOUT;
 
         } else if (state
+                   && (ngx_strncmp(state, "57P0", 4) == 0
+                       || ngx_strncmp(state, "08", 2) == 0))
+        {
+            /*
+             * the server is shutting down or restarting: the statement
+             * was rolled back, the client may retry (503, not 500)
+             */
+            ngx_log_error(NGX_LOG_WARN, q ? q->log : pool->log, 0,
+                          "tunesheap: postgres is going away: %*s",
+                          ts_pg_msglen(PQresultErrorMessage(res)),
+                          PQresultErrorMessage(res));
+            rc = TS_PG_UNAVAILABLE;
+
+        } else if (state
                    && (ngx_strcmp(state, "26000") == 0
                        || ngx_strcmp(state, "0A000") == 0)
                    && q && !q->retried)

@@ -17,11 +17,15 @@ sub link_www {
     symlink "$Root/www", $www or die "$www: $!" unless -e $www;
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
+sub unlink_www {
     my $www = Test::Nginx::Util::server_root() . '/www';
     unlink $www if -l $www;
-});
+}
+
+add_block_preprocessor(sub { unlink_www() });
+
+# the next suite starts by removing the server root: nothing of ours there
+END { unlink_www() }
 
 no_root_location();
 no_shuffle();

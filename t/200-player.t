@@ -73,6 +73,12 @@ add_block_preprocessor(sub {
     $block->set_value('config', www_config()) unless defined $block->config;
 });
 
+# the next suite starts by removing the server root: nothing of ours there
+END {
+    my $www = Test::Nginx::Util::server_root() . '/www';
+    unlink $www if -l $www;
+}
+
 no_root_location();
 no_shuffle();
 run_tests();

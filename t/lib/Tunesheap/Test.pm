@@ -239,7 +239,47 @@ sub bg_wait {
     return $resp;
 }
 
+# No key, secret or signature in any log at any level (issue 10): after
+# every block, the lines its nginx (and a second one) added to error.log
+# and access.log hold no API key ("tsk_" and more than 3 characters, not
+# masked), no media secret, and error.log no signature= value.
+our @Secrets = ($MediaSecret);
+my %LogSeen;    # file -> [inode, bytes already read]
+
+sub log_secrets {
+    my ($name) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} // 't/servroot';
+    my @found;
+    for my $file (map { ("$_/logs/error.log", "$_/logs/access.log") }
+                  $root, "$root-second")
+    {
+        my @st = stat $file or next;
+        my $seen = $LogSeen{$file};
+        my $from = ($seen && $seen->[0] == $st[1] && $seen->[1] <= $st[7])
+                   ? $seen->[1] : 0;
+        open my $fh, '<:raw', $file or next;
+        seek $fh, $from, 0;
+        while (my $line = <$fh>) {
+            my $bad = $line =~ /tsk_[A-Za-z0-9_]{4,}/ ? $&
+                    : (grep { index($line, $_) >= 0 } @Secrets)[0];
+            $bad //= $& if $file =~ /error\.log$/
+                           && $line =~ /signature=[-_~A-Za-z0-9%]{8,}/i;
+            push @found, "$file: $bad" if defined $bad;
+        }
+        $LogSeen{$file} = [$st[1], tell $fh];
+        close $fh;
+    }
+    my $n = @found;
+    splice @found, 5 if @found > 5;
+    Test::More::is(join("\n", @found), '', "$name - no secret in the logs")
+        or Test::More::diag("$n lines with a secret");
+}
+
 sub import {
+    Test::Nginx::Socket::add_test_cleanup_handler(sub {
+        log_secrets($_[0]->name);
+    });
+
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
     # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
     # "redis:stop" db/redis.sh on its Redis, "redis-busy:2" blocks it for

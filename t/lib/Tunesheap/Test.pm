@@ -119,13 +119,28 @@ sub server_port {
 sub http {
     my ($method, $path, %opt) = @_;
     my $port = $opt{port} // server_port();
-    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0)->request(
+    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0,
+        ($opt{from} ? (local_address => $opt{from}) : ()))->request(
         $method, "http://127.0.0.1:$port$path",
         {
             headers => $opt{headers} // {},
             (defined $opt{body} ? (content => $opt{body}) : ()),
         });
     return ($res->{status}, $res->{headers}, $res->{content});
+}
+
+# A shipped file of conf/ as text for a block's --- http_config or
+# --- config, its includes of conf/tunesheap-*.conf inlined; directives
+# the harness sets itself (keepalive_timeout) are left out.
+sub shipped_conf {
+    my ($file) = @_;
+    my $dir = ($ENV{TEST_NGINX_CONF_DIR} // 'conf');
+    open my $fh, '<', "$dir/$file" or die "$dir/$file: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    $text =~ s/^\s*keepalive_timeout\s[^;]*;//mg;
+    $text =~ s/^\s*include\s+(tunesheap-[\w.-]+\.conf)\s*;/shipped_conf($1)/mge;
+    return $text;
 }
 
 # A second nginx beside the block's, with the same configuration on the

@@ -17,22 +17,44 @@ our $TooMany = qq({"error":{"status":429,"message":"too many requests: retry lat
 our $Writer = { Authorization => 'Bearer tsk_test_writer',
                 'Content-Type' => 'application/json' };
 
-# n requests from one address; returns { status => count }, and checks
-# every 429 is the JSON error with Retry-After
+# n requests from one address, from 4 processes at once (fast enough to
+# outrun the rate on a loaded machine); returns { status => count }, and
+# checks every 429 is the JSON error with Retry-After: 1
 sub burst {
     my ($from, $n, $method, $path, %opt) = @_;
-    my (%count, $bad);
-    for my $i (1 .. $n) {
-        (my $p = $path) =~ s/\{i\}/$i/g;
-        my ($st, $h, $body) = Tunesheap::Test::http($method, $p,
-                                                    from => $from, %opt);
-        $count{$st}++;
-        $bad //= "$st $body " . ($h->{'retry-after'} // 'no Retry-After')
-            if $st == 429 && ($body ne $TooMany
-                              || ($h->{'retry-after'} // '') ne '1'
-                              || $h->{'content-type'} !~ m{^application/json});
+    my (%count, @bad, @kids);
+    for my $k (0 .. 3) {
+        pipe(my $r, my $w) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            close $r;
+            for (my $i = $k; $i < $n; $i += 4) {
+                (my $p = $path) =~ s/\{i\}/$i/g;
+                my ($st, $h, $body) = Tunesheap::Test::http($method, $p,
+                                                            from => $from, %opt);
+                my $bad = ($st == 429
+                           && ($body ne $::TooMany
+                               || ($h->{'retry-after'} // '') ne '1'
+                               || $h->{'content-type'} !~ m{^application/json}))
+                          ? 1 : 0;
+                print $w "$st $bad\n";
+            }
+            close $w;
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @kids, [$pid, $r];
     }
-    Test::More::is($bad, undef, "$from: every 429 is JSON with Retry-After: 1");
+    for (@kids) {
+        my ($pid, $r) = @$_;
+        while (my $line = <$r>) {
+            my ($st, $bad) = split ' ', $line;
+            $count{$st}++;
+            push @bad, $st if $bad;
+        }
+        waitpid $pid, 0;
+    }
+    Test::More::is("@bad", '', "$from: every 429 is JSON with Retry-After: 1");
     return \%count;
 }
 
@@ -54,7 +76,7 @@ __DATA__
 
 === TEST 1: rapid searches from one address: 429 past the burst; another address still reads and searches
 --- init
-my $c = main::burst('127.0.0.2', 50, GET => '/api/v1/search?q=beat{i}');
+my $c = main::burst('127.0.0.2', 60, GET => '/api/v1/search?q=beatles');
 Test::More::cmp_ok($c->{200} // 0, '>=', 20, "the burst is served: @{[%$c]}");
 Test::More::cmp_ok($c->{429} // 0, '>=', 20, "then 429");
 my ($st) = Tunesheap::Test::http(GET => '/api/v1/artists/1', from => '127.0.0.3');
@@ -107,7 +129,7 @@ GET /api/v1/artists/1
 
 === TEST 3: rapid writes from one address: 429 past the burst; another address still writes
 --- init
-my $c = main::burst('127.0.0.2', 70, POST => '/api/v1/artists',
+my $c = main::burst('127.0.0.2', 80, POST => '/api/v1/artists',
                     headers => $::Writer, body => '{}');
 Test::More::cmp_ok($c->{422} // 0, '>=', 40, "the burst reaches the handler: @{[%$c]}");
 Test::More::cmp_ok($c->{429} // 0, '>=', 20, "then 429");
@@ -176,7 +198,8 @@ for my $s (@socks) {
     $s->blocking(0);
     my $n = sysread $s, my $buf, 4096;
     push @took, sprintf "%.0f", Time::HiRes::time() - $t0;
-    Test::More::ok(defined $n && $n == 0, "closed without an answer");
+    Test::More::ok((defined $n && $n == 0) || $!{ECONNRESET},
+                   "closed without an answer");
 }
 Test::More::ok($took[0] >= 9 && $took[0] <= 12, "the header: after $took[0] s");
 Test::More::ok($took[1] >= 9 && $took[1] <= 12, "the body: after $took[1] s");

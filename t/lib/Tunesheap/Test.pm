@@ -12,6 +12,7 @@ use Test::More ();
 use IO::Socket::INET ();
 use HTTP::Tiny ();
 use POSIX ();
+use Digest::MD5 ();    # suites compare ETags with the MD5 of a body
 
 sub http_config {
     my (%opt) = @_;

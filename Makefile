@@ -38,7 +38,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	apikey apikey-revoke clean
+	apikey apikey-revoke clean mutate
 
 all: build
 
@@ -119,6 +119,11 @@ node:
 test-valgrind: deps build node
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
 		t/run.sh
+
+# deliberate breakages (t/tools/mutations), one at a time on a scratch copy:
+# each must make its suites fail; ONLY=pattern picks some by name
+mutate: deps node
+	t/tools/mutate.sh $(ONLY)
 
 import:
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }

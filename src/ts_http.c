@@ -385,7 +385,7 @@ static ts_http_error_t  ts_http_errors[] = {
 static ngx_int_t
 ts_http_error_handler(ngx_http_request_t *r)
 {
-    ngx_str_t         retry = ngx_string("1");
+    ngx_str_t         again = ngx_string("1");
     ngx_uint_t        status;
     const char       *message;
     ts_http_error_t  *e;
@@ -423,7 +423,7 @@ ts_http_error_handler(ngx_http_request_t *r)
     r->err_status = 0;
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS
-        && ts_http_header(r, "Retry-After", &retry, NULL) != NGX_OK)
+        && ts_http_header(r, "Retry-After", &again, NULL) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -32,7 +32,8 @@ make -s build >"$scratch/build.log" 2>&1 \
 
 results=()
 missed=0
-while IFS= read -r line; do
+# the list on descriptor 3: the suites must not read it from stdin
+while IFS= read -r line <&3; do
     case "$line" in ''|'#'*) continue ;; esac
 
     name=$(awk -F' :: ' '{print $1}' <<<"$line")
@@ -48,11 +49,11 @@ while IFS= read -r line; do
     if cmp -s "$file" "$scratch/pristine"; then
         result=STALE
         missed=$((missed + 1))
-    elif ! make -s build >"$scratch/build.log" 2>&1; then
+    elif ! make -s build </dev/null >"$scratch/build.log" 2>&1; then
         result="caught (does not build)"
     else
         start=$(date +%s)
-        timeout "$limit" t/run.sh $suites >"$scratch/run.log" 2>&1
+        timeout "$limit" t/run.sh $suites </dev/null >"$scratch/run.log" 2>&1
         status=$?
         took=$(( $(date +%s) - start ))
         failed=$(sed -n 's/^tests: [0-9]* passed, \([0-9]*\) failed$/\1/p' \
@@ -73,7 +74,7 @@ while IFS= read -r line; do
     cp "$scratch/pristine" "$file"
     results+=("$(printf '%-42.42s %-28.28s %s' "$name" "$suites" "$result")")
     echo "${results[-1]}"
-done <"$root/t/tools/mutations"
+done 3<"$root/t/tools/mutations"
 
 # the last build had a breakage in it: nothing is left behind but scratch
 echo

@@ -689,8 +689,18 @@ ts_auth_redact(u_char *p, u_char *end)
     ts_auth_mark_t  *m;
 
     for ( /* void */ ; p < end; p++) {
+
+        /* the first letters of the marks: most bytes stop here */
+        switch (*p | 0x20) {
+        case 'a': case 'b': case 't': case 's':
+            break;
+        default:
+            continue;
+        }
+
         for (m = ts_auth_marks; m->mark.len; m++) {
             if ((size_t) (end - p) < m->mark.len
+                || (*p | 0x20) != m->mark.data[0]
                 || ngx_strncasecmp(p, m->mark.data, m->mark.len) != 0)
             {
                 continue;

@@ -203,6 +203,18 @@ sub wait_for_sleeping_query {
     die "no query of ours is sleeping in Postgres\n";
 }
 
+# Waits, at most 5 s, until no query sleeps inside Postgres: a block
+# that waits for its own query to sleep must not see the previous block's
+# (cancelled by statement_timeout only after nginx stopped).
+sub wait_for_no_sleeping_query {
+    for (1 .. 50) {
+        my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
+        return 1 if defined $n && $n =~ /^0$/m;
+        select(undef, undef, undef, 0.1);
+    }
+    die "queries of a previous block still sleep in Postgres\n";
+}
+
 # Requests sent from child processes, left in flight while the block's
 # own requests run: bg_get() starts one, bg_pending() says whether every
 # answer is still to come, bg_wait() returns the oldest's raw response.

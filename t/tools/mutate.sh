@@ -50,7 +50,9 @@ while IFS= read -r line <&3; do
         result=STALE
         missed=$((missed + 1))
     elif ! make -s build </dev/null >"$scratch/build.log" 2>&1; then
-        result="caught (does not build)"
+        # proves nothing: the breakage must build to be tested
+        result="BROKEN (does not build)"
+        missed=$((missed + 1))
     else
         start=$(date +%s)
         timeout "$limit" t/run.sh $suites </dev/null >"$scratch/run.log" 2>&1

@@ -44,7 +44,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
 	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
-	deb ansible-check converge soak
+	deb ansible-check converge soak mutate
 
 all: build
 
@@ -135,6 +135,11 @@ openapi: node
 test-valgrind: deps build node
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
 		t/run.sh
+
+# deliberate breakages (t/tools/mutations), one at a time on a scratch copy:
+# each must make its suites fail; ONLY=pattern picks some by name
+mutate: deps node
+	t/tools/mutate.sh $(ONLY)
 
 import:
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }

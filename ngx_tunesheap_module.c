@@ -206,6 +206,13 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tunesheap_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ts_http_error_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 

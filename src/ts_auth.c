@@ -58,6 +58,14 @@ static ngx_int_t ts_auth_hash(ngx_str_t *key, u_char *hex);
 static ngx_int_t ts_auth_cached(ngx_http_request_t *r, ts_auth_ctx_t *ctx);
 static void ts_auth_keep(ngx_http_request_t *r, ts_auth_ctx_t *ctx);
 static void ts_auth_done(ts_pg_query_t *q);
+static ngx_int_t ts_auth_request_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static void ts_auth_redact(u_char *p, u_char *end);
+static void ts_auth_guard_log(ngx_log_t *log);
+static void ts_auth_guard_locations(ngx_http_core_loc_conf_t *clcf);
+static void ts_auth_guard_tree(ngx_http_location_tree_node_t *node);
+static void ts_auth_log_writer(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len);
 static ngx_int_t ts_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -73,6 +81,7 @@ const char  ts_auth_setup[] =
 
 
 static ngx_str_t  ts_auth_variable_name = ngx_string("tunesheap_api_key");
+static ngx_str_t  ts_auth_request_name = ngx_string("tunesheap_request");
 
 
 ngx_int_t
@@ -87,6 +96,15 @@ ts_auth_add_variables(ngx_conf_t *cf)
     }
 
     var->get_handler = ts_auth_variable;
+
+    /* $request with signatures masked, for access logs */
+    var = ngx_http_add_variable(cf, &ts_auth_request_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ts_auth_request_variable;
 
     return NGX_OK;
 }
@@ -165,8 +183,11 @@ ngx_int_t
 ts_auth_init(ngx_conf_t *cf)
 {
     ngx_str_t                   name = ngx_string("tunesheap_auth");
+    ngx_uint_t                  i;
     ts_main_conf_t             *tmcf;
     ngx_http_handler_pt        *h;
+    ngx_http_core_loc_conf_t   *clcf, **clcfp;
+    ngx_http_core_srv_conf_t  **cscfp;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -181,6 +202,25 @@ ts_auth_init(ngx_conf_t *cf)
         tmcf->auth_shm = ts_shm_add(cf, &name, tmcf->auth_cache_size);
         if (tmcf->auth_shm == NULL) {
             return NGX_ERROR;
+        }
+    }
+
+    /*
+     * No key, signature or secret in any log at any level: every error
+     * log of the configuration writes through ts_auth_log_writer.
+     */
+    ts_auth_guard_log(&cf->cycle->new_log);
+
+    cscfp = cmcf->servers.elts;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        clcf = cscfp[i]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+        ts_auth_guard_locations(clcf);
+
+        if (cscfp[i]->named_locations) {
+            for (clcfp = cscfp[i]->named_locations; *clcfp; clcfp++) {
+                ts_auth_guard_locations(*clcfp);
+            }
         }
     }
 
@@ -538,6 +578,182 @@ ts_auth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     v->data = rctx->auth->name.data;
     v->len = rctx->auth->name.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Secrets in logs.  nginx itself quotes request headers in its error log:
+ * every header at debug level, a duplicate Authorization header or one
+ * with a NUL in it at info, the request line (signed links) with any
+ * error.  Each error log of the configuration gets a writer that masks,
+ * with '*', what follows "Authorization:" up to the closing quote, a
+ * Bearer token, an API key ("tsk_...") and a signature= argument, then
+ * writes the line as nginx would.  A log that has a writer already
+ * (syslog:, memory:) is left alone.
+ */
+
+static void
+ts_auth_guard_log(ngx_log_t *log)
+{
+    for ( /* void */ ; log; log = log->next) {
+        if (log->writer == NULL) {
+            log->writer = ts_auth_log_writer;
+        }
+    }
+}
+
+
+static void
+ts_auth_guard_locations(ngx_http_core_loc_conf_t *clcf)
+{
+#if (NGX_PCRE)
+    ngx_http_core_loc_conf_t  **clcfp;
+#endif
+
+    ts_auth_guard_log(clcf->error_log);
+    ts_auth_guard_tree(clcf->static_locations);
+
+#if (NGX_PCRE)
+    if (clcf->regex_locations) {
+        for (clcfp = clcf->regex_locations; *clcfp; clcfp++) {
+            ts_auth_guard_locations(*clcfp);
+        }
+    }
+#endif
+}
+
+
+static void
+ts_auth_guard_tree(ngx_http_location_tree_node_t *node)
+{
+    if (node == NULL) {
+        return;
+    }
+
+    if (node->exact) {
+        ts_auth_guard_locations(node->exact);
+    }
+
+    if (node->inclusive) {
+        ts_auth_guard_locations(node->inclusive);
+    }
+
+    ts_auth_guard_tree(node->left);
+    ts_auth_guard_tree(node->right);
+    ts_auth_guard_tree(node->tree);
+}
+
+
+typedef struct {
+    ngx_str_t   mark;
+    ngx_uint_t  quoted;     /* mask up to the closing quote, spaces too */
+} ts_auth_mark_t;
+
+
+static ts_auth_mark_t  ts_auth_marks[] = {
+    { ngx_string("authorization:"), 1 },
+    { ngx_string("bearer "), 0 },
+    { ngx_string("tsk_"), 0 },
+    { ngx_string("signature="), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+static void
+ts_auth_log_writer(ngx_log_t *log, ngx_uint_t level, u_char *buf,
+    size_t len)
+{
+    u_char  line[NGX_MAX_ERROR_STR];
+
+    if (log->file == NULL || log->file->fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    len = ngx_min(len, sizeof(line));
+    ngx_memcpy(line, buf, len);
+
+    ts_auth_redact(line, line + len);
+
+    (void) ngx_write_fd(log->file->fd, line, len);
+}
+
+
+static void
+ts_auth_redact(u_char *p, u_char *end)
+{
+    ts_auth_mark_t  *m;
+
+    for ( /* void */ ; p < end; p++) {
+
+        /* the first letters of the marks: most bytes stop here */
+        switch (*p | 0x20) {
+        case 'a': case 'b': case 't': case 's':
+            break;
+        default:
+            continue;
+        }
+
+        for (m = ts_auth_marks; m->mark.len; m++) {
+            if ((size_t) (end - p) < m->mark.len
+                || (*p | 0x20) != m->mark.data[0]
+                || ngx_strncasecmp(p, m->mark.data, m->mark.len) != 0)
+            {
+                continue;
+            }
+
+            p += m->mark.len;
+
+            if (m->quoted) {
+                while (p < end && *p == ' ') {
+                    p++;
+                }
+
+                while (p < end && *p != '"' && *p != CR && *p != LF) {
+                    *p++ = '*';
+                }
+
+            } else {
+                while (p < end && *p > ' ' && *p != '"' && *p != '&'
+                       && *p != ',' && *p != ';' && *p != '\\'
+                       && *p != '\'')
+                {
+                    *p++ = '*';
+                }
+            }
+
+            p--;
+            break;
+        }
+    }
+}
+
+
+static ngx_int_t
+ts_auth_request_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char  *p;
+
+    if (r->request_line.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, r->request_line.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, r->request_line.data, r->request_line.len);
+    ts_auth_redact(p, p + r->request_line.len);
+
+    v->data = p;
+    v->len = r->request_line.len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

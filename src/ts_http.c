@@ -339,3 +339,107 @@ ts_http_check_text(ngx_str_t *s)
 
     return NGX_OK;
 }
+
+
+/*
+ * The answer of the error_page location: nginx's own errors (a bad
+ * request line, a header too large, a body over client_max_body_size, a
+ * range past the end, limit_req and limit_conn, a path we do not serve)
+ * as the JSON error every other answer uses.  nginx keeps the status it
+ * was answering in r->err_status (error_page without "=").
+ */
+
+typedef struct {
+    ngx_uint_t   status;
+    const char  *message;
+} ts_http_error_t;
+
+
+static ts_http_error_t  ts_http_errors[] = {
+    { NGX_HTTP_BAD_REQUEST, "bad request" },
+    { NGX_HTTP_UNAUTHORIZED, "unauthorized" },
+    { NGX_HTTP_FORBIDDEN, "forbidden" },
+    { NGX_HTTP_NOT_FOUND, "not found" },
+    { NGX_HTTP_NOT_ALLOWED, "method not allowed" },
+    { NGX_HTTP_REQUEST_TIME_OUT, "the request took too long to arrive" },
+    { NGX_HTTP_CONFLICT, "conflict" },
+    { NGX_HTTP_LENGTH_REQUIRED, "a body needs a length" },
+    { NGX_HTTP_PRECONDITION_FAILED, "precondition failed" },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "the body is too large" },
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, "the URI is too long" },
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported media type" },
+    { NGX_HTTP_RANGE_NOT_SATISFIABLE, "the range is not satisfiable" },
+    { NGX_HTTP_MISDIRECTED_REQUEST, "misdirected request" },
+    { NGX_HTTP_TOO_MANY_REQUESTS, "too many requests: retry later" },
+    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, "the request's header is too large" },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal error" },
+    { NGX_HTTP_NOT_IMPLEMENTED, "not implemented" },
+    { NGX_HTTP_BAD_GATEWAY, "bad gateway" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable: retry later" },
+    { NGX_HTTP_GATEWAY_TIME_OUT, "timed out" },
+    { NGX_HTTP_VERSION_NOT_SUPPORTED, "HTTP version not supported" },
+    { 0, NULL }
+};
+
+
+static ngx_int_t
+ts_http_error_handler(ngx_http_request_t *r)
+{
+    ngx_str_t         again = ngx_string("1");
+    ngx_uint_t        status;
+    const char       *message;
+    ts_http_error_t  *e;
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    /* nginx's own codes for a bad request (494-497) answer 400 */
+    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE) {
+        message = "the request's header is too large";
+        status = NGX_HTTP_BAD_REQUEST;
+
+    } else if (status >= NGX_HTTP_NGINX_CODES
+               && status < NGX_HTTP_INTERNAL_SERVER_ERROR)
+    {
+        message = "bad request";
+        status = NGX_HTTP_BAD_REQUEST;
+
+    } else {
+        if (status < NGX_HTTP_BAD_REQUEST || status > 599) {
+            /* the location was asked for directly: it is internal */
+            status = NGX_HTTP_NOT_FOUND;
+        }
+
+        message = "error";
+
+        for (e = ts_http_errors; e->status; e++) {
+            if (e->status == status) {
+                message = e->message;
+                break;
+            }
+        }
+    }
+
+    /* the status line and its body follow ours, not the error's */
+    r->err_status = 0;
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS
+        && ts_http_header(r, "Retry-After", &again, NULL) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ts_http_send_error(r, status, "%s", message);
+}
+
+
+/* tunesheap_error: the location of the server's error_page */
+char *
+ts_http_error_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ts_http_error_handler;
+
+    return NGX_CONF_OK;
+}

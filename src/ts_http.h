@@ -64,5 +64,12 @@ char *ts_http_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
     void *data);
 
+/*
+ * tunesheap_error: the location of the server's error_page, answering
+ * nginx's own errors as the JSON error (with Retry-After on a 429)
+ */
+char *ts_http_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 
 #endif /* _TS_HTTP_H_INCLUDED_ */

@@ -21,6 +21,8 @@ static void *ts_json_malloc(void *ctx, size_t size);
 static void *ts_json_realloc(void *ctx, void *ptr, size_t size);
 static void ts_json_free(void *ctx, void *ptr);
 static const char *ts_json_scan(ngx_str_t *text);
+static ngx_int_t ts_json_hex4(u_char *p);
+static const char *ts_json_repeated(yajl_val v);
 static void ts_json_tree_free(void *data);
 
 
@@ -109,7 +111,48 @@ ts_json_parse(ngx_pool_t *pool, ngx_str_t *text, const char **err)
     cln->handler = ts_json_tree_free;
     cln->data = tree;
 
+    *err = ts_json_repeated(tree);
+    if (*err) {
+        return NULL;
+    }
+
     return tree;
+}
+
+
+/* the value of 4 hex digits, -1 if they are not */
+static ngx_int_t
+ts_json_hex4(u_char *p)
+{
+    return ngx_hextoi(p, 4);
+}
+
+
+/*
+ * A key given twice in the top-level object: yajl keeps both and lookups
+ * find the first, so {"artist":{...},"artist":{...}} silently dropped one
+ * (a field given twice inside the item is a 422 of the validation)
+ */
+static const char *
+ts_json_repeated(yajl_val v)
+{
+    size_t  i, j, n;
+
+    if (!YAJL_IS_OBJECT(v)) {
+        return NULL;
+    }
+
+    n = v->u.object.len;
+
+    for (i = 0; i < n; i++) {
+        for (j = i + 1; j < n; j++) {
+            if (ngx_strcmp(v->u.object.keys[i], v->u.object.keys[j]) == 0) {
+                return "the body's object repeats a key";
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -118,6 +161,7 @@ static const char *
 ts_json_scan(ngx_str_t *text)
 {
     u_char      *p, *end;
+    ngx_int_t    u;
     ngx_uint_t   depth, string;
 
     depth = 0;
@@ -141,12 +185,40 @@ ts_json_scan(ngx_str_t *text)
                 {
                     return "strings in the body must not contain \\u0000";
                 }
+
+                if (*p != 'u' || end - p <= 4) {
+                    continue;
+                }
+
+                /* yajl turns a lone surrogate into '?': refuse it */
+                u = ts_json_hex4(p + 1);
+
+                if (u >= 0xdc00 && u <= 0xdfff) {
+                    return "a string in the body has a lone surrogate";
+                }
+
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    if (end - p < 11 || p[5] != '\\' || p[6] != 'u'
+                        || ts_json_hex4(p + 7) < 0xdc00
+                        || ts_json_hex4(p + 7) > 0xdfff)
+                    {
+                        return "a string in the body has a lone surrogate";
+                    }
+
+                    p += 6;
+                }
+
+                p += 4;
             }
 
             continue;
         }
 
         switch (*p) {
+
+        case '/':
+            /* yajl's tree takes comments: JSON does not */
+            return "the body is not valid JSON: comments are not JSON";
 
         case '"':
             string = 1;

@@ -29,6 +29,7 @@
 #include "ts_write.h"
 #include "ts_cache.h"
 #include "ts_audio.h"
+#include "ts_auth.h"
 #include "ts_media.h"
 
 
@@ -399,6 +400,20 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     switch (route->kind) {
 
     case ts_route_stream:
+        /*
+         * The entry handler lets arguments past tunesheap_auth_read as a
+         * signed link; only a link that verifies may skip the key.  With
+         * S3 the stream endpoint makes no links of its own (clients get
+         * CloudFront's or S3's): arguments are no link there, and a read
+         * key is needed as for any other read.
+         */
+        if (mc->s3 && r->args.len && tlcf->auth_read) {
+            rc = ts_auth_check(r, "read", &refused);
+            if (rc != NGX_OK) {
+                return ts_http_send_error(r, rc, "%s", refused);
+            }
+        }
+
         /* with S3, every request is sent on to a fresh signed link */
         if (mc->s3 == NULL && r->args.len) {
             refused = ts_media_verify(ctx);

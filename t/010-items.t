@@ -15,8 +15,7 @@ GET /api/v1/artists/4
 --- error_code: 200
 --- response_headers
 Content-Type: application/json; charset=utf-8
---- response_headers_like
-ETag: "[0-9a-f]{32}"
+--- raw_response_headers_like: \r\nETag: "[0-9a-f]{32}"\r\n
 --- response_body
 {"artist":{"id":4,"name":"Jay-Z","country":"USA","description":"New York native. ","dob":"1969-12-04 00:00:00 UTC","website":"www.rocafella.com","picture_url":"https://tunesheap-content.s3.amazonaws.com/4-artist-picture"}}
 --- no_error_log

@@ -269,6 +269,7 @@ behind it, stays open.
 Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(6), args => "pool=1")
 . "tunesheap_postgres_timeout 4s;\n"
 --- init
+Tunesheap::Test::wait_for_no_sleeping_query();
 Tunesheap::Test::bg_get("/api/v1/artists/4");
 Tunesheap::Test::wait_for_sleeping_query();
 --- request

@@ -23,8 +23,7 @@ POST /api/v1/artists
 --- response_headers
 Location: /api/v1/artists/8
 Content-Type: application/json; charset=utf-8
---- response_headers_like
-ETag: "[0-9a-f]{32}"
+ETag: "ecb7081704f104766fbd303894b3cc44"
 --- response_body
 {"artist":{"id":8,"name":"Ólafur Arnalds","country":"Iceland","description":null,"dob":"1986-11-03 00:00:00 UTC","website":"olafurarnalds.com","picture_url":null}}
 --- no_error_log
@@ -41,6 +40,8 @@ Test::More::is(Tunesheap::Test::sql("SELECT name || '|' || country || '|' || to_
 --- request
 GET /api/v1/artists/8
 --- error_code: 200
+--- response_headers
+ETag: "ecb7081704f104766fbd303894b3cc44"
 --- response_body
 {"artist":{"id":8,"name":"Ólafur Arnalds","country":"Iceland","description":null,"dob":"1986-11-03 00:00:00 UTC","website":"olafurarnalds.com","picture_url":null}}
 

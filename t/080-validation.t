@@ -244,3 +244,28 @@ POST /api/v1/artists
 --- response_body eval
 [qq{{"error":{"status":422,"message":"validation failed","fields":{"dob":"is not a date"}}}\n},
  qq{{"artists":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}\n}]
+
+
+
+=== TEST 14: lone surrogates, comments and a repeated top-level key are 400s; a surrogate pair is text
+Parsed before the item is looked for: artist 999 does not exist, so a
+body that passes answers 404 and nothing is written.
+--- request eval
+["PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"a\\ud800b\"}}",
+ "PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"a\\udc00\"}}",
+ "PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"a\\ud800\\u0041\"}}",
+ "PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"x\"} /* note */}",
+ "PATCH /api/v1/artists/999\n// note\n{\"artist\":{\"name\":\"x\"}}",
+ "PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"x\"},\"artist\":{\"name\":\"y\"}}",
+ "PATCH /api/v1/artists/999\n{\"artist\":{\"name\":\"\\ud83c\\udfb5 a/b\"}}"]
+--- more_headers eval
+[("$::Key\n$::Json") x 7]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 404]
+--- response_body eval
+[(qq{{"error":{"status":400,"message":"a string in the body has a lone surrogate"}}\n}) x 3,
+ (qq{{"error":{"status":400,"message":"the body is not valid JSON: comments are not JSON"}}\n}) x 2,
+ qq{{"error":{"status":400,"message":"the body's object repeats a key"}}\n},
+ qr/^\{"error":\{"status":404,/]
+--- no_error_log
+[error]

@@ -287,3 +287,44 @@ Tunesheap::Test::http_config()
 tsk_
 --- no_access_log
 tsk_
+
+
+
+=== TEST 16: two Authorization headers: 400, and nginx's info line quotes no key
+nginx logs "client sent duplicate header line" with both values at info.
+--- log_level: info
+--- raw_request eval
+"GET /api/v1/songs/1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tsk_test_writer\r\nAuthorization: Bearer tsk_test_reader\r\nConnection: close\r\n\r\n"
+--- error_code: 400
+--- error_log eval
+qr/client sent duplicate header line: "Authorization: \*{22}", previous value: "Authorization: \*{22}"/
+--- no_error_log
+tsk_test
+Bearer tsk
+
+
+
+=== TEST 17: a NUL inside the Authorization header: 400, and no piece of the key in the log
+--- log_level: info
+--- raw_request eval
+"GET /api/v1/songs/1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tsk_test_wri\0ter\r\nConnection: close\r\n\r\n"
+--- error_code: 400
+--- error_log eval
+qr/client sent invalid header line/
+--- no_error_log
+tsk_test
+test_wri
+
+
+
+=== TEST 18: at debug level too, every header logged is masked
+--- log_level: debug
+--- request
+GET /api/v1/songs/1
+--- more_headers
+Authorization: Bearer tsk_test_reader
+--- error_code: 200
+--- error_log eval
+qr/http header: "Authorization: \*{22}"/
+--- no_error_log
+tsk_test

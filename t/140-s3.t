@@ -255,7 +255,32 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 8: uploads need a write key; PUT of the bytes is for local storage
+=== TEST 8: with tunesheap_auth_read, arguments are no signed link under S3
+Any query string used to count as "a signed link" and skip the key: anyone
+could stream any song through a freshly signed CloudFront URL.
+--- config eval
+main::s3_config("$::CloudFront tunesheap_auth_read on;")
+--- request eval
+["GET /api/v1/songs/5/stream?anything",
+ "GET /api/v1/songs/5/stream?expires=9999999999&signature=abc",
+ "HEAD /api/v1/songs/5/stream?x",
+ "GET /api/v1/songs/5/stream",
+ "GET /api/v1/songs/5/stream?anything",
+ "GET /api/v1/songs/5/stream?anything"]
+--- more_headers eval
+["", "", "", "", "Authorization: Bearer tsk_test_nobody", "Authorization: Bearer tsk_test_reader"]
+--- error_code eval
+[401, 401, 401, 401, 401, 302]
+--- response_body_like eval
+[(qr/^\{"error":\{"status":401,"message":"an API key is required: Authorization: Bearer <key>"\}\}$/) x 2,
+ qr/^$/,
+ qr/^\{"error":\{"status":401,"message":"an API key is required/,
+ qr/^\{"error":\{"status":401,"message":"unknown or revoked API key"\}\}$/,
+ qr/^\{"stream_url":"https:\/\/d111111abcdef8\.cloudfront\.net\/songs\/5-/]
+
+
+
+=== TEST 9: uploads need a write key; PUT of the bytes is for local storage
 --- request eval
 ["POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
  "POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
@@ -267,7 +292,7 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 9: DELETE forgets the song's audio
+=== TEST 10: DELETE forgets the song's audio
 --- request eval
 ["DELETE /api/v1/songs/5/audio", "GET /api/v1/songs/5", "GET /api/v1/songs/5/stream"]
 --- more_headers eval
@@ -280,7 +305,7 @@ $::Key
 
 
 
-=== TEST 10: nginx refuses media configurations that cannot work
+=== TEST 11: nginx refuses media configurations that cannot work
 --- init
 my $dir = "$ENV{TEST_NGINX_SERVROOT}-conf";
 mkdir $dir;

@@ -12,6 +12,7 @@ use Test::More ();
 use IO::Socket::INET ();
 use HTTP::Tiny ();
 use POSIX ();
+use Digest::MD5 ();    # suites compare ETags with the MD5 of a body
 
 sub http_config {
     my (%opt) = @_;
@@ -119,7 +120,8 @@ sub server_port {
 sub http {
     my ($method, $path, %opt) = @_;
     my $port = $opt{port} // server_port();
-    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0)->request(
+    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0,
+        ($opt{from} ? (local_address => $opt{from}) : ()))->request(
         $method, "http://127.0.0.1:$port$path",
         {
             headers => $opt{headers} // {},
@@ -143,6 +145,20 @@ sub record {
     }
     $r->content($res->{content} // '');
     $rec->(undef, { method => $method, target => $path }, 0, $r);
+}
+
+# A shipped file of conf/ as text for a block's --- http_config or
+# --- config, its includes of conf/tunesheap-*.conf inlined; directives
+# the harness sets itself (keepalive_timeout) are left out.
+sub shipped_conf {
+    my ($file) = @_;
+    my $dir = ($ENV{TEST_NGINX_CONF_DIR} // 'conf');
+    open my $fh, '<', "$dir/$file" or die "$dir/$file: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    $text =~ s/^\s*keepalive_timeout\s[^;]*;//mg;
+    $text =~ s/^\s*include\s+(tunesheap-[\w.-]+\.conf)\s*;/shipped_conf($1)/mge;
+    return $text;
 }
 
 # A second nginx beside the block's, with the same configuration on the
@@ -204,6 +220,18 @@ sub wait_for_sleeping_query {
     die "no query of ours is sleeping in Postgres\n";
 }
 
+# Waits, at most 5 s, until no query sleeps inside Postgres: a block
+# that waits for its own query to sleep must not see the previous block's
+# (cancelled by statement_timeout only after nginx stopped).
+sub wait_for_no_sleeping_query {
+    for (1 .. 50) {
+        my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
+        return 1 if defined $n && $n =~ /^0$/m;
+        select(undef, undef, undef, 0.1);
+    }
+    die "queries of a previous block still sleep in Postgres\n";
+}
+
 # Requests sent from child processes, left in flight while the block's
 # own requests run: bg_get() starts one, bg_pending() says whether every
 # answer is still to come, bg_wait() returns the oldest's raw response.
@@ -256,7 +284,47 @@ sub bg_wait {
     return $resp;
 }
 
+# No key, secret or signature in any log at any level (issue 10): after
+# every block, the lines its nginx (and a second one) added to error.log
+# and access.log hold no API key ("tsk_" and more than 3 characters, not
+# masked), no media secret, and error.log no signature= value.
+our @Secrets = ($MediaSecret);
+my %LogSeen;    # file -> [inode, bytes already read]
+
+sub log_secrets {
+    my ($name) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} // 't/servroot';
+    my @found;
+    for my $file (map { ("$_/logs/error.log", "$_/logs/access.log") }
+                  $root, "$root-second")
+    {
+        my @st = stat $file or next;
+        my $seen = $LogSeen{$file};
+        my $from = ($seen && $seen->[0] == $st[1] && $seen->[1] <= $st[7])
+                   ? $seen->[1] : 0;
+        open my $fh, '<:raw', $file or next;
+        seek $fh, $from, 0;
+        while (my $line = <$fh>) {
+            my $bad = $line =~ /tsk_[A-Za-z0-9_]{4,}/ ? $&
+                    : (grep { index($line, $_) >= 0 } @Secrets)[0];
+            $bad //= $& if $file =~ /error\.log$/
+                           && $line =~ /signature=[-_~A-Za-z0-9%]{8,}/i;
+            push @found, "$file: $bad" if defined $bad;
+        }
+        $LogSeen{$file} = [$st[1], tell $fh];
+        close $fh;
+    }
+    my $n = @found;
+    splice @found, 5 if @found > 5;
+    Test::More::is(join("\n", @found), '', "$name - no secret in the logs")
+        or Test::More::diag("$n lines with a secret");
+}
+
 sub import {
+    Test::Nginx::Socket::add_test_cleanup_handler(sub {
+        log_secrets($_[0]->name);
+    });
+
     # after each request: --- pg_after eval ["stop", undef, "start"] runs
     # db/pg.sh on the suite's Postgres ("sql:..." runs that statement,
     # "redis:stop" db/redis.sh on its Redis, "redis-busy:2" blocks it for

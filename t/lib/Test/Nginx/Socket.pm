@@ -694,13 +694,15 @@ sub check_error_log ($$$$) {
                              ['error.log', $repeated_req_idx]);
     }
 
-    # unexpected serious messages are reported (not failed), like the
-    # real module does
+    # unexpected serious messages fail the block (the real module only
+    # warns): a block that expects one names its level in --- error_log
+    # or --- no_error_log
     $lines ||= error_log_data();
     for my $line (@$lines) {
         for my $lvl (qw(alert crit emerg)) {
             if (!$expected_level{$lvl} && $line =~ /\[$lvl\]/) {
-                warn "WARNING: $name - " . fmt_str($line) . "\n";
+                fail("$name - unexpected [$lvl] in error.log: "
+                     . fmt_str($line) . "\n");
             }
         }
         if ($line =~ /\bAssertion .*?failed\b/) {
@@ -730,12 +732,56 @@ sub check_access_log ($$) {
 # Running one (repetition of a) block
 # ---------------------------------------------------------------------------
 
+# Assertions that would never run refuse the block: the real Test::Nginx
+# checks only the first of --- response_headers and
+# --- response_headers_like, a section given twice keeps only its last
+# value, and expected values past the number of requests are never
+# compared.
+sub check_block_sections ($$) {
+    my ($block, $nreqs) = @_;
+    my $name = $block->name;
+
+    if (defined $block->response_headers
+        && defined $block->response_headers_like)
+    {
+        bail_out("$name - has both --- response_headers and "
+                 . "--- response_headers_like: only the first would be "
+                 . "checked (here and in the real Test::Nginx); put the "
+                 . "patterns in --- raw_response_headers_like");
+    }
+
+    my %seen;
+    for my $sect (@{ $block->{_section_order}[0] || [] }) {
+        bail_out("$name - section --- $sect is given twice: only one "
+                 . "would be checked")
+            if $seen{$sect}++;
+    }
+
+    for my $sect (qw(error_code error_code_like response_headers
+                     response_headers_like raw_response_headers_like
+                     raw_response_headers_unlike response_body
+                     response_body_like response_body_unlike more_headers))
+    {
+        my $val = $block->$sect;
+        next unless ref $val eq 'ARRAY';
+        next if @$val == $nreqs;
+        bail_out("$name - --- $sect has " . scalar(@$val) . " entries for "
+                 . "$nreqs request(s): each request gets one entry, and "
+                 . "extra ones would never be checked");
+    }
+}
+
 sub run_test_helper ($$$) {
     my ($block, $dry_run, $repeated_req_idx) = @_;
     my $name = $block->name;
 
     my $reqs = get_req_from_block($block);
     bail_out("$name - request empty") unless @$reqs;
+
+    check_block_sections($block,
+                         $block->pipelined_requests
+                         ? scalar @{ $block->pipelined_requests }
+                         : scalar @$reqs);
 
     my $timeout = parse_time($block->timeout) // timeout();
 

@@ -61,9 +61,12 @@ static void ts_auth_done(ts_pg_query_t *q);
 static ngx_int_t ts_auth_request_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static void ts_auth_redact(u_char *p, u_char *end);
-static void ts_auth_guard_log(ngx_log_t *log);
-static void ts_auth_guard_locations(ngx_http_core_loc_conf_t *clcf);
-static void ts_auth_guard_tree(ngx_http_location_tree_node_t *node);
+static ngx_int_t ts_auth_guard_log(ngx_array_t *guarded, ngx_log_t *log);
+static ngx_int_t ts_auth_guard_locations(ngx_array_t *guarded,
+    ngx_http_core_loc_conf_t *clcf);
+static ngx_int_t ts_auth_guard_tree(ngx_array_t *guarded,
+    ngx_http_location_tree_node_t *node);
+static void ts_auth_unguard(void *data);
 static void ts_auth_log_writer(ngx_log_t *log, ngx_uint_t level,
     u_char *buf, size_t len);
 static ngx_int_t ts_auth_variable(ngx_http_request_t *r,
@@ -184,7 +187,9 @@ ts_auth_init(ngx_conf_t *cf)
 {
     ngx_str_t                   name = ngx_string("tunesheap_auth");
     ngx_uint_t                  i;
+    ngx_array_t                *guarded;
     ts_main_conf_t             *tmcf;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_handler_pt        *h;
     ngx_http_core_loc_conf_t   *clcf, **clcfp;
     ngx_http_core_srv_conf_t  **cscfp;
@@ -207,19 +212,40 @@ ts_auth_init(ngx_conf_t *cf)
 
     /*
      * No key, signature or secret in any log at any level: every error
-     * log of the configuration writes through ts_auth_log_writer.
+     * log of the configuration writes through ts_auth_log_writer, until
+     * the cycle's pool goes: that also unloads this module, and nginx logs
+     * while it frees the pool (a writer left behind would be called in
+     * unmapped code).  Cleanups run last registered first: this one runs
+     * before the unload registered by load_module.
      */
-    ts_auth_guard_log(&cf->cycle->new_log);
+    guarded = ngx_array_create(cf->pool, 8, sizeof(ngx_log_t *));
+    cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+
+    if (guarded == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ts_auth_unguard;
+    cln->data = guarded;
+
+    if (ts_auth_guard_log(guarded, &cf->cycle->new_log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     cscfp = cmcf->servers.elts;
 
     for (i = 0; i < cmcf->servers.nelts; i++) {
         clcf = cscfp[i]->ctx->loc_conf[ngx_http_core_module.ctx_index];
-        ts_auth_guard_locations(clcf);
+
+        if (ts_auth_guard_locations(guarded, clcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
 
         if (cscfp[i]->named_locations) {
             for (clcfp = cscfp[i]->named_locations; *clcfp; clcfp++) {
-                ts_auth_guard_locations(*clcfp);
+                if (ts_auth_guard_locations(guarded, *clcfp) != NGX_OK) {
+                    return NGX_ERROR;
+                }
             }
         }
     }
@@ -597,55 +623,96 @@ ts_auth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
  * (syslog:, memory:) is left alone.
  */
 
-static void
-ts_auth_guard_log(ngx_log_t *log)
+static ngx_int_t
+ts_auth_guard_log(ngx_array_t *guarded, ngx_log_t *log)
 {
+    ngx_log_t  **lp;
+
     for ( /* void */ ; log; log = log->next) {
         if (log->writer == NULL) {
+            lp = ngx_array_push(guarded);
+            if (lp == NULL) {
+                return NGX_ERROR;
+            }
+
+            *lp = log;
             log->writer = ts_auth_log_writer;
         }
     }
+
+    return NGX_OK;
 }
 
 
-static void
-ts_auth_guard_locations(ngx_http_core_loc_conf_t *clcf)
+static ngx_int_t
+ts_auth_guard_locations(ngx_array_t *guarded, ngx_http_core_loc_conf_t *clcf)
 {
 #if (NGX_PCRE)
     ngx_http_core_loc_conf_t  **clcfp;
 #endif
 
-    ts_auth_guard_log(clcf->error_log);
-    ts_auth_guard_tree(clcf->static_locations);
+    if (ts_auth_guard_log(guarded, clcf->error_log) != NGX_OK
+        || ts_auth_guard_tree(guarded, clcf->static_locations) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
 #if (NGX_PCRE)
     if (clcf->regex_locations) {
         for (clcfp = clcf->regex_locations; *clcfp; clcfp++) {
-            ts_auth_guard_locations(*clcfp);
+            if (ts_auth_guard_locations(guarded, *clcfp) != NGX_OK) {
+                return NGX_ERROR;
+            }
         }
     }
 #endif
+
+    return NGX_OK;
 }
 
 
-static void
-ts_auth_guard_tree(ngx_http_location_tree_node_t *node)
+static ngx_int_t
+ts_auth_guard_tree(ngx_array_t *guarded, ngx_http_location_tree_node_t *node)
 {
     if (node == NULL) {
-        return;
+        return NGX_OK;
     }
 
-    if (node->exact) {
-        ts_auth_guard_locations(node->exact);
+    if ((node->exact
+         && ts_auth_guard_locations(guarded, node->exact) != NGX_OK)
+        || (node->inclusive
+            && ts_auth_guard_locations(guarded, node->inclusive) != NGX_OK))
+    {
+        return NGX_ERROR;
     }
 
-    if (node->inclusive) {
-        ts_auth_guard_locations(node->inclusive);
+    if (ts_auth_guard_tree(guarded, node->left) != NGX_OK
+        || ts_auth_guard_tree(guarded, node->right) != NGX_OK
+        || ts_auth_guard_tree(guarded, node->tree) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    ts_auth_guard_tree(node->left);
-    ts_auth_guard_tree(node->right);
-    ts_auth_guard_tree(node->tree);
+    return NGX_OK;
+}
+
+
+/* the cycle's pool goes, and this module with it: logs write as before */
+static void
+ts_auth_unguard(void *data)
+{
+    ngx_array_t  *guarded = data;
+
+    ngx_uint_t   i;
+    ngx_log_t  **logs;
+
+    logs = guarded->elts;
+
+    for (i = 0; i < guarded->nelts; i++) {
+        if (logs[i]->writer == ts_auth_log_writer) {
+            logs[i]->writer = NULL;
+        }
+    }
 }
 
 

@@ -458,6 +458,7 @@ ts_redis_cleanup(void *data)
 static void
 ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
+    ts_redis_t        *rd;
     ts_redis_cmd_t    *cmd;
     ts_redis_token_t  *token;
 
@@ -465,7 +466,8 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     cmd = token->cmd;
     ngx_free(token);
 
-    ((ts_redis_t *) ac->data)->last_reply = ngx_current_msec;
+    rd = ac->data;
+    rd->last_reply = ngx_current_msec;
 
     if (cmd == NULL) {
         return;
@@ -475,6 +477,14 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
+    }
+
+    if (rd->exiting) {
+        /*
+         * the worker exits: whoever waits is going away too, and must not
+         * start new work (a Postgres query) on the way out
+         */
+        return;
     }
 
     cmd->done(cmd, r);

@@ -50,6 +50,8 @@ struct ts_redis_cmd_s {
 
 
 ts_redis_t *ts_redis_create(ngx_cycle_t *cycle, ts_redis_conf_t *conf);
+
+/* at worker exit: commands still pending are dropped, done() never runs */
 void ts_redis_destroy(ts_redis_t *rd);
 
 /* whether the connection is up now */

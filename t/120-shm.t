@@ -9,6 +9,10 @@ our $Json = "Content-Type: application/json";
 
 add_block_preprocessor(sub {
     my $block = shift;
+    # a cache left by another block is no longer emptied when nginx
+    # connects to Redis: each block starts from an empty one
+    $block->set_value('init', "Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');\n"
+                              . ($block->init // ''));
     $block->set_value('http_config', Tunesheap::Test::cached_config()
                                      . "tunesheap_cache_shm 1m;\n")
         unless defined $block->http_config;

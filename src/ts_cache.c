@@ -674,18 +674,23 @@ ts_cache_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-const char *
-ts_cache_redis_state(ngx_http_request_t *r)
+ngx_int_t
+ts_cache_redis_ping(ngx_http_request_t *r, ts_redis_cmd_t *cmd)
 {
+    size_t           len;
+    const char      *argv;
     ts_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
 
     if (tmcf->redis == NULL) {
-        return NULL;
+        return NGX_ABORT;
     }
 
-    return ts_redis_up(tmcf->redis) ? "ok" : "down";
+    argv = "PING";
+    len = 4;
+
+    return ts_redis_command(tmcf->redis, cmd, 1, &argv, &len);
 }
 
 

@@ -59,8 +59,12 @@ void ts_cache_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf);
 ngx_int_t ts_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
-/* "ok", "down", or NULL without a Redis */
-const char *ts_cache_redis_state(ngx_http_request_t *r);
+/*
+ * A PING to this worker's Redis: NGX_OK, cmd->done() comes within
+ * tunesheap_redis_timeout (with NULL if Redis did not answer in time);
+ * NGX_DECLINED: not connected; NGX_ABORT: no Redis configured.
+ */
+ngx_int_t ts_cache_redis_ping(ngx_http_request_t *r, ts_redis_cmd_t *cmd);
 
 
 #endif /* _TS_CACHE_H_INCLUDED_ */

@@ -169,6 +169,15 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
     ctx->state = "BYPASS";
     rctx->cache = ctx;
 
+    if (r == r->main && r->read_event_handler == ngx_http_block_reading) {
+        /*
+         * a client that goes away while its answer is made ends the
+         * request: its cleanups release its Redis command, its place
+         * among the waiters, its Postgres query (queued or in flight)
+         */
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
     if (!tlcf->cache || ts_cache_request_key(r, args, &ctx->path) != NGX_OK)
     {
         return ts_cache_run_fill(ctx);

@@ -86,6 +86,11 @@ ts_health_handler(ngx_http_request_t *r)
 
     ctx->pending++;
 
+    if (r->read_event_handler == ngx_http_block_reading) {
+        /* a load balancer that gave up: the request ends, so do checks */
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
     r->main->count++;
 
     return NGX_DONE;

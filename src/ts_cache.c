@@ -502,7 +502,10 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
     b->cmd.data = b;
     b->cmd.log = ngx_cycle->log;
 
-    if (ts_redis_command(rd, &b->cmd, argc, argv, lens) != NGX_OK) {
+    if (!ts_redis_up(rd)
+        || ts_redis_command(rd, &b->cmd, argc, argv, lens) != NGX_OK)
+    {
+        /* on a connection not proven yet, it is sent once it is */
         ngx_free(b);
         goto failed;
     }

@@ -105,8 +105,10 @@ X-Cache: HIT redis
 === TEST 3: a frozen Redis: health says so with a 200; the cache survives it
 Redis is stopped (SIGSTOP) for about 2 s while requests come: they are
 answered from Postgres, health tells "slow" or "down" (never "ok") and
-stays 200, the worker reconnects again and again; once Redis runs again,
-what it held is served from it.
+stays 200, the worker reconnects again and again, but once a lookup found
+Redis frozen, requests stop waiting for it (a new connection is used only
+once Redis answers a PING on it); once Redis runs again, what it held is
+served from it.
 --- init
 my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/artists/5");
 ($st, $h) = Tunesheap::Test::http(GET => "/api/v1/artists/5");
@@ -116,13 +118,16 @@ Test::More::is($body, qq{{"status":"ok","postgres":"ok","redis":"ok"}\n},
                'health before');
 my $pid = main::redis_pid();
 kill 'STOP', $pid or die "cannot stop redis $pid";
-my (@health, @codes);
+my (@health, @codes, @slow);
 my $t0 = Time::HiRes::time();
 while (Time::HiRes::time() - $t0 < 2) {
     ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/health");
     chomp $body;
     push @health, "$st $body";
+    my $t1 = Time::HiRes::time();
     ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/artists/5");
+    my $took = Time::HiRes::time() - $t1;
+    push @slow, sprintf("%.3f", $took) if $took >= 0.19;
     push @codes, "$st " . ($body =~ /"name":"Metallica"/ ? 'right' : 'wrong');
 }
 kill 'CONT', $pid;
@@ -131,6 +136,8 @@ Test::More::is_deeply([grep { !/^200 \{"status":"ok","postgres":"ok","redis":"(s
 Test::More::ok(scalar(grep { /"slow"/ } @health), 'a frozen Redis is "slow"');
 Test::More::is_deeply([grep { $_ ne '200 right' } @codes], [],
                       'answers from Postgres meanwhile');
+Test::More::cmp_ok(scalar(@slow), '<=', 1,
+                   "once found frozen, requests do not wait for it (@slow)");
 Test::More::cmp_ok(main::connects($Test::Nginx::Util::ErrLogFile), '>=', 3,
                    'the worker reconnected while Redis was frozen');
 select(undef, undef, undef, 0.5);

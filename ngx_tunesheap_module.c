@@ -816,15 +816,20 @@ ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_tunesheap_module);
 
-    for (i = 0; tmcf && i < TS_PG_LANES; i++) {
+    if (tmcf == NULL) {
+        return;
+    }
+
+    /*
+     * Redis first: what still waits on it must not go on to Postgres (a
+     * lookup's miss would open a connection of a pool being torn down)
+     */
+    ts_cache_exit_process(cycle, tmcf);
+
+    for (i = 0; i < TS_PG_LANES; i++) {
         if (tmcf->pools[i]) {
             ts_pg_pool_destroy(tmcf->pools[i]);
             tmcf->pools[i] = NULL;
         }
-    }
-
-    if (tmcf && tmcf->redis) {
-        ts_redis_destroy(tmcf->redis);
-        tmcf->redis = NULL;
     }
 }

@@ -11,6 +11,20 @@
  *
  * Misses of one key in a worker wait for the first of them (the leader)
  * and share its answer: one Postgres query, not one per request.
+ *
+ * Invalidations that may not have reached Redis.  A ledger counts, per
+ * resource, the writes through this node (in the shared-memory zone when
+ * there is one: its versions; else this worker's), and the newest of them
+ * whose bump Redis acknowledged, or failed to take (not sent, timed out,
+ * connection lost before the reply, error).  A bump acknowledged after
+ * write N covers every write up to N, as each committed before it counted.
+ * A resource whose failed count is past its acknowledged one is pending:
+ * it is bumped again as soon as Redis takes commands (first thing on a new
+ * connection, then every second), and until then this node's lookups of
+ * it bypass Redis, so it never reads back an answer older than a write it
+ * acknowledged.  Nothing else is bumped on a reconnect: a reconnect, or a
+ * fresh worker, that lost no bump has nothing to make up for, and the
+ * fleet's cache stays warm.
  */
 
 
@@ -28,9 +42,21 @@
 
 
 #define TS_CACHE_DEPS_MAX  8
+#define TS_CACHE_RETRY     1000       /* ms between bumps of what is pending */
 
 
 typedef struct ts_cache_ctx_s  ts_cache_ctx_t;
+
+
+/* a bump sent to Redis; it outlives the write that asked for it */
+typedef struct {
+    ts_redis_cmd_t       cmd;
+    ngx_queue_t          queue;       /* in ts_cache_bumps */
+    ngx_uint_t           deps;
+    ngx_atomic_uint_t    written[TS_SHM_DEPS_MAX];   /* when it was sent */
+    ts_cache_ctx_t      *ctx;         /* the write waiting for it, or NULL */
+    unsigned             retry:1;
+} ts_cache_bump_t;
 
 
 /* a key being filled in this worker, and who waits for it */
@@ -54,6 +80,7 @@ struct ts_cache_ctx_s {
     ngx_queue_t          queue;       /* when it waits */
     const char          *state;       /* for X-Cache */
     void               (*invalidated)(ngx_http_request_t *r);
+    ts_cache_bump_t     *bump;        /* the write's, until answered */
     unsigned             waiting:1;
     unsigned             local:1;     /* key from this node, not Redis */
     unsigned             shm:1;       /* keep the answer in shared memory */
@@ -79,7 +106,14 @@ static void ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body,
 static void ts_cache_release(ts_cache_fill_t *fl);
 static ts_cache_fill_t *ts_cache_find(ngx_rbtree_t *tree, ngx_str_t *key);
 static void ts_cache_cleanup(void *data);
+static void ts_cache_wrote(ngx_uint_t deps);
+static ngx_uint_t ts_cache_pending(void);
+static ngx_int_t ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps,
+    ts_cache_ctx_t *ctx, ts_cache_bump_t **bump);
 static void ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply);
+static void ts_cache_retry(ts_redis_t *rd);
+static void ts_cache_retry_handler(ngx_event_t *ev);
+static void ts_cache_raise(ngx_atomic_t *a, ngx_atomic_uint_t v);
 static ngx_int_t ts_cache_answer(ngx_http_request_t *r, ts_cache_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *body, ngx_str_t *etag);
 
@@ -94,6 +128,15 @@ static const char  ts_cache_lookup_script[] =
 
 static const char  ts_cache_bump_script[] =
     "for _, k in ipairs(KEYS) do redis.call('INCR', k) end return 1";
+
+
+/* the node's ledger (in its zone), or this worker's without a zone */
+static ts_shm_ledger_t   ts_cache_own_ledger;
+static ts_shm_ledger_t  *ts_cache_ledger = &ts_cache_own_ledger;
+
+static ngx_queue_t       ts_cache_bumps;     /* sent, not answered yet */
+static ngx_uint_t        ts_cache_retrying;  /* a retry is in flight */
+static ngx_event_t       ts_cache_retry_event;
 
 
 ngx_int_t
@@ -127,6 +170,15 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
     ctx->state = "BYPASS";
     rctx->cache = ctx;
 
+    if (r == r->main && r->read_event_handler == ngx_http_block_reading) {
+        /*
+         * a client that goes away while its answer is made ends the
+         * request: its cleanups release its Redis command, its place
+         * among the waiters, its Postgres query (queued or in flight)
+         */
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
     if (!tlcf->cache || ts_cache_request_key(r, args, &ctx->path) != NGX_OK)
     {
         return ts_cache_run_fill(ctx);
@@ -155,7 +207,10 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         return ts_cache_run_fill(ctx);
     }
 
-    if (tmcf->redis == NULL || !ts_redis_up(tmcf->redis)) {
+    if (tmcf->redis == NULL || !ts_redis_up(tmcf->redis)
+        || (deps & ts_cache_pending()))
+    {
+        /* down, or may still hold answers older than a write of ours */
         rc = ts_cache_coalesce(ctx);
 
         if (rc == NGX_DONE && ctx->waiting) {
@@ -247,47 +302,49 @@ void
 ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
     void (*done)(ngx_http_request_t *r))
 {
-    int                 argc;
-    u_char              numkeys[NGX_INT_T_LEN];
-    size_t              lens[3 + TS_CACHE_DEPS_MAX];
-    const char         *argv[3 + TS_CACHE_DEPS_MAX];
-    ts_main_conf_t     *tmcf;
-    ts_cache_ctx_t     *ctx;
-    ts_request_ctx_t   *rctx;
+    ngx_int_t          rc;
+    ts_main_conf_t    *tmcf;
+    ts_cache_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
     rctx = ts_request_ctx(r);
-    ctx = ngx_pcalloc(r->pool, sizeof(ts_cache_ctx_t));
 
-    if (tmcf->shm) {
-        ts_shm_bump(tmcf->shm, deps);
-    }
+    /* this node's zone forgets the old answers at once */
+    ts_cache_wrote(deps);
 
-    if (tmcf->redis == NULL || rctx == NULL || ctx == NULL
-        || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
-    {
-        /* with no Redis, nothing is cached: nothing to make unreachable */
+    if (tmcf->redis == NULL) {
+        /* with no Redis, nothing is cached there: nothing to reach */
         done(r);
         return;
     }
 
-    ctx->request = r;
-    ctx->invalidated = done;
+    ctx = ngx_pcalloc(r->pool, sizeof(ts_cache_ctx_t));
 
-    argc = ts_cache_script(ts_cache_bump_script,
-                           sizeof(ts_cache_bump_script) - 1, deps, numkeys,
-                           argv, lens);
-
-    ctx->cmd.done = ts_cache_bumped;
-    ctx->cmd.data = ctx;
-    ctx->cmd.log = r->connection->log;
-
-    if (ts_redis_command(tmcf->redis, &ctx->cmd, argc, argv, lens)
-        != NGX_OK)
+    if (rctx == NULL || ctx == NULL
+        || ts_http_cleanup(r, ts_cache_cleanup, ctx) != NGX_OK)
     {
-        /* Redis is down: it is bumped for everyone when it is back */
-        done(r);
+        ctx = NULL;
+
+    } else {
+        ctx->request = r;
+        ctx->invalidated = done;
     }
+
+    rc = ts_cache_bump(tmcf->redis, deps, ctx, NULL);
+
+    if (rc == NGX_OK && ctx) {
+        /* answered once Redis took it, or gave up on it (then pending) */
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tunesheap: could not invalidate the cache: redis is "
+                      "down; bumped again once it is back");
+    }
+
+    done(r);
 }
 
 
@@ -301,33 +358,285 @@ ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
         return NGX_OK;
     }
 
+    if (tmcf->shm) {
+        /* a reload keeps the zone: what an old worker left pending too */
+        ts_cache_ledger = ts_shm_ledger(tmcf->shm);
+    }
+
+    ngx_queue_init(&ts_cache_bumps);
+
     tmcf->redis_conf.on_connect = ts_cache_on_connect;
     tmcf->redis_conf.data = tmcf;
 
     tmcf->redis = ts_redis_create(cycle, &tmcf->redis_conf);
+    if (tmcf->redis == NULL) {
+        return NGX_ERROR;
+    }
 
-    return tmcf->redis ? NGX_OK : NGX_ERROR;
+    ts_cache_retry_event.handler = ts_cache_retry_handler;
+    ts_cache_retry_event.data = tmcf->redis;
+    ts_cache_retry_event.log = cycle->log;
+    ts_cache_retry_event.cancelable = 1;
+    ngx_add_timer(&ts_cache_retry_event, TS_CACHE_RETRY);
+
+    return NGX_OK;
+}
+
+
+void
+ts_cache_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
+{
+    ngx_uint_t        i;
+    ngx_queue_t      *q;
+    ts_cache_bump_t  *b;
+
+    if (tmcf->redis == NULL) {
+        return;
+    }
+
+    if (ts_cache_retry_event.timer_set) {
+        ngx_del_timer(&ts_cache_retry_event);
+    }
+
+    /* bumps without a reply yet: the next worker to connect sends them */
+    while (!ngx_queue_empty(&ts_cache_bumps)) {
+        q = ngx_queue_head(&ts_cache_bumps);
+        b = ngx_queue_data(q, ts_cache_bump_t, queue);
+        ngx_queue_remove(q);
+
+        for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+            if (b->deps & ((ngx_uint_t) 1 << i)) {
+                ts_cache_raise(&ts_cache_ledger->failed[i], b->written[i]);
+            }
+        }
+
+        ts_redis_cancel(&b->cmd);
+
+        if (b->ctx) {
+            b->ctx->bump = NULL;
+        }
+
+        ngx_free(b);
+    }
+
+    ts_redis_destroy(tmcf->redis);
+    tmcf->redis = NULL;
 }
 
 
 /*
- * Writes may have happened while this worker could not reach Redis: bump
- * every version before anything is read, so nothing older is served
+ * A new connection: only what a bump that failed (or whose reply the old
+ * connection lost) may have missed is bumped, before anything is read on
+ * it; the rest of the cache stays valid
  */
 static void
 ts_cache_on_connect(ts_redis_t *rd, void *data)
 {
-    int          argc;
-    u_char       numkeys[NGX_INT_T_LEN];
-    size_t       lens[3 + TS_CACHE_DEPS_MAX];
-    const char  *argv[3 + TS_CACHE_DEPS_MAX];
+    ts_cache_retry(rd);
+}
+
+
+/* a write to deps: counted before its bump, after its commit */
+static void
+ts_cache_wrote(ngx_uint_t deps)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if (deps & ((ngx_uint_t) 1 << i)) {
+            (void) ngx_atomic_fetch_add(&ts_cache_ledger->written[i], 1);
+        }
+    }
+}
+
+
+/* the resources whose newest failed bump no acknowledged one covers */
+static ngx_uint_t
+ts_cache_pending(void)
+{
+    ngx_uint_t        i, deps;
+    ts_shm_ledger_t  *l;
+
+    l = ts_cache_ledger;
+    deps = 0;
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if ((ngx_atomic_int_t) (l->failed[i] - l->acked[i]) > 0) {
+            deps |= (ngx_uint_t) 1 << i;
+        }
+    }
+
+    return deps;
+}
+
+
+/*
+ * Sends a bump of deps; it covers every write counted so far.  NGX_OK:
+ * ts_cache_bumped() comes (and tells ctx, if any); else nothing was sent.
+ */
+static ngx_int_t
+ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
+    ts_cache_bump_t **bump)
+{
+    int               argc;
+    u_char            numkeys[NGX_INT_T_LEN];
+    size_t            lens[3 + TS_CACHE_DEPS_MAX];
+    ngx_uint_t        i;
+    const char       *argv[3 + TS_CACHE_DEPS_MAX];
+    ts_cache_bump_t  *b;
+
+    b = ngx_alloc(sizeof(ts_cache_bump_t), ngx_cycle->log);
+    if (b == NULL) {
+        goto failed;
+    }
+
+    ngx_memzero(b, sizeof(ts_cache_bump_t));
+    b->deps = deps;
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        b->written[i] = ts_cache_ledger->written[i];
+    }
 
     argc = ts_cache_script(ts_cache_bump_script,
-                           sizeof(ts_cache_bump_script) - 1,
-                           ((ngx_uint_t) 1 << ts_nresources) - 1, numkeys,
+                           sizeof(ts_cache_bump_script) - 1, deps, numkeys,
                            argv, lens);
 
-    (void) ts_redis_command(rd, NULL, argc, argv, lens);
+    /* the write's request may go before the reply: the cycle's log */
+    b->cmd.done = ts_cache_bumped;
+    b->cmd.data = b;
+    b->cmd.log = ngx_cycle->log;
+
+    if (!ts_redis_up(rd)
+        || ts_redis_command(rd, &b->cmd, argc, argv, lens) != NGX_OK)
+    {
+        /* on a connection not proven yet, it is sent once it is */
+        ngx_free(b);
+        goto failed;
+    }
+
+    ngx_queue_insert_tail(&ts_cache_bumps, &b->queue);
+
+    if (ctx) {
+        b->ctx = ctx;
+        ctx->bump = b;
+    }
+
+    if (bump) {
+        *bump = b;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    /* not sent: pending until a bump sent later is acknowledged */
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if (deps & ((ngx_uint_t) 1 << i)) {
+            ts_cache_raise(&ts_cache_ledger->failed[i],
+                           ts_cache_ledger->written[i]);
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* Redis took the bump (acknowledged), or it may not have (failed) */
+static void
+ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
+{
+    ngx_uint_t        i, ok;
+    ts_cache_ctx_t   *ctx;
+    ts_cache_bump_t  *b;
+
+    b = cmd->data;
+    ok = (reply && reply->type != REDIS_REPLY_ERROR);
+
+    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+        if (b->deps & ((ngx_uint_t) 1 << i)) {
+            ts_cache_raise(ok ? &ts_cache_ledger->acked[i]
+                              : &ts_cache_ledger->failed[i],
+                           b->written[i]);
+        }
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "tunesheap: could not invalidate the cache: %s; "
+                      "bumped again once redis answers",
+                      reply ? reply->str : "no answer from redis");
+    }
+
+    if (b->retry) {
+        ts_cache_retrying = 0;
+    }
+
+    ngx_queue_remove(&b->queue);
+    ctx = b->ctx;
+    ngx_free(b);
+
+    if (ctx) {
+        ctx->bump = NULL;
+
+        if (ok && ts_sync_wait(ctx->request, ctx->invalidated) == NGX_OK) {
+            /* answered once every node's zone has seen the new versions */
+            return;
+        }
+
+        ctx->invalidated(ctx->request);
+    }
+}
+
+
+/* bumps again what is pending, one retry in flight at a time */
+static void
+ts_cache_retry(ts_redis_t *rd)
+{
+    ngx_uint_t        deps;
+    ts_cache_bump_t  *b;
+
+    deps = ts_cache_pending();
+
+    if (deps == 0 || ts_cache_retrying || !ts_redis_up(rd)) {
+        return;
+    }
+
+    if (ts_cache_bump(rd, deps, NULL, &b) == NGX_OK) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "tunesheap: bumping again cache versions a failed "
+                      "invalidation may have missed");
+        b->retry = 1;
+        ts_cache_retrying = 1;
+    }
+}
+
+
+static void
+ts_cache_retry_handler(ngx_event_t *ev)
+{
+    ts_cache_retry(ev->data);
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_add_timer(ev, TS_CACHE_RETRY);
+    }
+}
+
+
+/* *a = max(*a, v), for counters that only grow */
+static void
+ts_cache_raise(ngx_atomic_t *a, ngx_atomic_uint_t v)
+{
+    ngx_atomic_uint_t  old;
+
+    for ( ;; ) {
+        old = *a;
+
+        if ((ngx_atomic_int_t) (v - old) <= 0
+            || ngx_atomic_cmp_set(a, old, v))
+        {
+            return;
+        }
+    }
 }
 
 
@@ -387,18 +696,23 @@ ts_cache_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-const char *
-ts_cache_redis_state(ngx_http_request_t *r)
+ngx_int_t
+ts_cache_redis_ping(ngx_http_request_t *r, ts_redis_cmd_t *cmd)
 {
+    size_t           len;
+    const char      *argv;
     ts_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
 
     if (tmcf->redis == NULL) {
-        return NULL;
+        return NGX_ABORT;
     }
 
-    return ts_redis_up(tmcf->redis) ? "ok" : "down";
+    argv = "PING";
+    len = 4;
+
+    return ts_redis_command(tmcf->redis, cmd, 1, &argv, &len);
 }
 
 
@@ -770,6 +1084,12 @@ ts_cache_cleanup(void *data)
 
     ts_redis_cancel(&ctx->cmd);
 
+    if (ctx->bump) {
+        /* the bump goes on: only nobody is told */
+        ctx->bump->ctx = NULL;
+        ctx->bump = NULL;
+    }
+
     if (ctx->waiting) {
         ngx_queue_remove(&ctx->queue);
         ctx->waiting = 0;
@@ -778,27 +1098,6 @@ ts_cache_cleanup(void *data)
     if (ctx->filling) {
         ts_cache_release(ctx->filling);
     }
-}
-
-
-static void
-ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
-{
-    ts_cache_ctx_t  *ctx;
-
-    ctx = cmd->data;
-
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "tunesheap: could not invalidate the cache: %s",
-                      reply ? reply->str : "no redis");
-
-    } else if (ts_sync_wait(ctx->request, ctx->invalidated) == NGX_OK) {
-        /* answered once every node's zone has seen the new versions */
-        return;
-    }
-
-    ctx->invalidated(ctx->request);
 }
 
 

@@ -40,7 +40,8 @@ ngx_int_t ts_cache_send(ngx_http_request_t *r, ngx_uint_t status,
 
 /*
  * After a write to the resources in deps: their versions go up, then
- * done(r) runs (at once when there is no Redis).
+ * done(r) runs (at once when there is no Redis or it is down).  A bump
+ * Redis did not take is sent again until it does (see ts_cache.c).
  */
 void ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
     void (*done)(ngx_http_request_t *r));
@@ -48,12 +49,22 @@ void ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
 /* this worker's Redis connection, and its table of keys being filled */
 ngx_int_t ts_cache_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf);
 
+/*
+ * Closes this worker's Redis connection: no pending command's callback
+ * runs; its bumps not yet acknowledged stay pending in the node's zone
+ */
+void ts_cache_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf);
+
 /* $tunesheap_cache, what X-Cache says */
 ngx_int_t ts_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
-/* "ok", "down", or NULL without a Redis */
-const char *ts_cache_redis_state(ngx_http_request_t *r);
+/*
+ * A PING to this worker's Redis: NGX_OK, cmd->done() comes within
+ * tunesheap_redis_timeout (with NULL if Redis did not answer in time);
+ * NGX_DECLINED: not connected; NGX_ABORT: no Redis configured.
+ */
+ngx_int_t ts_cache_redis_ping(ngx_http_request_t *r, ts_redis_cmd_t *cmd);
 
 
 #endif /* _TS_CACHE_H_INCLUDED_ */

@@ -1,7 +1,12 @@
 
 /*
  * Tunesheap: health for load balancers.  A round trip to Postgres through
- * the same pool the API uses, so a full queue or a dead server shows.
+ * the same pool the API uses, so a full queue or a dead server shows; and,
+ * at the same time, a PING to this worker's Redis, bounded by
+ * tunesheap_redis_timeout, so a frozen Redis (connecting still works,
+ * commands never answer) shows too.  Only Postgres decides the status: the
+ * API answers correctly from Postgres without Redis, and a cache shared by
+ * the fleet that froze must not take every node out of the balancer.
  */
 
 
@@ -20,11 +25,19 @@
 typedef struct {
     ngx_http_request_t  *request;
     ts_pg_query_t        query;
+    ts_redis_cmd_t       ping;
+    const char          *redis;      /* NULL: no Redis configured */
+    ngx_uint_t           pending;    /* checks not answered yet */
+    ngx_uint_t           postgres;   /* it answered */
 } ts_health_ctx_t;
 
 
-static ngx_int_t ts_health_send(ngx_http_request_t *r, ngx_uint_t ok);
+static ngx_int_t ts_health_send(ngx_http_request_t *r,
+    ts_health_ctx_t *ctx);
 static void ts_health_done(ts_pg_query_t *q);
+static void ts_health_pong(ts_redis_cmd_t *cmd, redisReply *reply);
+static void ts_health_answer(ts_health_ctx_t *ctx);
+static void ts_health_cleanup(void *data);
 
 
 ngx_int_t
@@ -43,8 +56,39 @@ ts_health_handler(ngx_http_request_t *r)
     ctx->query.lane = TS_PG_LANE_HEALTH;
     ctx->query.data = ctx;
 
+    ctx->ping.done = ts_health_pong;
+    ctx->ping.data = ctx;
+    ctx->ping.log = r->connection->log;
+
+    if (ts_http_cleanup(r, ts_health_cleanup, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (ts_cache_redis_ping(r, &ctx->ping)) {
+
+    case NGX_OK:
+        ctx->pending++;
+        break;
+
+    case NGX_ABORT:
+        ctx->redis = NULL;
+        break;
+
+    default:
+        /* not connected: backing off after a failure, or connecting */
+        ctx->redis = "down";
+    }
+
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
-        return ts_health_send(r, 0);
+        ts_redis_cancel(&ctx->ping);
+        return ts_health_send(r, ctx);
+    }
+
+    ctx->pending++;
+
+    if (r->read_event_handler == ngx_http_block_reading) {
+        /* a load balancer that gave up: the request ends, so do checks */
+        r->read_event_handler = ngx_http_test_reading;
     }
 
     r->main->count++;
@@ -59,21 +103,67 @@ ts_health_done(ts_pg_query_t *q)
     ts_health_ctx_t  *ctx;
 
     ctx = q->data;
+    ctx->postgres = (q->rc == TS_PG_OK);
 
-    ts_http_finish(ctx->request,
-                   ts_health_send(ctx->request, q->rc == TS_PG_OK));
+    ts_health_answer(ctx);
+}
+
+
+/* PONG: "ok"; no answer within tunesheap_redis_timeout: "slow" */
+static void
+ts_health_pong(ts_redis_cmd_t *cmd, redisReply *reply)
+{
+    ts_health_ctx_t  *ctx;
+
+    ctx = cmd->data;
+
+    if (reply == NULL) {
+        ctx->redis = "slow";
+
+    } else if (reply->type == REDIS_REPLY_STATUS
+               && ngx_strncmp(reply->str, "PONG", 4) == 0)
+    {
+        ctx->redis = "ok";
+
+    } else {
+        ctx->redis = "down";
+    }
+
+    ts_health_answer(ctx);
+}
+
+
+/* once both checks are in */
+static void
+ts_health_answer(ts_health_ctx_t *ctx)
+{
+    if (--ctx->pending) {
+        return;
+    }
+
+    ts_http_finish(ctx->request, ts_health_send(ctx->request, ctx));
+}
+
+
+static void
+ts_health_cleanup(void *data)
+{
+    ts_health_ctx_t  *ctx = data;
+
+    ts_redis_cancel(&ctx->ping);
 }
 
 
 /*
  * {"status":"ok","postgres":"ok","redis":"ok"}: 503 without Postgres;
- * without Redis still 200, the API answers from Postgres
+ * with Redis "down" or "slow" still 200, the API answers from Postgres
  */
 static ngx_int_t
-ts_health_send(ngx_http_request_t *r, ngx_uint_t ok)
+ts_health_send(ngx_http_request_t *r, ts_health_ctx_t *ctx)
 {
     yajl_gen          g;
     ngx_str_t         body;
+    ngx_uint_t        ok;
     const char       *redis;
     yajl_gen_status   st;
 
@@ -82,7 +172,8 @@ ts_health_send(ngx_http_request_t *r, ngx_uint_t ok)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    redis = ts_cache_redis_state(r);
+    ok = ctx->postgres;
+    redis = ctx->redis;
 
     st = yajl_gen_map_open(g);
 

@@ -29,6 +29,10 @@
 #define TS_REDIS_READS_MAX    64      /* 16 KB each */
 
 
+static const char  *ts_redis_ping[] = { "PING" };
+static const size_t  ts_redis_ping_len[] = { 4 };
+
+
 typedef struct {
     ts_redis_cmd_t      *cmd;        /* NULL once nobody waits for it */
 } ts_redis_token_t;
@@ -44,7 +48,11 @@ struct ts_redis_s {
     ngx_event_t          connect_timer;
     ngx_msec_t           last_reply;  /* when Redis last said anything */
     ngx_uint_t           failures;
+    ts_redis_cmd_t       hello;       /* the PING a new connection sends */
     unsigned             connected:1;
+    unsigned             ready:1;     /* requests may use it */
+    unsigned             stuck:1;     /* the last one was dropped for
+                                         answering nothing */
     unsigned             exiting:1;
 };
 
@@ -55,6 +63,8 @@ static void ts_redis_reconnect_handler(ngx_event_t *ev);
 static void ts_redis_connect_timeout(ngx_event_t *ev);
 static void ts_redis_on_connect(const redisAsyncContext *ac, int status);
 static void ts_redis_on_disconnect(const redisAsyncContext *ac, int status);
+static void ts_redis_hello(ts_redis_cmd_t *cmd, redisReply *reply);
+static void ts_redis_ready(ts_redis_t *rd);
 static void ts_redis_read_handler(ngx_event_t *ev);
 static void ts_redis_write_handler(ngx_event_t *ev);
 static void ts_redis_add_read(void *data);
@@ -127,7 +137,7 @@ ts_redis_destroy(ts_redis_t *rd)
 ngx_uint_t
 ts_redis_up(ts_redis_t *rd)
 {
-    return rd->connected;
+    return rd->ready;
 }
 
 
@@ -246,6 +256,7 @@ ts_redis_retry(ts_redis_t *rd)
     ngx_msec_t  backoff;
 
     rd->connected = 0;
+    rd->ready = 0;
 
     if (rd->exiting || rd->reconnect.timer_set) {
         return;
@@ -322,8 +333,58 @@ ts_redis_on_connect(const redisAsyncContext *ac, int status)
                   rd->host, rd->conf.port);
 
     rd->connected = 1;
-    rd->failures = 0;
+    rd->ready = 0;
     rd->last_reply = ngx_current_msec;
+
+    if (!rd->stuck) {
+        ts_redis_ready(rd);
+        return;
+    }
+
+    /*
+     * The last connection was dropped for answering nothing: a frozen
+     * Redis (SIGSTOP) still accepts connections.  This one is up only
+     * once it answered a PING; until then requests do not wait on it, and
+     * if it does not answer it is dropped when the PING times out, with a
+     * longer backoff each time.
+     */
+    rd->hello.done = ts_redis_hello;
+    rd->hello.data = rd;
+    rd->hello.log = rd->log;
+
+    if (ts_redis_command(rd, &rd->hello, 1, ts_redis_ping, ts_redis_ping_len)
+        != NGX_OK)
+    {
+        /* out of memory: go on without the proof */
+        ts_redis_ready(rd);
+    }
+}
+
+
+static void
+ts_redis_hello(ts_redis_cmd_t *cmd, redisReply *reply)
+{
+    ts_redis_t  *rd;
+
+    rd = cmd->data;
+
+    if (reply == NULL || !rd->connected) {
+        /* a timeout drops the connection: see ts_redis_cmd_timeout() */
+        return;
+    }
+
+    /* an error (LOADING) answers too: commands fail and are handled */
+
+    ts_redis_ready(rd);
+}
+
+
+static void
+ts_redis_ready(ts_redis_t *rd)
+{
+    rd->ready = 1;
+    rd->stuck = 0;
+    rd->failures = 0;
 
     if (rd->conf.on_connect) {
         rd->conf.on_connect(rd, rd->conf.data);
@@ -452,12 +513,14 @@ ts_redis_cleanup(void *data)
     }
 
     rd->connected = 0;
+    rd->ready = 0;
 }
 
 
 static void
 ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
+    ts_redis_t        *rd;
     ts_redis_cmd_t    *cmd;
     ts_redis_token_t  *token;
 
@@ -465,7 +528,8 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     cmd = token->cmd;
     ngx_free(token);
 
-    ((ts_redis_t *) ac->data)->last_reply = ngx_current_msec;
+    rd = ac->data;
+    rd->last_reply = ngx_current_msec;
 
     if (cmd == NULL) {
         return;
@@ -475,6 +539,14 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
+    }
+
+    if (rd->exiting) {
+        /*
+         * the worker exits: whoever waits is going away too, and must not
+         * start new work (a Postgres query) on the way out
+         */
+        return;
     }
 
     cmd->done(cmd, r);
@@ -509,6 +581,7 @@ ts_redis_cmd_timeout(ngx_event_t *ev)
     if (rd->ac && rd->connected
         && ngx_current_msec - rd->last_reply >= rd->conf.timeout)
     {
+        rd->stuck = 1;
         redisAsyncFree(rd->ac);
     }
 }

@@ -30,7 +30,10 @@ typedef struct {
     ngx_msec_t           connect_timeout;
     ngx_msec_t           timeout;       /* per command */
 
-    /* run on every new connection, before any other command */
+    /*
+     * run on every new connection as ts_redis_up() starts saying it is
+     * up, before any command of a request is sent on it
+     */
     void               (*on_connect)(ts_redis_t *rd, void *data);
     void                *data;
 } ts_redis_conf_t;
@@ -50,9 +53,15 @@ struct ts_redis_cmd_s {
 
 
 ts_redis_t *ts_redis_create(ngx_cycle_t *cycle, ts_redis_conf_t *conf);
+
+/* at worker exit: commands still pending are dropped, done() never runs */
 void ts_redis_destroy(ts_redis_t *rd);
 
-/* whether the connection is up now */
+/*
+ * whether requests may use the connection: it is up, and if the last one
+ * was dropped for answering nothing, Redis answered a PING on this one
+ * (commands can still be sent while it is connected: health's PING)
+ */
 ngx_uint_t ts_redis_up(ts_redis_t *rd);
 
 /*

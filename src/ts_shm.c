@@ -8,7 +8,9 @@
  * remembers the versions of the resources it was made from, as this node
  * counted them when it started making it; a write through this node (or
  * one that a reading of Redis's versions found) counts up, so an entry
- * made before it no longer matches.
+ * made before it no longer matches.  Those counts are the written[] of the
+ * node's ledger (ts_shm_ledger_t), which the cache also uses to know which
+ * invalidations Redis may not have.
  *
  * No worker ever waits for the zone's lock: when another holds it, a
  * lookup is a miss (Redis answers) and a store is skipped.  With workers,
@@ -42,7 +44,7 @@ typedef struct {
     ngx_rbtree_t         tree;
     ngx_rbtree_node_t    sentinel;
     ngx_queue_t          lru;
-    ngx_atomic_t         versions[TS_SHM_DEPS_MAX];   /* read without lock */
+    ts_shm_ledger_t      ledger;        /* written[]: the versions */
     ngx_atomic_t         remote[TS_SHM_DEPS_MAX];     /* Redis's, last read */
     ngx_atomic_t         synced;        /* when that reading was sent */
 } ts_shm_sh_t;
@@ -94,22 +96,16 @@ ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions)
     ngx_uint_t  i;
 
     for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        versions[i] = (deps & ((ngx_uint_t) 1 << i)) ? shm->sh->versions[i]
-                                                      : 0;
+        versions[i] = (deps & ((ngx_uint_t) 1 << i))
+                      ? shm->sh->ledger.written[i] : 0;
     }
 }
 
 
-void
-ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps)
+ts_shm_ledger_t *
+ts_shm_ledger(ts_shm_t *shm)
 {
-    ngx_uint_t  i;
-
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
-            (void) ngx_atomic_fetch_add(&shm->sh->versions[i], 1);
-        }
-    }
+    return &shm->sh->ledger;
 }
 
 
@@ -126,7 +122,7 @@ ts_shm_sync(ts_shm_t *shm, ngx_msec_t sent, ngx_uint_t n, ngx_uint_t *remote)
     for (i = 0; i < n && i < TS_SHM_DEPS_MAX; i++) {
         if (shm->sh->remote[i] != remote[i]) {
             shm->sh->remote[i] = remote[i];
-            (void) ngx_atomic_fetch_add(&shm->sh->versions[i], 1);
+            (void) ngx_atomic_fetch_add(&shm->sh->ledger.written[i], 1);
         }
     }
 
@@ -326,7 +322,7 @@ ts_shm_fresh(ts_shm_t *shm, ts_shm_entry_t *e, ngx_uint_t deps)
 
     for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
         if ((deps & ((ngx_uint_t) 1 << i))
-            && e->versions[i] != shm->sh->versions[i])
+            && e->versions[i] != shm->sh->ledger.written[i])
         {
             return 0;
         }

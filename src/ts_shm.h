@@ -23,14 +23,26 @@
 typedef struct ts_shm_s  ts_shm_t;
 
 
+/*
+ * Per resource: the writes through this node (also the versions answers
+ * in the zone are made at), and the newest of them whose invalidation
+ * Redis acknowledged or failed to take (ts_cache.c); read without lock.
+ */
+typedef struct {
+    ngx_atomic_t         written[TS_SHM_DEPS_MAX];
+    ngx_atomic_t         acked[TS_SHM_DEPS_MAX];
+    ngx_atomic_t         failed[TS_SHM_DEPS_MAX];
+} ts_shm_ledger_t;
+
+
 /* the zone, made at configuration time; size in bytes */
 ts_shm_t *ts_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size);
 
 /* the versions of the resources in deps, as this node knows them */
 void ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions);
 
-/* after a write to the resources in deps */
-void ts_shm_bump(ts_shm_t *shm, ngx_uint_t deps);
+/* the node's ledger of writes and invalidations, in the zone */
+ts_shm_ledger_t *ts_shm_ledger(ts_shm_t *shm);
 
 /*
  * The versions Redis keeps for the first n resources, read by a reading

@@ -176,6 +176,8 @@ sub start_second_nginx {
 
     $conf =~ s/\Q$root\E/$dir/g;
     $conf =~ s/listen\s+(?:127\.0\.0\.1:)?\d+/listen 127.0.0.1:$port/;
+    # under valgrind the block's nginx runs in the foreground: this one not
+    $conf =~ s/^\s*daemon\s+off;/daemon on;/m;
 
     system('rm', '-rf', $dir);
     mkdir $_ for $dir, "$dir/conf", "$dir/logs", "$dir/html";

@@ -7,6 +7,7 @@
 #   make import CATALOG=file.json
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="json audio"]
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -38,7 +39,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node import bench \
-	apikey apikey-revoke clean
+	apikey apikey-revoke clean fuzz
 
 all: build
 
@@ -119,6 +120,20 @@ node:
 test-valgrind: deps build node
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
 		t/run.sh
+
+# libFuzzer on the module's parsers (t/fuzz/README.md): FUZZ_SECONDS each,
+# FUZZ_TARGETS (all by default); any finding fails it
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz: deps
+	@command -v clang >/dev/null \
+		&& [ -f "$$(clang -print-file-name=libclang_rt.asan-x86_64.so)" ] \
+		|| { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends clang libclang-rt-dev >/dev/null; }
+	FUZZ_SECONDS=$(FUZZ_SECONDS) t/fuzz/run.sh $(FUZZ_TARGETS)
 
 import:
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }

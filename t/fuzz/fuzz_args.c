@@ -2,7 +2,8 @@
 /*
  * Tunesheap fuzzing: query arguments of every read route (limit, offset,
  * after, before, the filters, q and type of search, a stream link's).
- * The first byte picks the route, the rest is the query string.
+ * The first byte picks the route (its high bit: through the cache's key
+ * and coalescing, with no Redis), the rest is the query string.
  */
 
 
@@ -32,7 +33,7 @@ int
 ts_fuzz_target_args(const uint8_t *data, size_t size)
 {
     u_char              *p;
-    size_t               n, len;
+    size_t               i, n, len;
     ts_fuzz_req_t        req;
     ngx_http_request_t  *r;
 
@@ -45,21 +46,22 @@ ts_fuzz_target_args(const uint8_t *data, size_t size)
     ngx_memzero(&req, sizeof(ts_fuzz_req_t));
     ngx_str_set(&req.method, "GET");
 
-    len = ngx_strlen(ts_fuzz_read_paths[data[0] % n]);
+    i = (data[0] & 0x7f) % n;
+    len = ngx_strlen(ts_fuzz_read_paths[i]);
 
     p = malloc(len + size);
     if (p == NULL) {
         abort();
     }
 
-    ngx_memcpy(p, ts_fuzz_read_paths[data[0] % n], len);
+    ngx_memcpy(p, ts_fuzz_read_paths[i], len);
     p[len] = '?';
     ngx_memcpy(p + len + 1, data + 1, size - 1);
 
     req.uri.data = p;
     req.uri.len = len + size;
 
-    r = ts_fuzz_request("local", &req);
+    r = ts_fuzz_request((data[0] & 0x80) ? "cached" : "local", &req);
     free(p);
 
     ts_fuzz_run(r);

@@ -3,8 +3,9 @@
  * Tunesheap fuzzing: signed stream links (ts_media.c, ts_sign.c).  A link
  * is made as an item's stream_url is, for a key taken from the input,
  * then followed, with the rest of the input added to its arguments; or
- * the input alone is the query of a stream request.  The first byte
- * says which; the key ends at the first \n.
+ * the input alone is the query of a stream request; or the link is an S3
+ * presigned one (ts_s3_presign), checked for unescaped characters.  The
+ * first byte says which; the key ends at the first \n.
  */
 
 
@@ -75,7 +76,7 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
 
     /* "id window key", as TS_MEDIA_STREAM_SQL gives it, this window's */
     ngx_str_set(&req.uri, "/api/v1/songs/3");
-    maker = ts_fuzz_request("local", &req);
+    maker = ts_fuzz_request((flags & 8) ? "s3" : "local", &req);
 
     len = sizeof("3  ") - 1 + NGX_TIME_T_LEN + key.len;
     p = ngx_pnalloc(maker->pool, len);
@@ -113,7 +114,19 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
         abort();
     }
 
-    if (YAJL_IS_STRING(tree->u.array.values[0])) {
+    if (YAJL_IS_STRING(tree->u.array.values[0]) && (flags & 8)) {
+        /* an S3 presigned URL, for S3 to check: only its characters here */
+        url.data = (u_char *) YAJL_GET_STRING(tree->u.array.values[0]);
+
+        for (p = url.data; *p; p++) {
+            if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+                fprintf(stderr, "tunesheap fuzz: a presigned URL has an "
+                        "unescaped character: %s\n", url.data);
+                abort();
+            }
+        }
+
+    } else if (YAJL_IS_STRING(tree->u.array.values[0])) {
         url.data = (u_char *) YAJL_GET_STRING(tree->u.array.values[0]);
         url.len = ngx_strlen(url.data);
 

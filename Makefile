@@ -12,6 +12,7 @@
 #   make ansible-check  ansible-lint and --syntax-check of ansible/
 #   make converge ansible/site.yml onto a fresh Debian 12 chroot (root)
 #   make soak [DURATION=60]  mixed load with faults injected, then checks
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="json audio"]
 
 SHELL        := /bin/bash
 ROOT         := $(CURDIR)
@@ -44,7 +45,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
 	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
-	deb ansible-check converge soak mutate
+	deb ansible-check converge soak mutate fuzz
 
 all: build
 
@@ -140,6 +141,20 @@ test-valgrind: deps build node
 # each must make its suites fail; ONLY=pattern picks some by name
 mutate: deps node
 	t/tools/mutate.sh $(ONLY)
+
+# libFuzzer on the module's parsers (t/fuzz/README.md): FUZZ_SECONDS each,
+# FUZZ_TARGETS (all by default); any finding fails it
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz: deps
+	@command -v clang >/dev/null \
+		&& [ -f "$$(clang -print-file-name=libclang_rt.asan-x86_64.so)" ] \
+		|| { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends clang libclang-rt-dev >/dev/null; }
+	FUZZ_SECONDS=$(FUZZ_SECONDS) t/fuzz/run.sh $(FUZZ_TARGETS)
 
 import:
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }

@@ -255,12 +255,14 @@ Authorization: Bearer tsk_test_reader
 --- http_config eval
 Tunesheap::Test::http_config()
 . "limit_req_zone \$tunesheap_api_key zone=perkey:1m rate=1r/m;\n"
---- config
+--- config eval
+Tunesheap::Test::shipped_conf('tunesheap-server.conf') . <<'END'
     location /api/v1/ {
         limit_req zone=perkey;
         limit_req_status 429;
         tunesheap_api;
     }
+END
 --- request eval
 ["GET /api/v1/songs/2", "GET /api/v1/songs/2", "GET /api/v1/songs/2",
  "GET /api/v1/songs/2", "GET /api/v1/songs/2"]
@@ -269,6 +271,10 @@ Tunesheap::Test::http_config()
  "Authorization: Bearer tsk_test_writer", "", ""]
 --- error_code eval
 [200, 429, 200, 200, 200]
+--- response_headers eval
+["Content-Type: application/json; charset=utf-8",
+ "Content-Type: application/json; charset=utf-8\nRetry-After: 1",
+ ("Content-Type: application/json; charset=utf-8") x 3]
 
 
 
@@ -292,10 +298,16 @@ tsk_
 
 === TEST 16: two Authorization headers: 400, and nginx's info line quotes no key
 nginx logs "client sent duplicate header line" with both values at info.
+With the shipped error pages, as the API answers it: JSON.
 --- log_level: info
+--- config eval
+Tunesheap::Test::shipped_conf('tunesheap-server.conf')
+    . "location /api/v1/ { tunesheap_api; }\n"
 --- raw_request eval
 "GET /api/v1/songs/1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tsk_test_writer\r\nAuthorization: Bearer tsk_test_reader\r\nConnection: close\r\n\r\n"
 --- error_code: 400
+--- response_headers
+Content-Type: application/json; charset=utf-8
 --- error_log eval
 qr/client sent duplicate header line: "Authorization: \*{22}", previous value: "Authorization: \*{22}"/
 --- no_error_log
@@ -306,9 +318,14 @@ Bearer tsk
 
 === TEST 17: a NUL inside the Authorization header: 400, and no piece of the key in the log
 --- log_level: info
+--- config eval
+Tunesheap::Test::shipped_conf('tunesheap-server.conf')
+    . "location /api/v1/ { tunesheap_api; }\n"
 --- raw_request eval
 "GET /api/v1/songs/1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tsk_test_wri\0ter\r\nConnection: close\r\n\r\n"
 --- error_code: 400
+--- response_headers
+Content-Type: application/json; charset=utf-8
 --- error_log eval
 qr/client sent invalid header line/
 --- no_error_log

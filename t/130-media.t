@@ -118,6 +118,10 @@ substr($::Tone, 100, 1000)
 
 
 === TEST 6: a suffix range, and a range past the end is a 416
+With the shipped error pages, as the API answers it: the 416 is JSON.
+--- config eval
+Tunesheap::Test::shipped_conf('tunesheap-server.conf')
+    . Tunesheap::Test::media_config()
 --- request eval
 ["GET $::Link", "GET $::Link"]
 --- more_headers eval
@@ -126,7 +130,8 @@ substr($::Tone, 100, 1000)
 [206, 416]
 --- response_headers eval
 ["Content-Range: bytes " . (length($::Tone) - 10) . "-" . (length($::Tone) - 1) . "/" . length($::Tone),
- "Content-Range: bytes */" . length($::Tone)]
+ "Content-Range: bytes */" . length($::Tone)
+ . "\nContent-Type: application/json; charset=utf-8"]
 
 
 

@@ -57,7 +57,7 @@ ok($ok && $out =~ /Your API description is valid/
 ($ok, $out) = sh_out("$env node t/tools/openapi-check.js www/openapi.json "
                   . "t/data/openapi-bad");
 my @fails = $out =~ /^FAIL .*$/mg;
-ok(!$ok && @fails == 11, "the check fails the 11 bad responses of "
+ok(!$ok && @fails == 13, "the check fails the 13 bad responses of "
    . "t/data/openapi-bad, and only those") or diag($out);
 unlike($out, qr/^FAIL .*\(t\/data\/openapi-bad\/[^:]*: ok\)/m,
        "the good response there passes");

@@ -157,6 +157,10 @@ const errorExamples = {
   413: 'the body is larger than 65536 bytes',
   415: 'Content-Type must be application/json',
   503: 'the database is unavailable',
+  414: 'the URI is too long',
+  416: 'the range is not satisfiable',
+  429: 'too many requests: retry later',
+  501: 'not implemented',
   504: 'the database did not answer in time',
   500: 'internal error',
 };
@@ -164,7 +168,8 @@ const errorExamples = {
 const errorText = {
   400: 'An id, `limit`, `offset`, `after`, `before` or filter that is not ' +
     'valid, two of `offset`/`after`/`before`, an anchor item not in the ' +
-    'list; a body that is not JSON.',
+    'list; a body that is not JSON; a request nginx cannot parse (no ' +
+    '`Host`, a header too large, a header twice).',
   401: 'A key is needed (writes; reads with `tunesheap_auth_read on`) and ' +
     'none valid was given.',
   403: 'The key lacks the scope needed; or a stream link that is tampered ' +
@@ -178,8 +183,13 @@ const errorText = {
   415: 'A body whose `Content-Type` is not `application/json`; an upload ' +
     'that is not audio in a format taken.',
   422: 'The body\'s fields are wrong: every problem is named in `fields`.',
-  429: 'Over the configuration\'s `limit_req` budget (nginx\'s own answer, ' +
-    'in HTML).',
+  414: 'A request line longer than nginx\'s ' +
+    '`large_client_header_buffers` (nginx\'s own answer, as JSON).',
+  416: 'The range cannot be satisfied (nginx\'s own answer, as JSON).',
+  429: 'Over the shipped configuration\'s `limit_req` or `limit_conn` ' +
+    'budget for the client\'s address (nginx\'s own answer, as JSON).',
+  501: 'A `Transfer-Encoding` nginx does not know (nginx\'s own answer, ' +
+    'as JSON).',
   500: 'Anything else (logged).',
   503: 'Postgres cannot be reached, or too many requests wait for it.',
   504: 'Postgres did not answer within `tunesheap_postgres_timeout`.',
@@ -195,14 +205,15 @@ function errorResponse(status) {
   if (status === 401) {
     res.headers = { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate') };
   }
-  if (status === 503) {
+  if (status === 503 || status === 429) {
     res.headers = { 'Retry-After': ref('headers', 'Retry-After') };
   }
   return res;
 }
 
 const responses = {};
-for (const s of [400, 401, 403, 404, 409, 412, 413, 415, 500, 503, 504]) {
+for (const s of [400, 401, 403, 404, 409, 412, 413, 414, 415, 429, 500, 501,
+                 503, 504]) {
   responses[`Error${s}`] = errorResponse(s);
 }
 responses.Error422 = {
@@ -213,10 +224,6 @@ responses.Error422 = {
                         fields: { name: 'is required', dob: 'is not a date' } } },
     },
   }),
-};
-responses.TooManyRequests = {
-  description: errorText[429],
-  content: { 'text/html': { schema: { type: 'string' } } },
 };
 responses.NotModified = {
   description: 'The `If-None-Match` given matches: no body.',
@@ -335,8 +342,12 @@ const schemas = {
     properties: {
       status: { type: 'string', enum: ['ok', 'unavailable'] },
       postgres: { type: 'string', enum: ['ok', 'down'] },
-      redis: { type: 'string', enum: ['ok', 'down'],
-               description: 'Only with `tunesheap_redis`; `down` is no error.' },
+      redis: { type: 'string', enum: ['ok', 'slow', 'down'],
+               description: 'Only with `tunesheap_redis`: `ok` when it ' +
+                 'answered a PING, `slow` when it did not within ' +
+                 '`tunesheap_redis_timeout`, `down` when it cannot be ' +
+                 'reached. Neither is an error: the API answers from ' +
+                 'Postgres.' },
     },
   },
   StreamLink: {
@@ -489,7 +500,6 @@ function std(codes) {
   const out = {};
   for (const c of codes) {
     if (c === 304) out[304] = ref('responses', 'NotModified');
-    else if (c === 429) out[429] = ref('responses', 'TooManyRequests');
     else out[c] = ref('responses', `Error${c}`);
   }
   return out;
@@ -513,13 +523,13 @@ function readPair(opId, summary, description, params, ok, errors, security,
   const headResponses = { 200: headOk };
   for (const [code, r] of Object.entries(get.responses)) {
     if (code === '200') continue;
-    headResponses[code] = code === '304' || code === '429' ? r
+    headResponses[code] = code === '304' ? r
       : { description: errorText[code] + ' No body.' };
     if (code === '401') {
       headResponses[code].headers = {
         'WWW-Authenticate': ref('headers', 'WWW-Authenticate') };
     }
-    if (code === '503') {
+    if (code === '503' || code === '429') {
       headResponses[code].headers = {
         'Retry-After': ref('headers', 'Retry-After') };
     }
@@ -785,9 +795,11 @@ const streamGet = {
            content: jsonContent(ref('schemas', 'Error'), {
              noAudio: { value: { error: { status: 404,
                                           message: 'song 2 has no audio' } } } }) },
-    416: { description: 'The range cannot be satisfied (nginx\'s answer).',
+    416: { description: errorText[416],
            headers: { 'Content-Range': ref('headers', 'Content-Range') },
-           content: { 'text/html': { schema: { type: 'string' } } } },
+           content: jsonContent(ref('schemas', 'Error'), {
+             range: { value: { error: { status: 416,
+                                        message: errorExamples[416] } } } }) },
     ...std([429, 500, 503]),
   },
 };
@@ -797,8 +809,12 @@ const streamHead = {
   responses: {},
 };
 for (const [code, r] of Object.entries(streamGet.responses)) {
-  streamHead.responses[code] = r.$ref ? (code === '304' || code === '429' ? r
-    : { description: errorText[code] + ' No body.' })
+  streamHead.responses[code] = r.$ref ? (code === '304' ? r
+    : { description: errorText[code] + ' No body.',
+        ...(code === '429' || code === '503' ? { headers: {
+          'Retry-After': ref('headers', 'Retry-After') } } : {}),
+        ...(code === '401' ? { headers: {
+          'WWW-Authenticate': ref('headers', 'WWW-Authenticate') } } : {}) })
     : { description: r.description, ...(r.headers ? { headers: r.headers } : {}) };
 }
 paths['/songs/{id}/stream'] = { get: streamGet, head: streamHead };
@@ -882,6 +898,21 @@ paths['/openapi.json'] = {
   },
 };
 
+// nginx's own errors, which any request can meet before the module sees it
+// (tunesheap-server.conf makes them the same JSON error): a request nginx
+// cannot parse (400), a URI too long (414), an unknown transfer coding (501)
+for (const item of Object.values(paths)) {
+  for (const [method, op] of Object.entries(item)) {
+    for (const code of [400, 414, 501]) {
+      if (op.responses[code]) continue;
+      op.responses[code] = method !== 'head' ? ref('responses', `Error${code}`)
+        : { description: errorText[code] + ' No body.' };
+    }
+    op.responses = Object.fromEntries(Object.entries(op.responses)
+      .sort(([a], [b]) => a - b));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The document
 // ---------------------------------------------------------------------------
@@ -901,7 +932,12 @@ const doc = {
       'Lists are paged by `limit` and one of `offset`, `after`, `before`; ' +
       '`meta.next` and `meta.previous` link the neighbouring pages. ' +
       'A method a path does not take is a 405 whose `Allow` header lists ' +
-      'those it does; an unknown path is a 404.',
+      'those it does (TRACE, which nginx refuses before any route, is a ' +
+      '405 without `Allow`); an unknown path is a 404. nginx\'s own ' +
+      'errors (a request it cannot parse, a URI too long, an unknown ' +
+      'transfer coding, a range past the end, over a per-client limit) ' +
+      'are the same JSON error under the shipped configuration ' +
+      '(`conf/tunesheap-server.conf`).',
     license: { name: 'Proprietary', identifier: 'LicenseRef-Tunesheap' },
   },
   servers: [{ url: '/api/v1', description: 'This server' }],

@@ -4,6 +4,46 @@
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
 
+our $Write = "Authorization: Bearer tsk_test_writer\n"
+             . "Content-Type: application/json";
+
+# Another session holds artist $id's row (FOR UPDATE) for $secs: a new
+# album of that artist waits for it.  Returns once the lock is held.
+sub hold_artist {
+    my ($id, $secs) = @_;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        exec($ENV{TEST_NGINX_PG_CTL}, 'psql', $ENV{TEST_NGINX_PG_DATA},
+             'tunesheap', '-qAtc',
+             "BEGIN; SELECT 1 FROM artists WHERE id = $id FOR UPDATE;"
+             . " SELECT pg_sleep($secs); COMMIT;")
+            or POSIX::_exit(1);
+    }
+
+    Tunesheap::Test::wait_for_sleeping_query();
+}
+
+# In the background: once a statement of ours waits for a lock, its
+# backend is killed: the connection breaks after the write was sent, with
+# no word from the server (Postgres then restarts its other backends).
+sub break_waiting_write {
+    my $pid = fork // die "fork: $!";
+    return if $pid;
+
+    for (1 .. 100) {
+        my $backend = Tunesheap::Test::sql("SELECT pid FROM pg_stat_activity"
+            . " WHERE wait_event_type = 'Lock' LIMIT 1");
+        if ($backend) {
+            kill 'KILL', $backend;
+            POSIX::_exit(0);
+        }
+        select(undef, undef, undef, 0.05);
+    }
+
+    POSIX::_exit(1);
+}
+
 no_shuffle();
 run_tests();
 
@@ -282,3 +322,85 @@ postgres cancelled a statement at statement_timeout
 reading from postgres failed
 timed out
 --- timeout: 10
+
+
+
+=== TEST 16: a write is never sent twice: its connection breaks after sending
+The only connection has answered before (an album), so a read on it would
+be sent again on a new one; the new album waits for artist 5's row, and
+its backend dies.  The album is not sent again (it would be written: the
+lock died with the crash): the client is told that its fate is unknown,
+and Postgres has no such album.
+--- http_config eval
+Tunesheap::Test::http_config(args => "pool=1")
+--- init
+main::hold_artist(5, 2);
+main::break_waiting_write();
+--- request eval
+["GET /api/v1/albums/1",
+ "POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
+ "GET /api/v1/albums?artist_id=5&limit=100"]
+--- more_headers eval
+["", $::Write, ""]
+--- pg_after eval
+[undef, "sleep:2.5", undef]
+--- error_code eval
+[200, 503, 200]
+--- response_headers eval
+["", "Retry-After: 1", ""]
+--- response_body_like eval
+['^\{"album":\{"id":1,',
+ '^\{"error":\{"status":503,"message":"the database connection was lost: the write may or may not have been done"\}\}$',
+ '^(?!.*Never Twice)\{"albums":\[']
+--- timeout: 15
+
+
+
+=== TEST 17: a write that times out is not sent again
+Postgres cancels the album's statement at its deadline (504); nothing is
+written, then or once the lock is gone.
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_postgres_timeout 1s;\n"
+--- init
+main::hold_artist(5, 2);
+--- request eval
+["POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
+ "GET /api/v1/albums?artist_id=5&limit=100"]
+--- more_headers eval
+[$::Write, ""]
+--- pg_after eval
+["sleep:1.5", undef]
+--- error_code eval
+[504, 200]
+--- response_body_like eval
+['^\{"error":\{"status":504,"message":"the database did not answer in time"\}\}$',
+ '^(?!.*Never Twice)\{"albums":\[']
+--- timeout: 10
+
+
+
+=== TEST 18: health answers while the queue is full
+One connection, one query at a time, a queue of two, all taken by slow
+artists (2 s each): an album is refused, health is answered at once, from
+its own connection, while every artist is still pending.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2), args => "pool=1 pipeline=1 queue=2")
+. "tunesheap_postgres_timeout 10s;\n"
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/artists/5");
+Tunesheap::Test::bg_get("/api/v1/artists/6");
+select(undef, undef, undef, 0.3);
+--- request eval
+["GET /api/v1/albums/1", "GET /api/v1/health"]
+--- error_code eval
+[503, 200]
+--- response_body eval
+["{\"error\":{\"status\":503,\"message\":\"too many requests are waiting for the database\"}}\n",
+ "{\"status\":\"ok\",\"postgres\":\"ok\"}\n"]
+--- bg_response_like eval
+['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":5,',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":6,']
+--- timeout: 15

@@ -459,15 +459,18 @@ Tunesheap::Test::wait_for_sleeping_query();
 Tunesheap::Test::bg_get("/api/v1/artists/5");
 Tunesheap::Test::bg_get("/api/v1/artists/6");
 select(undef, undef, undef, 0.3);
---- request eval
-["GET /api/v1/albums/1", "GET /api/v1/health"]
---- error_code eval
-[503, 200]
---- response_body eval
-["{\"error\":{\"status\":503,\"message\":\"too many requests are waiting for the database\"}}\n",
- "{\"status\":\"ok\",\"postgres\":\"ok\"}\n"]
+my ($st, undef, $body) = Tunesheap::Test::http(GET => "/api/v1/albums/1");
+Test::More::is($st, 503, "the queue is full: an album is refused");
+Test::More::like($body, qr/too many requests are waiting/, "says why");
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- response_body
+{"status":"ok","postgres":"ok"}
 --- bg_response_like eval
 ['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,',
  '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":5,',
  '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":6,']
+--- error_log
+postgres wait queue is full
 --- timeout: 15

@@ -172,8 +172,9 @@ ts_write_read_json(ngx_http_request_t *r,
 
 
 /*
- * Sends the write's statement.  NGX_DONE when it is under way, else the
- * status of the error it answered.
+ * Sends the write's statement, or with an Idempotency-Key the key's lookup
+ * first.  NGX_DONE when it is under way, else the status of the error it
+ * answered.
  */
 static ngx_int_t
 ts_write_start(ts_write_ctx_t *ctx)

@@ -24,10 +24,16 @@ sub hold_artist {
     Tunesheap::Test::wait_for_sleeping_query();
 }
 
-# the DSN through cutting_proxy()
+# The DSN through cutting_proxy(): its socket listens from now on, on a
+# port the system picks.
+our $ProxySocket;
+
 sub proxy_dsn {
-    my ($pg_port) = $ENV{TEST_NGINX_PG_DSN} =~ /port=(\d+)/;
-    (my $dsn = $ENV{TEST_NGINX_PG_DSN}) =~ s/port=\d+/port=@{[$pg_port + 100]}/;
+    $ProxySocket //= IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                           LocalPort => 0, Listen => 16)
+        or die "proxy: $!\n";
+    my $port = $ProxySocket->sockport;
+    (my $dsn = $ENV{TEST_NGINX_PG_DSN}) =~ s/port=\d+/port=$port/;
     return $dsn;
 }
 
@@ -36,10 +42,7 @@ sub proxy_dsn {
 # notices when it next reads or writes).
 sub cutting_proxy {
     my ($pg_port) = $ENV{TEST_NGINX_PG_DSN} =~ /port=(\d+)/;
-    my $port = $pg_port + 100;
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                    LocalPort => $port, Listen => 16,
-                                    ReuseAddr => 1) or die "proxy: $!\n";
+    my $srv = $ProxySocket // die "proxy: proxy_dsn() first\n";
     my $pid = fork // die "fork: $!";
 
     if ($pid) {

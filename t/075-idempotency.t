@@ -287,6 +287,8 @@ Tunesheap::Test::sql("DELETE FROM albums WHERE title IN ('Idem Timeout', 'Idem F
 Tunesheap::Test::sql("DELETE FROM artists WHERE name IN ('Idem Create', 'Idem Long', 'Idem Patch')");
 Tunesheap::Test::sql("DELETE FROM api_keys WHERE name = 'test-idem-other'");
 Tunesheap::Test::sql("DELETE FROM ts_idempotency");
+Tunesheap::Test::sql("SELECT setval('albums_id_seq', max(id)) FROM albums");
+Tunesheap::Test::sql("SELECT setval('artists_id_seq', max(id)) FROM artists");
 --- request
 GET /api/v1/artists/9001
 --- error_code: 404

@@ -136,8 +136,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name_idx
 
 -- Idempotency keys ---------------------------------------------------------
 -- A write sent with an Idempotency-Key header is recorded here by the very
--- statement that writes (ts_resource.c, the "_k" statements): the write and
--- its key either both exist or neither does.  scope is the name of the API
+-- statement that writes (ts_resource.c, the write statements): the write
+-- and its key either both exist or neither does.  scope is the name of the API
 -- key that wrote (a client never sees another's answers), key the header,
 -- hash the SHA-256 of method, path and body, result the row the statement
 -- returned, its values as text, from which the module renders the first

@@ -13,9 +13,9 @@
  *
  * The flow: ts_idempotency_init() reads the header, ts_idempotency_find()
  * looks the key up and calls back with what it found; on TS_IDEM_NONE the
- * caller runs its keyed statement with the four parameters
- * ts_idempotency_params() gives, and asks ts_idempotency_conflict() about
- * its result before reading it.
+ * caller runs its write statement with the four parameters
+ * ts_idempotency_params() gives (NULLs without a key), and asks
+ * ts_idempotency_conflict() about its result before reading it.
  */
 
 
@@ -32,10 +32,10 @@
 
 #define TS_IDEMPOTENCY_TTL      86400   /* seconds an answer is kept */
 #define TS_IDEMPOTENCY_KEY_MAX  255     /* bytes of a key, printable ASCII */
-#define TS_IDEMPOTENCY_PARAMS   4       /* a keyed statement's extra ones */
+#define TS_IDEMPOTENCY_PARAMS   4       /* a write statement's last ones */
 
 /* what ts_idempotency_find() found, in ts_idempotency_t.found */
-#define TS_IDEM_NONE      0     /* no answer kept: write, keyed */
+#define TS_IDEM_NONE      0     /* no answer kept: write, with the key */
 #define TS_IDEM_REPLAY    1     /* result: the first write's row */
 #define TS_IDEM_MISMATCH  2     /* the key was used for another request:
                                    answered 422, done() is not called */
@@ -85,11 +85,11 @@ extern const char  ts_idempotency_invalid[];
  */
 ngx_int_t ts_idempotency_find(ts_idempotency_t *idem, ngx_str_t *body);
 
-/* the TS_IDEMPOTENCY_PARAMS parameters a keyed statement takes, in order */
+/* the TS_IDEMPOTENCY_PARAMS parameters a write statement ends with */
 const char **ts_idempotency_params(ts_idempotency_t *idem);
 
 /*
- * After a keyed statement: NGX_DECLINED when q's result is the write's
+ * After a write statement with a key: NGX_DECLINED when q's result is the write's
  * own, else the 409 answered (another write with the key was in flight,
  * or recorded it meanwhile): what a content handler returns.
  */

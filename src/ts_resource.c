@@ -23,8 +23,7 @@
 #define TS_SQL_CHUNK  4096
 
 /* what ts_resource_init() fills in */
-#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", "", "", "", \
-                               { { "" } }
+#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", { { "" } }
 
 
 typedef struct {
@@ -41,11 +40,9 @@ static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
     ngx_uint_t kind, ts_resource_t *rs, ngx_uint_t mask,
     ts_resource_t *parent, ngx_uint_t parent_filter, const char *sort);
 static ngx_int_t ts_resource_prepare_writes(ts_sql_t *sql,
-    ts_resource_t *rs, ngx_uint_t keyed);
-static ngx_int_t ts_sql_keyed(ts_sql_t *sql, ngx_uint_t keyed,
-    ngx_uint_t first);
-static ngx_int_t ts_sql_result(ts_sql_t *sql, ngx_uint_t keyed,
-    ngx_uint_t first);
+    ts_resource_t *rs);
+static ngx_int_t ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first);
+static ngx_int_t ts_sql_result(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_references(ts_sql_t *sql, ts_resource_t *rs,
@@ -207,9 +204,7 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
             return NGX_ERROR;
         }
 
-        if (ts_resource_prepare_writes(&sql, rs, 0) != NGX_OK
-            || ts_resource_prepare_writes(&sql, rs, 1) != NGX_OK)
-        {
+        if (ts_resource_prepare_writes(&sql, rs) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -661,43 +656,26 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
  * 422 can name every missing one; If-Match compares with the ETag
  * computed from the row as it is when the row is locked.
  *
- * Keyed statements (an Idempotency-Key, see ts_idempotency.h) take four
- * more parameters after the others: the key's scope, the key, the TTL in
- * seconds and the hash of the request.  They write only when no other
- * write with the key is in flight (no row at all otherwise), and record
- * the key with the row they return, in the same statement.
+ * Every write statement takes four more parameters after those: an
+ * Idempotency-Key's scope, the key, its TTL in seconds and the hash of the
+ * request (see ts_idempotency.h), all NULL without a key.  With a key it
+ * writes only when no other write with the key is in flight (it returns
+ * no row otherwise), and records the key with the row it returns, in the
+ * same statement.
  */
 static ngx_int_t
-ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs,
-    ngx_uint_t keyed)
+ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
 {
-    char         *create, *update, *remove;
     ngx_uint_t    i, n;
-    const char   *suffix, *gate;
     ts_column_t  *col;
 
     static const char  *casts[] = {
         "", "text", "integer", "bigint", "date", "timestamptz"
     };
 
-    if (keyed) {
-        create = rs->create_keyed_statement;
-        update = rs->update_keyed_statement;
-        remove = rs->delete_keyed_statement;
-        suffix = "_k";
-        gate = " FROM l WHERE l.ok";
-
-    } else {
-        create = rs->create_statement;
-        update = rs->update_statement;
-        remove = rs->delete_statement;
-        suffix = "";
-        gate = "";
-    }
-
-    ts_resource_name(create, "ts_%V_create%s", &rs->name, suffix);
-    ts_resource_name(update, "ts_%V_update%s", &rs->name, suffix);
-    ts_resource_name(remove, "ts_%V_delete%s", &rs->name, suffix);
+    ts_resource_name(rs->create_statement, "ts_%V_create", &rs->name);
+    ts_resource_name(rs->update_statement, "ts_%V_update", &rs->name);
+    ts_resource_name(rs->delete_statement, "ts_%V_delete", &rs->name);
 
     rs->nreferences = 0;
 
@@ -709,10 +687,11 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs,
 
     /* create */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH ", create) != NGX_OK
-        || ts_sql_keyed(sql, keyed, 2) != NGX_OK
-        || ts_sql_add(sql, "s AS (SELECT $1::jsonb AS j%s), c AS (SELECT",
-                      gate)
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->create_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 2) != NGX_OK
+        || ts_sql_add(sql, "s AS (SELECT $1::jsonb AS j FROM l WHERE l.ok),"
+                           " c AS (SELECT")
            != NGX_OK
         || ts_sql_references(sql, rs, 0) != NGX_OK
         || ts_sql_add(sql, " FROM s), w AS (INSERT INTO %s (", rs->table)
@@ -753,22 +732,21 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs,
         || ts_sql_columns(sql, rs) != NGX_OK
         || ts_sql_add(sql, ", ") != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, ")") != NGX_OK
-        || ts_sql_result(sql, keyed, 0) != NGX_OK
-        || ts_sql_add(sql, "SELECT true AS found, c.*, w.*"
-                           " FROM c LEFT JOIN w ON true")
+        || ts_sql_add(sql, "), r AS (SELECT true AS found, c.*, w.*"
+                           " FROM c LEFT JOIN w ON true)")
            != NGX_OK
-        || ts_sql_result(sql, keyed, 2) != NGX_OK)
+        || ts_sql_result(sql, 2) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     /* update */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH ", update) != NGX_OK
-        || ts_sql_keyed(sql, keyed, 4) != NGX_OK
-        || ts_sql_add(sql, "s AS (SELECT $2::jsonb AS j%s), c AS (SELECT",
-                      gate)
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->update_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 4) != NGX_OK
+        || ts_sql_add(sql, "s AS (SELECT $2::jsonb AS j FROM l WHERE l.ok),"
+                           " c AS (SELECT")
            != NGX_OK
         || ts_sql_references(sql, rs, 0) != NGX_OK
         || ts_sql_add(sql, " FROM s), w AS (UPDATE %s SET ", rs->table)
@@ -799,33 +777,35 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs,
         || ts_sql_columns(sql, rs) != NGX_OK
         || ts_sql_add(sql, ", ") != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, ")") != NGX_OK
-        || ts_sql_result(sql, keyed, 0) != NGX_OK
-        || ts_sql_add(sql, "SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
-                           " AS found, c.*, w.* FROM c LEFT JOIN w ON true",
+        || ts_sql_add(sql, "), r AS (SELECT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = $1) AS found, c.*, w.*"
+                           " FROM c LEFT JOIN w ON true)",
                       rs->table)
            != NGX_OK
-        || ts_sql_result(sql, keyed, 4) != NGX_OK)
+        || ts_sql_result(sql, 4) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     /* delete: a row still referenced fails with 23503, kept for a 409 */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH ", remove) != NGX_OK
-        || ts_sql_keyed(sql, keyed, 3) != NGX_OK
-        || ts_sql_add(sql, "w AS (DELETE FROM %s WHERE id = $1%s"
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->delete_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 3) != NGX_OK
+        || ts_sql_add(sql, "w AS (DELETE FROM %s WHERE id = $1"
+                           " AND (SELECT ok FROM l)"
                            " AND ($2::text[] IS NULL OR ",
-                      rs->table, keyed ? " AND (SELECT ok FROM l)" : "")
+                      rs->table)
            != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id)") != NGX_OK
-        || ts_sql_result(sql, keyed, 0) != NGX_OK
-        || ts_sql_add(sql, "SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
-                           " AS found, (SELECT count(*) FROM w) AS deleted%s",
-                      rs->table, gate)
+        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id),"
+                           " r AS (SELECT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = $1) AS found,"
+                           " (SELECT count(*) FROM w) AS deleted"
+                           " FROM l WHERE l.ok)",
+                      rs->table)
            != NGX_OK
-        || ts_sql_result(sql, keyed, 3) != NGX_OK)
+        || ts_sql_result(sql, 3) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -850,45 +830,36 @@ ts_resource_name(char *name, const char *fmt, ...)
 
 
 /*
- * The start of a keyed write: "l AS (...), ", its lock taken (l.ok) unless
- * another write with the key is in flight; first is the scope's parameter.
+ * The start of a write: "l AS (...), ", whose l.ok says the write may go
+ * on: always without a key ($first + 1 NULL); with one, if no other write
+ * with the key is in flight (its lock is taken).  first is the scope's
+ * parameter.
  */
 static ngx_int_t
-ts_sql_keyed(ts_sql_t *sql, ngx_uint_t keyed, ngx_uint_t first)
+ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first)
 {
-    if (!keyed) {
-        return NGX_OK;
-    }
-
-    return ts_sql_add(sql, "l AS (SELECT ts_idempotency_begin($%ui, $%ui,"
-                           " $%ui) AS ok), ",
-                      first, first + 1, first + 2);
+    return ts_sql_add(sql, "l AS (SELECT CASE WHEN $%ui::text IS NULL"
+                           " THEN true ELSE ts_idempotency_begin($%ui::text,"
+                           " $%ui::text, $%ui::int) END AS ok), ",
+                      first + 1, first, first + 1, first + 2);
 }
 
 
 /*
- * Around the final SELECT of a write statement: with first 0, what comes
- * before it; else what ends it.  A keyed write's result is the CTE r,
- * which is also recorded with the key when the statement wrote (w).
+ * The end of a write: its result is the CTE r, recorded with the key, if
+ * there is one, when the statement wrote (w)
  */
 static ngx_int_t
-ts_sql_result(ts_sql_t *sql, ngx_uint_t keyed, ngx_uint_t first)
+ts_sql_result(ts_sql_t *sql, ngx_uint_t first)
 {
-    if (first == 0) {
-        return ts_sql_add(sql, keyed ? ", r AS (" : " ");
-    }
-
-    if (!keyed) {
-        return ts_sql_add(sql, ";");
-    }
-
-    return ts_sql_add(sql, "), i AS (INSERT INTO ts_idempotency"
+    return ts_sql_add(sql, ", i AS (INSERT INTO ts_idempotency"
                            " (scope, key, hash, result)"
-                           " SELECT $%ui, $%ui, $%ui,"
+                           " SELECT $%ui, $%ui, $%ui::text,"
                            " ts_idempotency_values(row_to_json(r)) FROM r"
-                           " WHERE EXISTS (SELECT FROM w))"
+                           " WHERE $%ui IS NOT NULL"
+                           " AND EXISTS (SELECT FROM w))"
                            " SELECT * FROM r;",
-                      first, first + 1, first + 3);
+                      first, first + 1, first + 3, first + 1);
 }
 
 

@@ -132,9 +132,6 @@ struct ts_resource_s {
     ts_statement_t    create_statement;   /* $1 fields as JSON */
     ts_statement_t    update_statement;   /* $1 id, $2 fields, $3 ETags */
     ts_statement_t    delete_statement;   /* $1 id, $2 ETags */
-    ts_statement_t    create_keyed_statement;  /* the same, with an */
-    ts_statement_t    update_keyed_statement;  /* Idempotency-Key */
-    ts_statement_t    delete_keyed_statement;
     ts_statement_t    list_statements[TS_PAGE_KINDS][1 << TS_FILTERS_MAX];
                                      /* by page kind and filter mask */
 };

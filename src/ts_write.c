@@ -218,6 +218,9 @@ ts_write_start(ts_write_ctx_t *ctx)
         break;
     }
 
+    /* then an Idempotency-Key's: NULL without one (ts_write_keyed) */
+    q->nparams += TS_IDEMPOTENCY_PARAMS;
+
     /* a write that may have run is never sent again */
     q->once = 1;
 
@@ -725,8 +728,8 @@ ts_write_send_problems(ts_write_ctx_t *ctx)
 
 
 /*
- * The key looked up: the first answer again, or the write, with its
- * statement that records the key
+ * The key looked up: the first answer again, or the write, whose
+ * statement records the key
  */
 static void
 ts_write_keyed(ts_idempotency_t *idem)
@@ -756,25 +759,8 @@ ts_write_keyed(ts_idempotency_t *idem)
 
     params = ts_idempotency_params(idem);
 
-    ngx_memcpy(&ctx->params[q->nparams], params,
+    ngx_memcpy(&ctx->params[q->nparams - TS_IDEMPOTENCY_PARAMS], params,
                TS_IDEMPOTENCY_PARAMS * sizeof(const char *));
-
-    q->nparams += TS_IDEMPOTENCY_PARAMS;
-
-    switch (r->method) {
-
-    case NGX_HTTP_POST:
-        q->statement = ctx->route.resource->create_keyed_statement;
-        break;
-
-    case NGX_HTTP_DELETE:
-        q->statement = ctx->route.resource->delete_keyed_statement;
-        break;
-
-    default: /* PUT, PATCH */
-        q->statement = ctx->route.resource->update_keyed_statement;
-        break;
-    }
 
     if (ts_read_query(r, q, 1) != NGX_OK) {
         ts_http_finish(r, ts_read_query_error(r, q));

@@ -19,6 +19,7 @@
 #include "ts_search.h"
 #include "ts_health.h"
 #include "ts_write.h"
+#include "ts_idempotency.h"
 #include "ts_auth.h"
 #include "ts_cache.h"
 #include "ts_sync.h"
@@ -478,14 +479,15 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
-                         + ngx_strlen(ts_media_setup);
+                         + ngx_strlen(ts_media_setup)
+                         + ngx_strlen(ts_idempotency_setup);
     tmcf->pg.setup.data = ngx_pnalloc(cf->pool, tmcf->pg.setup.len);
     if (tmcf->pg.setup.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s", &setup, ts_auth_setup,
-                ts_media_setup);
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s", &setup, ts_auth_setup,
+                ts_media_setup, ts_idempotency_setup);
 
     return NGX_CONF_OK;
 }

@@ -583,6 +583,61 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name_idx
     ON api_keys (name) WHERE revoked_at IS NULL;
 
+-- Idempotency keys ---------------------------------------------------------
+-- A write sent with an Idempotency-Key header is recorded here by the very
+-- statement that writes (ts_resource.c, the write statements): the write
+-- and its key either both exist or neither does.  scope is the name of the API
+-- key that wrote (a client never sees another's answers), key the header,
+-- hash the SHA-256 of method, path and body, result the row the statement
+-- returned, its values as text, from which the module renders the first
+-- answer again.  Only writes that wrote are recorded.  Rows older than the
+-- TTL (24 h, ts_idempotency.h) are ignored, and deleted by later keyed
+-- writes (ts_idempotency_begin).
+CREATE TABLE IF NOT EXISTS ts_idempotency (
+    scope      text        NOT NULL,
+    key        text        NOT NULL,
+    hash       text        NOT NULL,
+    result     text[]      NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+
+CREATE INDEX IF NOT EXISTS ts_idempotency_created_idx
+    ON ts_idempotency (created_at);
+
+-- A row's values as libpq gives them in text: booleans as t and f.
+CREATE OR REPLACE FUNCTION ts_idempotency_values(json) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$
+    SELECT array_agg(CASE json_typeof(v) WHEN 'boolean' THEN left(v::text, 1)
+                     ELSE v #>> '{}' END ORDER BY n)
+    FROM json_each($1) WITH ORDINALITY AS e(k, v, n) $$;
+
+-- Run by a keyed write before it writes.  False when another write with
+-- the same key is in flight: it holds the key's lock until its transaction
+-- ends.  Else true, with the lock taken, the key's expired row deleted (so
+-- that the write can record it again) and a few other expired rows too.
+CREATE OR REPLACE FUNCTION ts_idempotency_begin(s text, k text, ttl int)
+    RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended(s || E'\n' || k, 0))
+    THEN
+        RETURN false;
+    END IF;
+
+    DELETE FROM ts_idempotency i
+        WHERE i.scope = s AND i.key = k
+          AND i.created_at <= now() - make_interval(secs => ttl);
+
+    DELETE FROM ts_idempotency
+        WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM ts_idempotency
+            WHERE created_at <= now() - make_interval(secs => ttl)
+            ORDER BY created_at LIMIT 16 FOR UPDATE SKIP LOCKED));
+
+    RETURN true;
+END $$;
+
 -- List totals --------------------------------------------------------------
 -- meta.total of every list the API offers, kept exact by statement-level
 -- triggers instead of a count(*) per page: one row per table, combination

@@ -41,6 +41,8 @@ static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
     ts_resource_t *parent, ngx_uint_t parent_filter, const char *sort);
 static ngx_int_t ts_resource_prepare_writes(ts_sql_t *sql,
     ts_resource_t *rs);
+static ngx_int_t ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first);
+static ngx_int_t ts_sql_result(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_references(ts_sql_t *sql, ts_resource_t *rs,
@@ -642,6 +644,13 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
  * References are checked in the same statement, all of them, so that a
  * 422 can name every missing one; If-Match compares with the ETag
  * computed from the row as it is when the row is locked.
+ *
+ * Every write statement takes four more parameters after those: an
+ * Idempotency-Key's scope, the key, its TTL in seconds and the hash of the
+ * request (see ts_idempotency.h), all NULL without a key.  With a key it
+ * writes only when no other write with the key is in flight (it returns
+ * no row otherwise), and records the key with the row it returns, in the
+ * same statement.
  */
 static ngx_int_t
 ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
@@ -667,9 +676,11 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
 
     /* create */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH s AS (SELECT $1::jsonb AS j),"
-                        " c AS (SELECT",
-                   rs->create_statement)
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->create_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 2) != NGX_OK
+        || ts_sql_add(sql, "s AS (SELECT $1::jsonb AS j FROM l WHERE l.ok),"
+                           " c AS (SELECT")
            != NGX_OK
         || ts_sql_references(sql, rs, 0) != NGX_OK
         || ts_sql_add(sql, " FROM s), w AS (INSERT INTO %s (", rs->table)
@@ -710,18 +721,21 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
         || ts_sql_columns(sql, rs) != NGX_OK
         || ts_sql_add(sql, ", ") != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, ") SELECT true AS found, c.*, w.*"
-                           " FROM c LEFT JOIN w ON true;")
-           != NGX_OK)
+        || ts_sql_add(sql, "), r AS (SELECT true AS found, c.*, w.*"
+                           " FROM c LEFT JOIN w ON true)")
+           != NGX_OK
+        || ts_sql_result(sql, 2) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     /* update */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH s AS (SELECT $2::jsonb AS j),"
-                        " c AS (SELECT",
-                   rs->update_statement)
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->update_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 4) != NGX_OK
+        || ts_sql_add(sql, "s AS (SELECT $2::jsonb AS j FROM l WHERE l.ok),"
+                           " c AS (SELECT")
            != NGX_OK
         || ts_sql_references(sql, rs, 0) != NGX_OK
         || ts_sql_add(sql, " FROM s), w AS (UPDATE %s SET ", rs->table)
@@ -752,26 +766,35 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
         || ts_sql_columns(sql, rs) != NGX_OK
         || ts_sql_add(sql, ", ") != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, ") SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
-                           " AS found, c.*, w.* FROM c LEFT JOIN w ON true;",
+        || ts_sql_add(sql, "), r AS (SELECT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = $1) AS found, c.*, w.*"
+                           " FROM c LEFT JOIN w ON true)",
                       rs->table)
-           != NGX_OK)
+           != NGX_OK
+        || ts_sql_result(sql, 4) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     /* delete: a row still referenced fails with 23503, kept for a 409 */
 
-    if (ts_sql_add(sql, "PREPARE %s AS WITH w AS (DELETE FROM %s"
-                        " WHERE id = $1 AND ($2::text[] IS NULL OR ",
-                   rs->delete_statement, rs->table)
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->delete_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 3) != NGX_OK
+        || ts_sql_add(sql, "w AS (DELETE FROM %s WHERE id = $1"
+                           " AND (SELECT ok FROM l)"
+                           " AND ($2::text[] IS NULL OR ",
+                      rs->table)
            != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id)"
-                           " SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)"
-                           " AS found, (SELECT count(*) FROM w) AS deleted;",
+        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id),"
+                           " r AS (SELECT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = $1) AS found,"
+                           " (SELECT count(*) FROM w) AS deleted"
+                           " FROM l WHERE l.ok)",
                       rs->table)
-           != NGX_OK)
+           != NGX_OK
+        || ts_sql_result(sql, 3) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -792,6 +815,40 @@ ts_resource_name(char *name, const char *fmt, ...)
     va_end(args);
 
     *p = '\0';
+}
+
+
+/*
+ * The start of a write: "l AS (...), ", whose l.ok says the write may go
+ * on: always without a key ($first + 1 NULL); with one, if no other write
+ * with the key is in flight (its lock is taken).  first is the scope's
+ * parameter.
+ */
+static ngx_int_t
+ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first)
+{
+    return ts_sql_add(sql, "l AS (SELECT CASE WHEN $%ui::text IS NULL"
+                           " THEN true ELSE ts_idempotency_begin($%ui::text,"
+                           " $%ui::text, $%ui::int) END AS ok), ",
+                      first + 1, first, first + 1, first + 2);
+}
+
+
+/*
+ * The end of a write: its result is the CTE r, recorded with the key, if
+ * there is one, when the statement wrote (w)
+ */
+static ngx_int_t
+ts_sql_result(ts_sql_t *sql, ngx_uint_t first)
+{
+    return ts_sql_add(sql, ", i AS (INSERT INTO ts_idempotency"
+                           " (scope, key, hash, result)"
+                           " SELECT $%ui, $%ui, $%ui::text,"
+                           " ts_idempotency_values(row_to_json(r)) FROM r"
+                           " WHERE $%ui IS NOT NULL"
+                           " AND EXISTS (SELECT FROM w))"
+                           " SELECT * FROM r;",
+                      first, first + 1, first + 3, first + 1);
 }
 
 

@@ -19,6 +19,7 @@
 #include "ts_read.h"
 #include "ts_write.h"
 #include "ts_cache.h"
+#include "ts_idempotency.h"
 
 
 #define TS_REFERENCES_MAX  4
@@ -35,7 +36,8 @@ typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
-    const char          *params[3];
+    const char          *params[3 + TS_IDEMPOTENCY_PARAMS];
+    ts_idempotency_t    *idem;            /* its Idempotency-Key, or NULL */
     ngx_array_t          problems;        /* ts_write_problem_t */
     ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
 
@@ -57,7 +59,10 @@ static ngx_int_t ts_write_field(ts_write_ctx_t *ctx, yajl_gen g,
 static ngx_int_t ts_write_problem(ts_write_ctx_t *ctx, ngx_str_t *field,
     const char *fmt, ...);
 static ngx_int_t ts_write_send_problems(ts_write_ctx_t *ctx);
+static void ts_write_keyed(ts_idempotency_t *idem);
 static void ts_write_done(ts_pg_query_t *q);
+static ngx_int_t ts_write_result(ts_write_ctx_t *ctx, PGresult *res);
+static void ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc);
 static void ts_write_respond(ngx_http_request_t *r);
 static ngx_int_t ts_write_written(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res);
@@ -97,6 +102,17 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
     ctx->query.done = ts_write_done;
     ctx->query.data = ctx;
     rctx->write = ctx;
+
+    rc = ts_idempotency_init(r, &ctx->idem);
+
+    if (rc != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK || rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, "%s",
+                                  ts_idempotency_invalid);
+    }
 
     if (r->method == NGX_HTTP_DELETE) {
         rc = ngx_http_discard_request_body(r);
@@ -156,13 +172,16 @@ ts_write_read_json(ngx_http_request_t *r,
 
 
 /*
- * Sends the write's statement.  NGX_DONE when it is under way, else the
- * status of the error it answered.
+ * Sends the write's statement, or with an Idempotency-Key the key's lookup
+ * first.  NGX_DONE when it is under way, else the status of the error it
+ * answered.
  */
 static ngx_int_t
 ts_write_start(ts_write_ctx_t *ctx)
 {
     char                *id;
+    ngx_int_t            rc;
+    ngx_str_t            body;
     ts_resource_t       *rs;
     ts_pg_query_t       *q;
     ngx_http_request_t  *r;
@@ -199,8 +218,25 @@ ts_write_start(ts_write_ctx_t *ctx)
         break;
     }
 
+    /* then an Idempotency-Key's: NULL without one (ts_write_keyed) */
+    q->nparams += TS_IDEMPOTENCY_PARAMS;
+
     /* a write that may have run is never sent again */
     q->once = 1;
+
+    if (ctx->idem) {
+        /* the key is looked up first: ts_write_keyed() goes on */
+        if (ts_write_read_body(r, &body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->idem->done = ts_write_keyed;
+        ctx->idem->data = ctx;
+
+        rc = ts_idempotency_find(ctx->idem, &body);
+
+        return (rc == NGX_OK) ? NGX_DONE : rc;
+    }
 
     if (ts_read_query(r, q, 1) != NGX_OK) {
         return ts_read_query_error(r, q);
@@ -691,6 +727,47 @@ ts_write_send_problems(ts_write_ctx_t *ctx)
 }
 
 
+/*
+ * The key looked up: the first answer again, or the write, whose
+ * statement records the key
+ */
+static void
+ts_write_keyed(ts_idempotency_t *idem)
+{
+    const char          **params;
+    ts_pg_query_t        *q;
+    ts_write_ctx_t       *ctx;
+    ngx_http_request_t   *r;
+
+    ctx = idem->data;
+    r = ctx->request;
+    q = &ctx->query;
+
+    switch (idem->found) {
+
+    case TS_IDEM_REPLAY:
+        ts_write_answer(ctx, ts_write_result(ctx, idem->result));
+        return;
+
+    case TS_IDEM_FAILED:
+        ts_http_finish(r, ts_read_query_error(r, &idem->query));
+        return;
+
+    default: /* TS_IDEM_NONE */
+        break;
+    }
+
+    params = ts_idempotency_params(idem);
+
+    ngx_memcpy(&ctx->params[q->nparams - TS_IDEMPOTENCY_PARAMS], params,
+               TS_IDEMPOTENCY_PARAMS * sizeof(const char *));
+
+    if (ts_read_query(r, q, 1) != NGX_OK) {
+        ts_http_finish(r, ts_read_query_error(r, q));
+    }
+}
+
+
 static void
 ts_write_done(ts_pg_query_t *q)
 {
@@ -700,19 +777,49 @@ ts_write_done(ts_pg_query_t *q)
 
     ctx = q->data;
     r = ctx->request;
+    rc = NGX_DECLINED;
 
-    if (q->rc == TS_PG_ERROR && ngx_strcmp(ts_pg_sqlstate(q), "23503") == 0) {
+    if (ctx->idem) {
+        rc = ts_idempotency_conflict(ctx->idem, q);
+    }
+
+    if (rc != NGX_DECLINED) {
+        /* 409: answered */
+
+    } else if (q->rc == TS_PG_ERROR
+               && ngx_strcmp(ts_pg_sqlstate(q), "23503") == 0)
+    {
         rc = ts_write_conflict(ctx, q->result);
 
     } else if (q->rc != TS_PG_OK) {
         rc = ts_read_query_error(r, q);
 
-    } else if (r->method == NGX_HTTP_DELETE) {
-        rc = ts_write_deleted(ctx, q->result);
-
     } else {
-        rc = ts_write_written(ctx, q->result);
+        rc = ts_write_result(ctx, q->result);
     }
+
+    ts_write_answer(ctx, rc);
+}
+
+
+/* the answer a write statement's row gives: NGX_AGAIN for a success */
+static ngx_int_t
+ts_write_result(ts_write_ctx_t *ctx, PGresult *res)
+{
+    if (ctx->request->method == NGX_HTTP_DELETE) {
+        return ts_write_deleted(ctx, res);
+    }
+
+    return ts_write_written(ctx, res);
+}
+
+
+static void
+ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
 
     if (rc == NGX_AGAIN) {
         ts_cache_invalidate(r, (ngx_uint_t) 1

@@ -4,6 +4,114 @@
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
 
+our $Write = "Authorization: Bearer tsk_test_writer\n"
+             . "Content-Type: application/json";
+
+# Another session holds artist $id's row (FOR UPDATE) for $secs: a new
+# album of that artist waits for it.  Returns once the lock is held.
+sub hold_artist {
+    my ($id, $secs) = @_;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        exec($ENV{TEST_NGINX_PG_CTL}, 'psql', $ENV{TEST_NGINX_PG_DATA},
+             'tunesheap', '-qAtc',
+             "BEGIN; SELECT 1 FROM artists WHERE id = $id FOR UPDATE;"
+             . " SELECT pg_sleep($secs); COMMIT;")
+            or POSIX::_exit(1);
+    }
+
+    Tunesheap::Test::wait_for_sleeping_query();
+}
+
+# The DSN through cutting_proxy(): its socket listens from now on, on a
+# port the system picks.
+our $ProxySocket;
+
+sub proxy_dsn {
+    $ProxySocket //= IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                           LocalPort => 0, Listen => 16)
+        or die "proxy: $!\n";
+    my $port = $ProxySocket->sockport;
+    (my $dsn = $ENV{TEST_NGINX_PG_DSN}) =~ s/port=\d+/port=$port/;
+    return $dsn;
+}
+
+# A TCP proxy in front of the suite's Postgres, for 20 s at most; its pid.
+# SIGUSR1 makes it cut every connection it carries (the server only
+# notices when it next reads or writes).
+sub cutting_proxy {
+    my ($pg_port) = $ENV{TEST_NGINX_PG_DSN} =~ /port=(\d+)/;
+    my $srv = $ProxySocket // die "proxy: proxy_dsn() first\n";
+    my $pid = fork // die "fork: $!";
+
+    if ($pid) {
+        close $srv;
+        return $pid;
+    }
+
+    require IO::Select;
+    my ($cut, %peer) = (0);
+    my $sel = IO::Select->new($srv);
+    local $SIG{USR1} = sub { $cut = 1 };
+    my $end = time + 20;
+
+    while (time < $end) {
+        if ($cut) {
+            close $_ for values %peer;
+            %peer = ();
+            $sel = IO::Select->new($srv);
+            $cut = 0;
+        }
+
+        for my $s ($sel->can_read(0.05)) {
+            if ($s == $srv) {
+                my $c = $srv->accept or next;
+                my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                              PeerPort => $pg_port) or next;
+                @peer{"$c", "$u"} = ($u, $c);
+                $sel->add($c, $u);
+                next;
+            }
+
+            my $other = $peer{"$s"} or next;
+            my $n = sysread($s, my $buf, 65536);
+
+            if (!$n) {
+                $sel->remove($s, $other);
+                delete @peer{"$s", "$other"};
+                close $s;
+                close $other;
+                next;
+            }
+
+            syswrite($other, $buf);
+        }
+    }
+
+    POSIX::_exit(0);
+}
+
+# In the background: once a statement of ours waits for a lock, the
+# proxy $proxy cuts its connections.
+sub cut_when_waiting {
+    my ($proxy) = @_;
+    my $pid = fork // die "fork: $!";
+    return if $pid;
+
+    for (1 .. 100) {
+        if (Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity"
+                                 . " WHERE wait_event_type = 'Lock'"))
+        {
+            kill 'USR1', $proxy;
+            POSIX::_exit(0);
+        }
+        select(undef, undef, undef, 0.05);
+    }
+
+    POSIX::_exit(1);
+}
+
 no_shuffle();
 run_tests();
 
@@ -284,3 +392,92 @@ postgres cancelled a statement at statement_timeout
 reading from postgres failed
 timed out
 --- timeout: 10
+
+
+
+=== TEST 16: a write is never sent twice: its connection breaks after sending
+Postgres is reached through a proxy.  The only connection has answered
+before (an album), so a read on it would be sent again on a new one.  The
+new album waits for artist 5's row; meanwhile its connection is cut.  The
+server goes on and writes it once the lock is gone; the pool does not
+send it again (that would write it twice): the client is told its fate
+is unknown, and the album exists once.  Ids are given back after: later
+suites expect the next ones.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => main::proxy_dsn(), args => "pool=1")
+--- init
+my $proxy = main::cutting_proxy();
+main::hold_artist(5, 2);
+main::cut_when_waiting($proxy);
+--- request eval
+["GET /api/v1/albums/1",
+ "POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
+ "GET /api/v1/albums?artist_id=5&limit=100"]
+--- more_headers eval
+["", $::Write, ""]
+--- pg_after eval
+[undef, "sleep:2.5", "sql:DELETE FROM albums WHERE title = 'Never Twice';"
+ . " SELECT setval('albums_id_seq', max(id)) FROM albums"]
+--- error_code eval
+[200, 503, 200]
+--- response_headers eval
+["", "Retry-After: 1", ""]
+--- response_body_like eval
+['^\{"album":\{"id":1,',
+ '^\{"error":\{"status":503,"message":"the database connection was lost: the write may or may not have been done"\}\}$',
+ '^(?!.*Never Twice.*Never Twice)\{"albums":\[.*"title":"Never Twice"']
+--- timeout: 15
+
+
+
+=== TEST 17: a write that times out is not sent again
+Postgres cancels the album's statement at its deadline (504); nothing is
+written, then or once the lock is gone.
+--- http_config eval
+Tunesheap::Test::http_config() . "tunesheap_postgres_timeout 1s;\n"
+--- init
+main::hold_artist(5, 2);
+--- request eval
+["POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
+ "GET /api/v1/albums?artist_id=5&limit=100"]
+--- more_headers eval
+[$::Write, ""]
+--- pg_after eval
+["sleep:1.5", "sql:SELECT setval('albums_id_seq', max(id)) FROM albums"]
+--- error_code eval
+[504, 200]
+--- response_body_like eval
+['^\{"error":\{"status":504,"message":"the database did not answer in time"\}\}$',
+ '^(?!.*Never Twice)\{"albums":\[']
+--- timeout: 10
+
+
+
+=== TEST 18: health answers while the queue is full
+One connection, one query at a time, a queue of two, all taken by slow
+artists (2 s each): an album is refused, health is answered at once, from
+its own connection, while every artist is still pending.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2), args => "pool=1 pipeline=1 queue=2")
+. "tunesheap_postgres_timeout 10s;\n"
+--- init
+Tunesheap::Test::bg_get("/api/v1/artists/4");
+Tunesheap::Test::wait_for_sleeping_query();
+Tunesheap::Test::bg_get("/api/v1/artists/5");
+Tunesheap::Test::bg_get("/api/v1/artists/6");
+select(undef, undef, undef, 0.3);
+my ($st, undef, $body) = Tunesheap::Test::http(GET => "/api/v1/albums/1");
+Test::More::is($st, 503, "the queue is full: an album is refused");
+Test::More::like($body, qr/too many requests are waiting/, "says why");
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- response_body
+{"status":"ok","postgres":"ok"}
+--- bg_response_like eval
+['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":5,',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":6,']
+--- error_log
+postgres wait queue is full
+--- timeout: 15

@@ -115,27 +115,9 @@ counts=$(psql_ -Atc "SELECT (SELECT max(id) FROM artists) || ' '
                          || (SELECT max(id) FROM songs)")
 read -r n_artists n_albums n_songs <<<"$counts"
 
-# conf/tunesheap.dev.conf as nginx runs it here (bench/run.sh's
-# bench_conf): each change must match exactly once
-perl -e '
-    my ($root, $pgport, $redis, $port) = @ARGV[1..4];
-    local $/; open my $f, "<", $ARGV[0] or die; my $c = <$f>;
-    my @subst = (
-        [qr{^load_module \S+;}m,
-         "load_module $root/build/nginx/objs/ngx_tunesheap_module.so;"],
-        [qr{\bport=5433\b}, "port=$pgport"],
-        [qr{(tunesheap_redis\s+)127\.0\.0\.1:6380;}, "\${1}127.0.0.1:$redis;"],
-        [qr{(listen\s+)127\.0\.0\.1:8080\b}, "\${1}127.0.0.1:$port"],
-    );
-    for my $s (@subst) {
-        my ($re, $to) = @$s;
-        my $n = () = $c =~ /$re/g;
-        die "soak: $ARGV[0]: $re matches $n times, not once\n" if $n != 1;
-        $c =~ s/$re/qq{"$to"}/ee;
-    }
-    $c =~ s{^(\s*include\s+)(tunesheap-[\w.-]+\.conf;)}{$1$root/conf/$2}mg;
-    print $c;
-' conf/tunesheap.dev.conf "$root" "$pg_port" "$redis_port" "$http_port" \
+# conf/tunesheap.dev.conf as nginx runs it here (t/tools/devconf.pl, as
+# the benches): each change must match exactly once
+t/tools/devconf.pl "$root" "$pg_port" "$redis_port" "$http_port" \
     >"$dir/nginx.conf"
 
 /usr/sbin/nginx -p "$dir/nginx/" -c "$dir/nginx.conf"

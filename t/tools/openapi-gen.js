@@ -169,20 +169,23 @@ const errorText = {
   400: 'An id, `limit`, `offset`, `after`, `before` or filter that is not ' +
     'valid, two of `offset`/`after`/`before`, an anchor item not in the ' +
     'list; a body that is not JSON; a request nginx cannot parse (no ' +
-    '`Host`, a header too large, a header twice).',
+    '`Host`, a header too large, a header twice); an `Idempotency-Key` ' +
+    'that is not 1 to 255 printable ASCII characters, or given twice.',
   401: 'A key is needed (writes; reads with `tunesheap_auth_read on`) and ' +
     'none valid was given.',
   403: 'The key lacks the scope needed; or a stream link that is tampered ' +
     'with or expired.',
   404: 'No item with this id (also as the parent of a nested list).',
   409: 'Deleting an artist or album that still has albums or songs; an ' +
-    'audio route of the other kind of storage.',
+    'audio route of the other kind of storage; a write whose ' +
+    '`Idempotency-Key` is in use by a request still running (retry later).',
   412: '`If-Match` does not match the item\'s ETag: nothing changed.',
   413: 'A body larger than `tunesheap_max_body_size`, or audio larger than ' +
     '`tunesheap_media_max_size`.',
   415: 'A body whose `Content-Type` is not `application/json`; an upload ' +
     'that is not audio in a format taken.',
-  422: 'The body\'s fields are wrong: every problem is named in `fields`.',
+  422: 'The body\'s fields are wrong: every problem is named in `fields`; ' +
+    'or an `Idempotency-Key` used before with another method, path or body.',
   414: 'A request line longer than nginx\'s ' +
     '`large_client_header_buffers` (nginx\'s own answer, as JSON).',
   416: 'The range cannot be satisfied (nginx\'s own answer, as JSON).',
@@ -191,7 +194,9 @@ const errorText = {
   501: 'A `Transfer-Encoding` nginx does not know (nginx\'s own answer, ' +
     'as JSON).',
   500: 'Anything else (logged).',
-  503: 'Postgres cannot be reached, or too many requests wait for it.',
+  503: 'Postgres cannot be reached, or too many requests wait for it; a ' +
+    'write whose connection broke after it was sent (it may or may not ' +
+    'have been done: retry it with its `Idempotency-Key`).',
   504: 'Postgres did not answer within `tunesheap_postgres_timeout`.',
 };
 
@@ -256,6 +261,12 @@ const headers = {
   'Retry-After': {
     required: true,
     schema: { type: 'string', const: '1' },
+  },
+  'Idempotent-Replayed': {
+    description: 'On the answer to a retry with an `Idempotency-Key`: the ' +
+      'first answer again (status, body, `ETag`, `Location`); nothing ' +
+      'was written this time.',
+    schema: { type: 'string', const: 'true' },
   },
   'Accept-Ranges': { schema: { type: 'string', const: 'bytes' } },
   'Content-Range': {
@@ -480,6 +491,19 @@ const parameters = {
     name: 'If-None-Match', in: 'header',
     description: 'ETags (or `*`): a match is a 304 without a body.',
     schema: { type: 'string' },
+  },
+  'Idempotency-Key': {
+    name: 'Idempotency-Key', in: 'header',
+    description: 'Makes the write safe to retry: one the client makes per ' +
+      'write (e.g. a UUID). A retry with the same key, from the same API ' +
+      'key, with the same method, path and body, within 24 hours, writes ' +
+      'nothing and gets the first answer again, with ' +
+      '`Idempotent-Replayed: true`; with another method, path or body a ' +
+      '422; while the first is still running a 409. Only writes that ' +
+      'wrote are recorded.',
+    schema: { type: 'string', minLength: 1, maxLength: 255,
+              pattern: '^[!-~]+$' },
+    example: '6f1c1f0e-2d4b-4d7e-9b7a-3f0c8f1e5a21',
   },
   'If-Match': {
     name: 'If-Match', in: 'header',
@@ -897,6 +921,26 @@ paths['/openapi.json'] = {
     },
   },
 };
+
+// writes take an Idempotency-Key (src/ts_idempotency.c): a 409 while the
+// key's first request runs, a 422 when it was used for another request,
+// and the first answer again, marked, on a retry
+for (const r of resources) {
+  for (const [tpl, method] of [[`/${r.name}`, 'post'], [`/${r.name}/{id}`, 'put'],
+                               [`/${r.name}/{id}`, 'patch'],
+                               [`/${r.name}/{id}`, 'delete']]) {
+    const op = paths[tpl][method];
+    op.parameters = (op.parameters || []).concat(
+      ref('parameters', 'Idempotency-Key'));
+    Object.assign(op.responses, std([409, 422].filter((c) => !op.responses[c])));
+    for (const code of ['200', '201', '204']) {
+      const res = op.responses[code];
+      if (!res) continue;
+      res.headers = { ...(res.headers || {}),
+                      'Idempotent-Replayed': ref('headers', 'Idempotent-Replayed') };
+    }
+  }
+}
 
 // nginx's own errors, which any request can meet before the module sees it
 // (tunesheap-server.conf makes them the same JSON error): a request nginx

@@ -62,6 +62,7 @@ static ngx_int_t ts_write_send_problems(ts_write_ctx_t *ctx);
 static void ts_write_keyed(ts_idempotency_t *idem);
 static void ts_write_done(ts_pg_query_t *q);
 static ngx_int_t ts_write_result(ts_write_ctx_t *ctx, PGresult *res);
+static void ts_write_fate_unknown(ngx_http_request_t *r);
 static void ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc);
 static void ts_write_respond(ngx_http_request_t *r);
 static ngx_int_t ts_write_written(ts_write_ctx_t *ctx, PGresult *res);
@@ -791,6 +792,16 @@ ts_write_done(ts_pg_query_t *q)
     {
         rc = ts_write_conflict(ctx, q->result);
 
+    } else if (q->rc == TS_PG_TIMEOUT || q->rc == TS_PG_UNKNOWN) {
+        /*
+         * it may have been done: what it touches is made unreachable in
+         * the cache before the client hears of its fate (and retries)
+         */
+        ts_cache_invalidate(r, (ngx_uint_t) 1
+                               << (ctx->route.resource - ts_resources),
+                            ts_write_fate_unknown);
+        return;
+
     } else if (q->rc != TS_PG_OK) {
         rc = ts_read_query_error(r, q);
 
@@ -799,6 +810,20 @@ ts_write_done(ts_pg_query_t *q)
     }
 
     ts_write_answer(ctx, rc);
+}
+
+
+/* a write that timed out or lost its connection: its 504 or 503 */
+static void
+ts_write_fate_unknown(ngx_http_request_t *r)
+{
+    ts_write_ctx_t    *ctx;
+    ts_request_ctx_t  *rctx;
+
+    rctx = ts_request_ctx(r);
+    ctx = rctx->write;
+
+    ts_http_finish(r, ts_read_query_error(r, &ctx->query));
 }
 
 

@@ -401,16 +401,20 @@ before (an album), so a read on it would be sent again on a new one.  The
 new album waits for artist 5's row; meanwhile its connection is cut.  The
 server goes on and writes it once the lock is gone; the pool does not
 send it again (that would write it twice): the client is told its fate
-is unknown, and the album exists once.  Ids are given back after: later
-suites expect the next ones.
+is unknown, and the album exists once.  The artist's albums were cached
+first: a write whose fate is unknown bumps their version before its 503,
+so the list is read again, with the album.  Ids are given back after:
+later suites expect the next ones.
 --- http_config eval
-Tunesheap::Test::http_config(dsn => main::proxy_dsn(), args => "pool=1")
+Tunesheap::Test::http_config(dsn => main::proxy_dsn(), args => "pool=1",
+                             redis => $ENV{TEST_NGINX_REDIS})
 --- init
+Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
 my $proxy = main::cutting_proxy();
 main::hold_artist(5, 2);
 main::cut_when_waiting($proxy);
 --- request eval
-["GET /api/v1/albums/1",
+["GET /api/v1/albums?artist_id=5&limit=100",
  "POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
  "GET /api/v1/albums?artist_id=5&limit=100"]
 --- more_headers eval
@@ -423,7 +427,7 @@ main::cut_when_waiting($proxy);
 --- response_headers eval
 ["", "Retry-After: 1", ""]
 --- response_body_like eval
-['^\{"album":\{"id":1,',
+['^\{"albums":\[(?!.*Never Twice)',
  '^\{"error":\{"status":503,"message":"the database connection was lost: the write may or may not have been done"\}\}$',
  '^(?!.*Never Twice.*Never Twice)\{"albums":\[.*"title":"Never Twice"']
 --- timeout: 15

@@ -126,7 +126,7 @@ node:
 	@t/tools/webtools.sh install
 
 # www/openapi.json is made by t/tools/openapi-gen.js (edit that), then
-# linted with @redocly/cli; t/299-openapi.t checks both
+# linted with @redocly/cli; t/990-openapi.t checks both
 openapi: node
 	node t/tools/openapi-gen.js
 	REDOCLY_TELEMETRY=off var/node/node_modules/.bin/redocly lint \

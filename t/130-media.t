@@ -344,8 +344,11 @@ Test::More::is(main::media_files(), 1, "still one file in the media root");
 Sent from here: a request section would lose a file's last newline.
 --- init
 for (["tone.ogg", "audio/ogg", 3000, 0], ["tone.opus", "audio/ogg", 3000, 0],
-     ["tone.flac", "audio/flac", 3000, 0], ["tone.m4a", "audio/mp4", 3000, 133],
-     ["faststart.m4a", "audio/mp4", 3000, 133], ["vbr.mp3", "audio/mpeg", 3030, 0],
+     ["tone.flac", "audio/flac", 3000, 0],
+     # AAC at 128k: the average ffmpeg writes in the file is 132 or 133
+     ["tone.m4a", "audio/mp4", 3000, '13[23]'],
+     ["faststart.m4a", "audio/mp4", 3000, '13[23]'],
+     ["vbr.mp3", "audio/mpeg", 3030, 0],
      ["id3.mp3", "audio/mpeg", 3030, 128])
 {
     my ($file, $type, $ms, $kbps) = @$_;

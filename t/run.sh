@@ -74,7 +74,7 @@ export TEST_NGINX_REDIS_DIR=$redis_dir
 export TEST_NGINX_REDIS_CTL=$root/db/redis.sh
 export TEST_NGINX_SERVROOT=$tmp/servroot
 
-# every response the suites receive, for t/299-openapi.t; run whole, every
+# every response the suites receive, for t/990-openapi.t; run whole, every
 # route the API documents must have been exercised too
 export TS_RECORD=${TS_RECORD:-$tmp/record}
 mkdir -p "$TS_RECORD"

@@ -7,23 +7,6 @@ use Tunesheap::Test;
 our $Write = "Authorization: Bearer tsk_test_writer\n"
              . "Content-Type: application/json";
 
-# Another session holds artist $id's row (FOR UPDATE) for $secs: a new
-# album of that artist waits for it.  Returns once the lock is held.
-sub hold_artist {
-    my ($id, $secs) = @_;
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        exec($ENV{TEST_NGINX_PG_CTL}, 'psql', $ENV{TEST_NGINX_PG_DATA},
-             'tunesheap', '-qAtc',
-             "BEGIN; SELECT 1 FROM artists WHERE id = $id FOR UPDATE;"
-             . " SELECT pg_sleep($secs); COMMIT;")
-            or POSIX::_exit(1);
-    }
-
-    Tunesheap::Test::wait_for_sleeping_query();
-}
-
 # The DSN through cutting_proxy(): its socket listens from now on, on a
 # port the system picks.
 our $ProxySocket;
@@ -411,7 +394,7 @@ Tunesheap::Test::http_config(dsn => main::proxy_dsn(), args => "pool=1",
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
 my $proxy = main::cutting_proxy();
-main::hold_artist(5, 2);
+Tunesheap::Test::hold_artist(5, 2);
 main::cut_when_waiting($proxy);
 --- request eval
 ["GET /api/v1/albums?artist_id=5&limit=100",
@@ -440,7 +423,7 @@ written, then or once the lock is gone.
 --- http_config eval
 Tunesheap::Test::http_config() . "tunesheap_postgres_timeout 1s;\n"
 --- init
-main::hold_artist(5, 2);
+Tunesheap::Test::hold_artist(5, 2);
 --- request eval
 ["POST /api/v1/albums\n" . '{"album":{"artist_id":5,"title":"Never Twice"}}',
  "GET /api/v1/albums?artist_id=5&limit=100"]

@@ -21,25 +21,6 @@ sub count_rows {
                                 . " WHERE $column = '$title'");
 }
 
-# Another session holds artist $id's row (FOR UPDATE) for $secs: a new
-# album of that artist waits for it (its foreign key check).  Returns once
-# the lock is held; the pid to wait for.
-sub hold_artist {
-    my ($id, $secs) = @_;
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        exec($ENV{TEST_NGINX_PG_CTL}, 'psql', $ENV{TEST_NGINX_PG_DATA},
-             'tunesheap', '-qAtc',
-             "BEGIN; SELECT 1 FROM artists WHERE id = $id FOR UPDATE;"
-             . " SELECT pg_sleep($secs); COMMIT;")
-            or POSIX::_exit(1);
-    }
-
-    Tunesheap::Test::wait_for_sleeping_query();
-    return $pid;
-}
-
 # A write sent from a child process that gives up after $secs (closes its
 # connection unanswered), the way a load balancer's timeout does.
 sub give_up_write {
@@ -212,7 +193,7 @@ Tunesheap::Test::http_config() . "tunesheap_postgres_timeout 1s;\n"
 --- init
 my $body = '{"album":{"artist_id":5,"title":"Idem Timeout"}}';
 my %h = (%::Writer, 'Idempotency-Key' => 'timeout-1');
-my $holder = main::hold_artist(5, 2);
+my $holder = Tunesheap::Test::hold_artist(5, 2);
 my ($st1, undef, $b1) = Tunesheap::Test::http(POST => '/api/v1/albums',
     headers => \%h, body => $body);
 Test::More::is($st1, 504, "the first attempt timed out");
@@ -244,7 +225,7 @@ retry after the first one's commit gets the first answer.
 --- init
 my $body = '{"album":{"artist_id":6,"title":"Idem Flight"}}';
 my %h = (%::Writer, 'Idempotency-Key' => 'flight-1');
-my $holder = main::hold_artist(6, 2);
+my $holder = Tunesheap::Test::hold_artist(6, 2);
 my $client = main::give_up_write(POST => '/api/v1/albums', 'flight-1',
                                  $body, 0.3);
 waitpid $client, 0;

@@ -222,6 +222,25 @@ sub wait_for_sleeping_query {
     die "no query of ours is sleeping in Postgres\n";
 }
 
+# Another session holds artist $id's row (FOR UPDATE) for $secs: a new
+# album of that artist waits for it (its foreign key check).  Returns once
+# the lock is held; the pid to wait for.
+sub hold_artist {
+    my ($id, $secs) = @_;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        exec($ENV{TEST_NGINX_PG_CTL}, 'psql', $ENV{TEST_NGINX_PG_DATA},
+             'tunesheap', '-qAtc',
+             "BEGIN; SELECT 1 FROM artists WHERE id = $id FOR UPDATE;"
+             . " SELECT pg_sleep($secs); COMMIT;")
+            or POSIX::_exit(1);
+    }
+
+    wait_for_sleeping_query();
+    return $pid;
+}
+
 # Waits, at most 5 s, until no query sleeps inside Postgres: a block
 # that waits for its own query to sleep must not see the previous block's
 # (cancelled by statement_timeout only after nginx stopped).

@@ -8,6 +8,7 @@
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
 #   make bench
 #   make fleet [N=3], make fleet-stop, make fleet-bench
+#   make capacity what one core serves, and the sizing of a 50,000-listener peak
 #   make deb      the Debian package (build/deb/*.deb), checked by lintian
 #   make ansible-check  ansible-lint and --syntax-check of ansible/
 #   make converge ansible/site.yml onto a fresh Debian 12 chroot (root)
@@ -44,7 +45,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 	python3-botocore openssl haproxy chromium
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
-	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
+	import bench fleet fleet-stop fleet-bench capacity apikey apikey-revoke clean \
 	deb ansible-check converge soak mutate fuzz
 
 all: build
@@ -175,6 +176,11 @@ fleet-stop:
 
 fleet-bench: deps build
 	bench/fleet-bench.sh
+
+# requests per core of nginx, Postgres and Redis, and the README's
+# "Capacity on paper" arithmetic from them (bench/capacity.sh)
+capacity: deps build
+	bench/capacity.sh
 
 # reads and writes with Postgres/Redis restarts, a frozen Redis and a
 # reload on a schedule; every acknowledged write kept once (t/tools/soak.sh)

@@ -34,7 +34,8 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
 
     r->headers_out.status = status;
     r->headers_out.content_type = ts_http_json_type;
-    r->headers_out.content_type_len = ts_http_json_type.len;
+    /* the type alone, as gzip_types and the like compare it */
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = body->len + 1;
 
@@ -382,7 +383,7 @@ static ts_http_error_t  ts_http_errors[] = {
 };
 
 
-static ngx_int_t
+ngx_int_t
 ts_http_error_handler(ngx_http_request_t *r)
 {
     ngx_str_t         again = ngx_string("1");

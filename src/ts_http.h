@@ -71,5 +71,8 @@ ngx_int_t ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
 char *ts_http_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* that location's handler (the header filter knows its answers by it) */
+ngx_int_t ts_http_error_handler(ngx_http_request_t *r);
+
 
 #endif /* _TS_HTTP_H_INCLUDED_ */

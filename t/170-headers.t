@@ -374,3 +374,38 @@ Accept-Encoding: gzip, deflate
 [200, 200, 404]
 --- response_headers eval
 [("!Content-Encoding") x 3]
+
+
+
+=== TEST 21: a private key every user may read: nginx warns; at 0600 it says nothing
+--- init
+my $dir = "$ENV{TEST_NGINX_SERVROOT}-keys";
+system('rm', '-rf', $dir);
+mkdir $dir;
+mkdir "$dir/logs";
+my $pem = Tunesheap::Test::slurp($ENV{TEST_NGINX_CLOUDFRONT_KEY});
+for my $mode (0644, 0600) {
+    open my $k, '>', "$dir/cloudfront.pem" or die $!;
+    print $k $pem;
+    close $k;
+    chmod $mode, "$dir/cloudfront.pem";
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh "load_module $ENV{TEST_NGINX_LOAD_MODULES};\n"
+        . "events {}\nhttp { server { listen 127.0.0.1:1; location / {"
+        . " tunesheap_api; tunesheap_media_s3 bucket=tunes region=us-east-1"
+        . " access_key=a secret_key=b; tunesheap_media_cloudfront domain=x"
+        . " key_pair_id=K private_key=$dir/cloudfront.pem; } } }\n";
+    close $fh;
+    my $out = `nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    Test::More::is($?, 0, sprintf("the configuration holds at %04o", $mode));
+    if ($mode == 0644) {
+        Test::More::like($out, qr/\[warn\].*cloudfront\.pem" holds a secret and every user may read it \(mode 644\): chmod 0600/,
+                         "warned at 0644");
+    } else {
+        Test::More::unlike($out, qr/holds a secret/, "nothing at 0600");
+    }
+}
+system('rm', '-rf', $dir);
+--- request
+GET /api/v1/health
+--- error_code: 200

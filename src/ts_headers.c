@@ -495,7 +495,8 @@ ts_headers_cors_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    hlcf->cors = ngx_array_create(cf->pool, cf->args->nelts, sizeof(ngx_str_t));
+    hlcf->cors = ngx_array_create(cf->pool, cf->args->nelts,
+                                  sizeof(ngx_str_t));
     if (hlcf->cors == NULL) {
         return NGX_CONF_ERROR;
     }

@@ -87,7 +87,10 @@ run: deps build
 		db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" db/sample-catalog.json; \
 	fi
 	@mkdir -p $(NGINX_PREFIX)/logs $(NGINX_PREFIX)/tmp $(VAR)/media/.tmp
-	@chmod 777 $(VAR)/media $(VAR)/media/.tmp   # whoever nginx's workers run as
+	@# the audio is the workers', no one else's: started as root, nginx's
+	@# workers run as nobody:nogroup (its default `user`), else as us
+	@if [ "$$(id -u)" = 0 ]; then chown -R nobody:nogroup $(VAR)/media; fi
+	@chmod 0750 $(VAR)/media $(VAR)/media/.tmp
 	@ln -sfn $(ROOT)/www $(NGINX_PREFIX)/www    # the player (tunesheap-www.conf)
 	@$(MAKE) -s stop-nginx
 	@bench/somaxconn.sh $(SOMAXCONN)

@@ -162,7 +162,7 @@ static ngx_int_t
 ts_health_send(ngx_http_request_t *r, ts_health_ctx_t *ctx)
 {
     yajl_gen          g;
-    ngx_str_t         body;
+    ngx_str_t         body, no_store = ngx_string("no-store");
     ngx_uint_t        ok;
     const char       *redis;
     yajl_gen_status   st;
@@ -201,6 +201,11 @@ ts_health_send(ngx_http_request_t *r, ts_health_ctx_t *ctx)
     }
 
     ts_json_output(g, &body);
+
+    /* the load balancer's question: never answered from a cache */
+    if (ts_http_header(r, "Cache-Control", &no_store, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ts_http_send_json(r, ok ? NGX_HTTP_OK
                                    : NGX_HTTP_SERVICE_UNAVAILABLE,

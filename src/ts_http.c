@@ -34,7 +34,8 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
 
     r->headers_out.status = status;
     r->headers_out.content_type = ts_http_json_type;
-    r->headers_out.content_type_len = ts_http_json_type.len;
+    /* the type alone, as gzip_types and the like compare it */
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = body->len + 1;
 
@@ -306,6 +307,27 @@ ts_http_header(ngx_http_request_t *r, const char *key, ngx_str_t *value,
 }
 
 
+void
+ts_http_check_secret_file(ngx_conf_t *cf, u_char *name)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_file_info(name, &fi) == NGX_FILE_ERROR) {
+        return;    /* its reader says why */
+    }
+
+    if (fi.st_mode & (S_IROTH|S_IWOTH)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "tunesheap: \"%s\" holds a secret and every user "
+                           "may read it (mode %d%d%d): chmod 0600 (nginx's "
+                           "master reads it as root)", name,
+                           (int) (fi.st_mode >> 6) & 7,
+                           (int) (fi.st_mode >> 3) & 7,
+                           (int) fi.st_mode & 7);
+    }
+}
+
+
 /* text that Postgres and yajl both take: UTF-8 without control characters */
 static ngx_int_t
 ts_http_check_text(ngx_str_t *s)
@@ -382,7 +404,7 @@ static ts_http_error_t  ts_http_errors[] = {
 };
 
 
-static ngx_int_t
+ngx_int_t
 ts_http_error_handler(ngx_http_request_t *r)
 {
     ngx_str_t         again = ngx_string("1");

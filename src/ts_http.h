@@ -71,5 +71,15 @@ ngx_int_t ts_http_cleanup(ngx_http_request_t *r, ngx_pool_cleanup_pt handler,
 char *ts_http_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/*
+ * Warns when a file holding a secret (a private key) may be read or
+ * written by every user of the machine: nginx's master reads it as root,
+ * nobody else needs to (0600, or 0640 with a group of its own).
+ */
+void ts_http_check_secret_file(ngx_conf_t *cf, u_char *name);
+
+/* that location's handler (the header filter knows its answers by it) */
+ngx_int_t ts_http_error_handler(ngx_http_request_t *r);
+
 
 #endif /* _TS_HTTP_H_INCLUDED_ */

@@ -21,6 +21,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include "ts_http.h"
 #include "ts_sign.h"
 
 
@@ -655,6 +656,8 @@ ts_cloudfront_load_key(ngx_conf_t *cf, ngx_str_t *path, ts_cloudfront_t *cfs)
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ts_http_check_secret_file(cf, name.data);
 
     bio = BIO_new_file((char *) name.data, "r");
     if (bio == NULL) {

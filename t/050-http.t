@@ -131,3 +131,15 @@ DELETE /api/v1/nothing
 --- error_code: 200
 --- response_body eval
 $::Song2
+
+
+
+=== TEST 11: GET, HEAD and a 304 say alike who may keep them, with nosniff
+--- request eval
+["GET /api/v1/songs/2", "HEAD /api/v1/songs/2", "GET /api/v1/songs/2"]
+--- more_headers eval
+["", "", "If-None-Match: *"]
+--- error_code eval
+[200, 200, 304]
+--- response_headers eval
+[("Cache-Control: public, max-age=5, s-maxage=10, stale-while-revalidate=10\nX-Content-Type-Options: nosniff") x 3]

@@ -345,3 +345,40 @@ Authorization: Bearer tsk_test_reader
 qr/http header: "Authorization: \*{22}"/
 --- no_error_log
 tsk_test
+
+
+
+=== TEST 19: under tunesheap_auth_read on no answer is ever shared
+Every read carries a key: its answer, its 304 and a refusal are never
+kept by a shared cache (Cache-Control); health stays no-store.
+--- config
+    location /api/v1/ {
+        tunesheap_auth_read on;
+        tunesheap_api;
+    }
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/artists/4", "GET /api/v1/artists/4",
+ "GET /api/v1/artists/4", "GET /api/v1/health"]
+--- more_headers eval
+["Authorization: Bearer tsk_test_reader",
+ "Authorization: Bearer tsk_test_reader\nIf-None-Match: *",
+ "", "Authorization: Bearer tsk_nobody", ""]
+--- error_code eval
+[200, 304, 401, 401, 200]
+--- response_headers eval
+["Cache-Control: private, no-store", "Cache-Control: private, no-store",
+ "Cache-Control: no-store", "Cache-Control: private, no-store",
+ "Cache-Control: no-store"]
+
+
+
+=== TEST 20: a public read with a key (even an unknown one) is not shared either
+--- request eval
+["GET /api/v1/artists/4", "GET /api/v1/artists/4"]
+--- more_headers eval
+["Authorization: Bearer tsk_nobody", ""]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["Cache-Control: private, no-store",
+ "Cache-Control: public, max-age=5, s-maxage=10, stale-while-revalidate=10"]

@@ -17,6 +17,15 @@
 #   fleet.sh node-reload K    nginx -s reload on node K
 #   fleet.sh status           each node as HAProxy sees it: "nodeK UP UP"
 #   fleet.sh wait-status K S  until HAProxy sees node K in state S (UP/DOWN)
+#   fleet.sh edge-start       a caching proxy in front of HAProxy, standing
+#                             in for CloudFront (nginx proxy_cache): keeps
+#                             what the API's Cache-Control allows, keyed
+#                             like the playbook's distribution (URI with
+#                             query, Authorization, Origin), asks for gzip,
+#                             revalidates with If-None-Match, serves stale
+#                             while it does; X-Cache-Status says HIT, MISS,
+#                             REVALIDATED, STALE...
+#   fleet.sh edge-stop        the caching proxy (stop stops it too)
 #
 # Environment: FLEET_DIR (var/fleet), FLEET_PORT (HAProxy, 8088),
 # FLEET_NODE_PORT (node K listens on this + K, 8100), FLEET_SLOTS (servers
@@ -25,7 +34,7 @@
 # (5435), FLEET_REDIS_PORT (6391), FLEET_CPU (each node's CPU share in %
 # of one CPU, through the cgroup v1 cpu controller; empty: no limit),
 # FLEET_LB (HAProxy processes, 2; process I's statistics are on
-# FLEET_PORT + 10 + I).
+# FLEET_PORT + 10 + I), FLEET_EDGE_PORT (the caching proxy, FLEET_PORT + 1).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -39,6 +48,7 @@ pg_port=${FLEET_PG_PORT:-5435}
 redis_port=${FLEET_REDIS_PORT:-6391}
 cpu=${FLEET_CPU:-}
 lb=${FLEET_LB:-2}
+edge_port=${FLEET_EDGE_PORT:-$((port + 1))}
 cgroups=/sys/fs/cgroup/cpu
 
 usage() {
@@ -136,6 +146,62 @@ listen stats
 CONF
 }
 
+# the caching proxy's configuration: CloudFront's behaviour for the API
+# (ansible/aws.yml) as nginx says it
+edge_conf() {
+    cat <<CONF
+# t/tools/fleet.sh: a caching proxy standing in for CloudFront
+worker_processes  1;
+pid               $dir/edge/logs/nginx.pid;
+error_log         $dir/edge/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log  $dir/edge/logs/access.log;
+    proxy_temp_path  $dir/edge/tmp;
+    # CloudFront asks the origin for gzip or nothing, whatever the viewer
+    # sent (compress: true), and keys on the forwarded headers
+    map \$http_accept_encoding \$edge_encoding {
+        ~*gzip   gzip;
+        default  "";
+    }
+    proxy_cache_path  $dir/edge/cache levels=1:2 keys_zone=edge:10m
+                      max_size=256m inactive=10m;
+    server {
+        listen  127.0.0.1:$edge_port;
+        location / {
+            proxy_pass          http://127.0.0.1:$port;
+            proxy_http_version  1.1;
+            proxy_set_header    Connection "";
+            proxy_set_header    Accept-Encoding \$edge_encoding;
+            proxy_cache         edge;
+            proxy_cache_key     "\$request_uri \$http_authorization \$http_origin";
+            # only what the API says: nothing kept that says nothing
+            # (default_ttl 0), revalidation by ETag, stale-while-revalidate
+            proxy_cache_revalidate        on;
+            proxy_cache_use_stale         updating;
+            proxy_cache_background_update on;
+            proxy_cache_lock              on;
+            add_header  X-Cache-Status \$upstream_cache_status always;
+        }
+    }
+}
+CONF
+}
+
+edge_start() {
+    mkdir -p "$dir/edge/logs" "$dir/edge/tmp"
+    edge_conf >"$dir/edge.conf"
+    /usr/sbin/nginx -p "$dir/edge/" -c "$dir/edge.conf"
+    echo "fleet: the caching proxy is http://127.0.0.1:$edge_port/api/v1/"
+}
+
+edge_stop() {
+    local pid=$dir/edge/logs/nginx.pid
+    [ -f "$pid" ] || return 0
+    kill -QUIT "$(cat "$pid")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$pid" ] || break; sleep 0.1; done
+}
+
 # each node as every HAProxy process sees it: "nodeK UP UP"
 status() {
     local i
@@ -177,6 +243,7 @@ start() {
 
 stop() {
     local k i
+    edge_stop
     for i in $(seq "$lb"); do
         if [ -f "$dir/haproxy$i.pid" ]; then
             kill "$(cat "$dir/haproxy$i.pid")" 2>/dev/null || true
@@ -215,5 +282,7 @@ case $cmd in
                      -s reload ;;
     status)      status ;;
     wait-status) [ $# -eq 2 ] || usage; wait_status "$1" "$2" ;;
+    edge-start)  edge_start ;;
+    edge-stop)   edge_stop ;;
     *)           usage ;;
 esac

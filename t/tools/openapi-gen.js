@@ -238,8 +238,10 @@ responses.NotModified = {
 const headers = {
   ETag: {
     description: 'Strong: an item\'s hash from Postgres, or the MD5 of the ' +
-      'exact body of a list or search.',
-    schema: { type: 'string', pattern: '^"[^"]*"$' },
+      'exact body of a list or search; weak (`W/"..."`, the same tag) on ' +
+      'a gzipped answer (`Accept-Encoding: gzip`), which `If-None-Match` ' +
+      'still matches.',
+    schema: { type: 'string', pattern: '^(W/)?"[^"]*"$' },
   },
   'X-Cache': {
     description: 'Which level answered: `HIT shm`, `HIT redis`, ' +
@@ -277,6 +279,39 @@ const headers = {
   'Cache-Control': {
     description: '`private, max-age=` the link\'s remaining life.',
     schema: { type: 'string' },
+  },
+  // who may keep an answer (src/ts_headers.c, README "Caching headers")
+  'Cache-Control-Read': {
+    description: 'A read without a key: `public, max-age=5, s-maxage=10, ' +
+      'stale-while-revalidate=10` (the server\'s `tunesheap_cache_control`; ' +
+      'where songs carry stream links, capped so that no cache keeps an ' +
+      'answer past its links); with a key (`Authorization`): `private, ' +
+      'no-store`, never kept by a shared cache; health: `no-store`. A ' +
+      'write is visible through a shared cache within `s-maxage` + ' +
+      '`stale-while-revalidate` (+ 1 s).',
+    schema: { type: 'string', pattern: '^(public, max-age=\\d+, ' +
+      's-maxage=\\d+(, stale-while-revalidate=\\d+)?|(private, )?no-store)$' },
+  },
+  'Cache-Control-NotModified': {
+    description: 'As the 200 it stands for: a read\'s (`public, ...` or ' +
+      '`private, no-store`), or the stream file\'s (`private, max-age=`).',
+    schema: { type: 'string', pattern: '^(public, max-age=\\d+, ' +
+      's-maxage=\\d+(, stale-while-revalidate=\\d+)?|private, no-store|' +
+      'private, max-age=\\d+)$' },
+  },
+  'Cache-Control-Write': {
+    description: 'Every answer to a write: never kept.',
+    schema: { type: 'string', const: 'private, no-store' },
+  },
+  'Cache-Control-Error': {
+    description: 'Errors are never kept: `no-store` (`private, no-store` ' +
+      'for a request with a key, or a write).',
+    schema: { type: 'string', pattern: '^(private, )?no-store$' },
+  },
+  'X-Content-Type-Options': {
+    description: 'On every answer of the API\'s server: a browser takes ' +
+      'the answer as its `Content-Type` says, never as something else.',
+    schema: { type: 'string', const: 'nosniff' },
   },
 };
 
@@ -820,7 +855,8 @@ const streamGet = {
              noAudio: { value: { error: { status: 404,
                                           message: 'song 2 has no audio' } } } }) },
     416: { description: errorText[416],
-           headers: { 'Content-Range': ref('headers', 'Content-Range') },
+           headers: { 'Content-Range': ref('headers', 'Content-Range'),
+                      'Cache-Control': ref('headers', 'Cache-Control') },
            content: jsonContent(ref('schemas', 'Error'), {
              range: { value: { error: { status: 416,
                                         message: errorExamples[416] } } } }) },
@@ -957,6 +993,33 @@ for (const item of Object.values(paths)) {
   }
 }
 
+// what every answer of the API's server carries besides (src/ts_headers.c):
+// nosniff, and who may keep it; the stream's file answers keep their own
+// Cache-Control.  Not required: tunesheap_headers and
+// tunesheap_cache_control can turn them off.
+function addServerHeaders(res, kind) {
+  res.headers = res.headers || {};
+  if (!res.headers['Cache-Control']) {
+    res.headers['Cache-Control'] = ref('headers', kind);
+  }
+  res.headers['X-Content-Type-Options'] = ref('headers', 'X-Content-Type-Options');
+}
+for (const [tpl, item] of Object.entries(paths)) {
+  if (tpl === '/openapi.json') continue;
+  for (const [method, op] of Object.entries(item)) {
+    const read = method === 'get' || method === 'head';
+    for (const [code, res] of Object.entries(op.responses)) {
+      if (res.$ref) continue;    // components, below
+      addServerHeaders(res, !read ? 'Cache-Control-Write'
+        : code === '200' ? 'Cache-Control-Read' : 'Cache-Control-Error');
+    }
+  }
+}
+for (const [name, res] of Object.entries(responses)) {
+  addServerHeaders(res, name === 'NotModified' ? 'Cache-Control-NotModified'
+    : 'Cache-Control-Error');
+}
+
 // ---------------------------------------------------------------------------
 // The document
 // ---------------------------------------------------------------------------
@@ -981,7 +1044,19 @@ const doc = {
       'errors (a request it cannot parse, a URI too long, an unknown ' +
       'transfer coding, a range past the end, over a per-client limit) ' +
       'are the same JSON error under the shipped configuration ' +
-      '(`conf/tunesheap-server.conf`).',
+      '(`conf/tunesheap-server.conf`). ' +
+      'Every answer carries `X-Content-Type-Options: nosniff` and says who ' +
+      'may keep it (`Cache-Control`): public reads briefly, by browsers ' +
+      'and shared caches (CloudFront), revalidated by `ETag`; answers to ' +
+      'requests with a key and to writes never by a shared cache. JSON of ' +
+      '1 KB and more is gzipped for clients that send `Accept-Encoding: ' +
+      'gzip` (`Vary: Accept-Encoding`; the `ETag` becomes weak). CORS is ' +
+      'off unless the server lists origins (`tunesheap_cors`): then an ' +
+      'answer to a listed `Origin` carries `Access-Control-Allow-Origin`, ' +
+      'every answer `Vary: Origin`, and a preflight (`OPTIONS` with ' +
+      '`Access-Control-Request-Method`) of a listed origin is a 204 with ' +
+      '`Access-Control-Allow-Methods`, `-Headers` and `-Max-Age`; any other ' +
+      '`OPTIONS` is a 405.',
     license: { name: 'Proprietary', identifier: 'LicenseRef-Tunesheap' },
   },
   servers: [{ url: '/api/v1', description: 'This server' }],

@@ -349,16 +349,27 @@ cmd_start() {
     [ -e "$DATADIR/standby.signal" ] || prepare_db "$port" "$db"
 }
 
+system_id() {   # the cluster's identifier, which a replica shares
+    as_pg "$(find_bindir "$1")/pg_controldata" "$1" |
+        sed -n 's/^Database system identifier: *//p'
+}
+
 cmd_replica() {
     local primary port pport
     primary=$(realpath -m -- "$1") port=$2
     check_port "$port"
+    [ -s "$primary/PG_VERSION" ] || die "no cluster in $primary"
     if is_cluster; then
         [ -e "$DATADIR/standby.signal" ] || die "$DATADIR holds a cluster that is no replica"
-        cmd_start "$port"
-        return
+        if [ "$(system_id "$DATADIR")" = "$(system_id "$primary")" ]; then
+            cmd_start "$port"
+            return
+        fi
+        # a copy of a cluster made again since: it would never catch up
+        note "$DATADIR is a replica of another cluster: making it again"
+        ( cmd_stop )
+        rm -rf "$DATADIR"
     fi
-    [ -s "$primary/PG_VERSION" ] || die "no cluster in $primary"
     pport=$(DATADIR=$primary; BIN=$(find_bindir "$primary"); current_port)
     if ! grep -q '^host *replication' "$primary/pg_hba.conf"; then
         printf '%s\n' 'local   replication all                trust' \

@@ -24,7 +24,8 @@
 # HAProxy knows, 6: nodes started later join), FLEET_PG_DATA
 # ($FLEET_DIR/pg, the sample catalog is imported when empty), FLEET_PG_PORT
 # (5435), FLEET_REPLICA_PORT (the replica's, 5436; 0: no replica; its
-# data in $FLEET_PG_DATA-replica), FLEET_REDIS_PORT (6391), FLEET_CPU (each node's CPU share in %
+# data in $FLEET_PG_DATA-replica), FLEET_REDIS_PORT (6391),
+# FLEET_CPU (each node's CPU share in %
 # of one CPU, through the cgroup v1 cpu controller; empty: no limit),
 # FLEET_LB (HAProxy processes, 2; process I's statistics are on
 # FLEET_PORT + 10 + I).

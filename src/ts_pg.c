@@ -91,6 +91,7 @@ struct ts_pg_pool_s {
     ngx_uint_t           next;       /* the replica tried first */
     ts_pg_lsn_t          replayed;   /* of a replica, as last polled */
     ngx_msec_t           polled;     /* when; 0: unusable */
+    ngx_event_t         *behind;     /* posted when found behind: poll */
 };
 
 
@@ -289,6 +290,13 @@ ts_pg_pool_replayed(ts_pg_pool_t *replica, ts_pg_lsn_t lsn)
 }
 
 
+void
+ts_pg_pool_on_behind(ts_pg_pool_t *replica, ngx_event_t *ev)
+{
+    replica->behind = ev;
+}
+
+
 ts_pg_lsn_t
 ts_pg_result_lsn(PGresult *res)
 {
@@ -333,9 +341,17 @@ ts_pg_replica_query(ts_pg_pool_t *primary, ts_pg_query_t *q)
         rp = primary->replicas[n];
 
         if (rp->polled == 0
-            || ngx_current_msec - rp->polled > TS_PG_REPLICA_STALE
-            || rp->replayed < q->fence)
+            || ngx_current_msec - rp->polled > TS_PG_REPLICA_STALE)
         {
+            continue;
+        }
+
+        if (rp->replayed < q->fence) {
+            /* a write not replayed as last seen: look again soon */
+            if (rp->behind && !rp->behind->posted) {
+                ngx_post_event(rp->behind, &ngx_posted_events);
+            }
+
             continue;
         }
 

@@ -129,6 +129,9 @@ ngx_int_t ts_pg_pool_add_replica(ts_pg_pool_t *primary,
 /* the replica of this pool replayed lsn (polled just now); 0: unusable */
 void ts_pg_pool_replayed(ts_pg_pool_t *replica, ts_pg_lsn_t lsn);
 
+/* ev is posted when a query finds this replica behind its fence */
+void ts_pg_pool_on_behind(ts_pg_pool_t *replica, ngx_event_t *ev);
+
 /* the number a TS_PG_WAL_LSN or TS_PG_REPLAYED row holds; 0: NULL, bad */
 ts_pg_lsn_t ts_pg_result_lsn(PGresult *res);
 

@@ -18,8 +18,11 @@
  *
  * Each worker polls every replica's replay (TS_PG_REPLAYED) every
  * TS_REPLICA_POLL ms on the replica's health lane, so a busy replica's
- * reads do not delay its poll; a replica whose poll has not answered for
- * a second gets no reads (stopped, frozen, unreachable) until one does.
+ * reads do not delay its poll, and again as soon as a read finds it
+ * behind its fence (at most every TS_REPLICA_SOON ms): a replica that
+ * catches up with a write takes its resource's reads back within a round
+ * trip.  A replica whose poll has not answered for a second gets no reads
+ * (stopped, frozen, unreachable) until one does.
  */
 
 
@@ -31,9 +34,13 @@
 #include "ts_replica.h"
 
 
+#define TS_REPLICA_SOON  10     /* ms between polls asked for by reads */
+
+
 typedef struct {
     ts_pg_pool_t        *pools[TS_PG_LANES];
     ts_pg_query_t        poll;
+    ngx_msec_t           sent;        /* when the last poll was */
     ngx_str_t            name;        /* for the log: its conninfo */
     unsigned             polling:1;
     unsigned             primary:1;   /* it said it is not in recovery */
@@ -42,10 +49,21 @@ typedef struct {
 
 static ngx_int_t ts_replica_zone_init(ngx_shm_zone_t *zone, void *data);
 static void ts_replica_poll_handler(ngx_event_t *ev);
+static void ts_replica_soon_handler(ngx_event_t *ev);
+static void ts_replica_poll(ts_replica_t *rp);
 static void ts_replica_polled(ts_pg_query_t *q);
 
 
+/*
+ * A commit not flushed is not sent to the replicas: with the server's
+ * synchronous_commit off, a write would reach them only at the WAL
+ * writer's next flush (wal_writer_delay later), and its resource's reads
+ * would stay on the primary that long; "local" flushes it at commit, and
+ * waits for no standby.  A setting other than off is left as it is.
+ */
 const char  ts_replica_setup[] =
+    "SELECT set_config('synchronous_commit', 'local', false)"
+    " WHERE current_setting('synchronous_commit') = 'off';"
     "PREPARE " TS_PG_WAL_LSN " AS"
     " SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn;"
     "PREPARE " TS_PG_REPLAYED " AS"
@@ -56,6 +74,7 @@ static ngx_atomic_t   *ts_replica_lsn;       /* the node's, in its zone */
 static ts_replica_t   *ts_replicas;          /* this worker's */
 static ngx_uint_t      ts_nreplicas;
 static ngx_event_t     ts_replica_poll_event;
+static ngx_event_t     ts_replica_soon_event;
 
 
 char *
@@ -191,6 +210,8 @@ ts_replica_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
             {
                 return NGX_ERROR;
             }
+
+            ts_pg_pool_on_behind(rp->pools[lane], &ts_replica_soon_event);
         }
 
         rp->poll.statement = TS_PG_REPLAYED;
@@ -208,6 +229,10 @@ ts_replica_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
     ts_replica_poll_event.cancelable = 1;
     ngx_add_timer(&ts_replica_poll_event, 1);
 
+    ts_replica_soon_event.handler = ts_replica_soon_handler;
+    ts_replica_soon_event.data = ts_replicas;
+    ts_replica_soon_event.log = cycle->log;
+
     return NGX_OK;
 }
 
@@ -219,6 +244,10 @@ ts_replica_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
 
     if (ts_replica_poll_event.timer_set) {
         ngx_del_timer(&ts_replica_poll_event);
+    }
+
+    if (ts_replica_soon_event.posted) {
+        ngx_delete_posted_event(&ts_replica_soon_event);
     }
 
     for (i = 0; i < ts_nreplicas; i++) {
@@ -285,26 +314,48 @@ ts_replica_read(ngx_http_request_t *r, ts_pg_query_t *q)
 static void
 ts_replica_poll_handler(ngx_event_t *ev)
 {
+    ngx_uint_t  i;
+
+    for (i = 0; i < ts_nreplicas; i++) {
+        ts_replica_poll(&ts_replicas[i]);
+    }
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_add_timer(ev, TS_REPLICA_POLL);
+    }
+}
+
+
+/* a read found a replica behind its fence: it may have caught up since */
+static void
+ts_replica_soon_handler(ngx_event_t *ev)
+{
     ngx_uint_t     i;
     ts_replica_t  *rp;
 
     for (i = 0; i < ts_nreplicas; i++) {
         rp = &ts_replicas[i];
 
-        if (rp->polling) {
-            /* the last one is still out: its deadline ends it */
-            continue;
-        }
-
-        rp->polling = 1;
-
-        if (ts_pg_query(rp->pools[TS_PG_LANE_HEALTH], &rp->poll) != NGX_OK) {
-            rp->polling = 0;
+        if (ngx_current_msec - rp->sent >= TS_REPLICA_SOON) {
+            ts_replica_poll(rp);
         }
     }
+}
 
-    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
-        ngx_add_timer(ev, TS_REPLICA_POLL);
+
+static void
+ts_replica_poll(ts_replica_t *rp)
+{
+    if (rp->polling) {
+        /* the last one is still out: its deadline ends it */
+        return;
+    }
+
+    rp->polling = 1;
+    rp->sent = ngx_current_msec;
+
+    if (ts_pg_query(rp->pools[TS_PG_LANE_HEALTH], &rp->poll) != NGX_OK) {
+        rp->polling = 0;
     }
 }
 

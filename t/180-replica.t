@@ -140,6 +140,13 @@ my $ran = main::on_replica(sub {
     Test::More::like($body, qr/"description":"\Q$desc\E"/,
                      "the cache holds the write, not the replica's row");
     main::get("/api/v1/albums/6");
+
+    # If-Match is checked by the writing statement, on the primary
+    my (undef, $h) = Tunesheap::Test::http(GET => "/api/v1/artists/7");
+    my ($st3) = Tunesheap::Test::http(PATCH => "/api/v1/artists/7",
+        headers => { %main::W, "if-match" => $h->{etag} },
+        body => qq{{"artist":{"description":"$desc"}}});
+    Test::More::is($st3, 200, "If-Match with the ETag just read: written");
 });
 Test::More::unlike($ran, qr/ts_artists_/, "no artist read on the lagging replica");
 Test::More::like($ran, qr/\bts_albums_item\(6\)/, "albums still read on it");

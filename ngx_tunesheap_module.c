@@ -24,6 +24,7 @@
 #include "ts_cache.h"
 #include "ts_sync.h"
 #include "ts_media.h"
+#include "ts_replica.h"
 
 
 #define TS_POOL_DEFAULT      16
@@ -47,6 +48,8 @@ static char *ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tunesheap_postgres_replica(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_tunesheap_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tunesheap_cache_shm(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -62,6 +65,13 @@ static ngx_command_t  ngx_http_tunesheap_commands[] = {
     { ngx_string("tunesheap_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tunesheap_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunesheap_postgres_replica"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tunesheap_postgres_replica,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -421,6 +431,7 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
      *     tmcf->pg.conninfo = { 0, NULL };
      *     tmcf->pg.setup = { 0, NULL };
      *     tmcf->pools[] = NULL;
+     *     tmcf->replicas = NULL;
      */
 
     tmcf->pg.size = NGX_CONF_UNSET_UINT;
@@ -443,6 +454,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_str_t                  setup;
     ngx_msec_t                 timeout;
+    const char                *replica;
     ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
@@ -455,7 +467,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->shm_sync, TS_SYNC_WINDOW);
 
     if (tmcf->pg.conninfo.len == 0) {
-        return NGX_CONF_OK;
+        return ts_replica_init_main_conf(cf, tmcf);
     }
 
     /* workers resolve with the http block's resolver, if it has one */
@@ -478,18 +490,22 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* with replicas, the primary's and the replicas' WAL positions too */
+    replica = tmcf->replicas ? ts_replica_setup : "";
+
     tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
                          + ngx_strlen(ts_media_setup)
-                         + ngx_strlen(ts_idempotency_setup);
+                         + ngx_strlen(ts_idempotency_setup)
+                         + ngx_strlen(replica);
     tmcf->pg.setup.data = ngx_pnalloc(cf->pool, tmcf->pg.setup.len);
     if (tmcf->pg.setup.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s", &setup, ts_auth_setup,
-                ts_media_setup, ts_idempotency_setup);
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s%s", &setup, ts_auth_setup,
+                ts_media_setup, ts_idempotency_setup, replica);
 
-    return NGX_CONF_OK;
+    return ts_replica_init_main_conf(cf, tmcf);
 }
 
 
@@ -613,6 +629,87 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             tmcf->pg.depth = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * tunesheap_postgres_replica "conninfo" [pool=N] [pipeline=N]: a streaming
+ * replica of the primary for reads; repeatable, one per replica
+ */
+static char *
+ngx_http_tunesheap_postgres_replica(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ts_main_conf_t  *tmcf = conf;
+
+    ngx_int_t           n;
+    ngx_str_t          *value, arg;
+    ngx_uint_t          i;
+    ts_replica_conf_t  *rc;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a connection string";
+    }
+
+    if (tmcf->replicas == NULL) {
+        tmcf->replicas = ngx_array_create(cf->pool, 2,
+                                          sizeof(ts_replica_conf_t));
+        if (tmcf->replicas == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rc = ngx_array_push(tmcf->replicas);
+    if (rc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(rc, sizeof(ts_replica_conf_t));
+    rc->pg.conninfo = value[1];
+    rc->pg.size = NGX_CONF_UNSET_UINT;
+    rc->pg.depth = NGX_CONF_UNSET_UINT;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
+            arg.data = value[i].data + 5;
+            arg.len = value[i].len - 5;
+
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            rc->pg.size = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "pipeline=", 9) == 0) {
+            arg.data = value[i].data + 9;
+            arg.len = value[i].len - 9;
+
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            rc->pg.depth = n;
             continue;
         }
 
@@ -784,6 +881,9 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* with replicas, writes learn the WAL position they end at */
+    tmcf->pg.written = ts_replica_counter();
+
     /*
      * connections open on demand, so an absent Postgres delays nothing;
      * searches and health checks get connections of their own, so that
@@ -806,7 +906,7 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    return NGX_OK;
+    return ts_replica_init_process(cycle, tmcf);
 }
 
 
@@ -827,6 +927,7 @@ ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
      * lookup's miss would open a connection of a pool being torn down)
      */
     ts_cache_exit_process(cycle, tmcf);
+    ts_replica_exit_process(cycle, tmcf);
 
     for (i = 0; i < TS_PG_LANES; i++) {
         if (tmcf->pools[i]) {

@@ -26,6 +26,14 @@
 #   db/pg.sh dsn     DATADIR [DBNAME]
 #       print the libpq connection string of the app role, e.g.
 #       host=127.0.0.1 port=5433 dbname=tunesheap user=tunesheap
+#   db/pg.sh replica DATADIR PRIMARY_DATADIR PORT
+#       Make DATADIR a streaming replica (hot standby) of the running
+#       cluster in PRIMARY_DATADIR: pg_basebackup -R (primary_conninfo and
+#       standby.signal), then start it on 127.0.0.1:PORT and wait until it
+#       accepts connections.  The primary's pg_hba.conf gets the
+#       replication lines it lacks (clusters made before they were there).
+#       Once made, `start`, `stop`, `psql` and `dsn` work on it as on any
+#       cluster (`start` leaves a standby's database alone: it is read-only).
 #
 # Notes:
 #   * PostgreSQL refuses to run as root.  When this script runs as root, the
@@ -203,6 +211,8 @@ init_cluster() {
 # TYPE  DATABASE  USER  ADDRESS        METHOD
 local   all       all                  trust
 host    all       all   127.0.0.1/32   trust
+local   replication all                trust
+host    replication all 127.0.0.1/32   trust
 EOF
     # Our settings live in a separate file that pg.sh rewrites on each start.
     echo "include = 'tunesheap.conf'    # settings managed by db/pg.sh" |
@@ -335,7 +345,52 @@ cmd_start() {
         start_server
     fi
     wait_ready "$port"
-    prepare_db "$port" "$db"
+    # a standby is read-only: its database comes from the primary
+    [ -e "$DATADIR/standby.signal" ] || prepare_db "$port" "$db"
+}
+
+system_id() {   # the cluster's identifier, which a replica shares
+    as_pg "$(find_bindir "$1")/pg_controldata" "$1" |
+        sed -n 's/^Database system identifier: *//p'
+}
+
+cmd_replica() {
+    local primary port pport
+    primary=$(realpath -m -- "$1") port=$2
+    check_port "$port"
+    [ -s "$primary/PG_VERSION" ] || die "no cluster in $primary"
+    if is_cluster; then
+        [ -e "$DATADIR/standby.signal" ] || die "$DATADIR holds a cluster that is no replica"
+        if [ "$(system_id "$DATADIR")" = "$(system_id "$primary")" ]; then
+            cmd_start "$port"
+            return
+        fi
+        # a copy of a cluster made again since: it would never catch up
+        note "$DATADIR is a replica of another cluster: making it again"
+        ( cmd_stop )
+        rm -rf "$DATADIR"
+    fi
+    pport=$(DATADIR=$primary; BIN=$(find_bindir "$primary"); current_port)
+    if ! grep -q '^host *replication' "$primary/pg_hba.conf"; then
+        printf '%s\n' 'local   replication all                trust' \
+            'host    replication all 127.0.0.1/32   trust' |
+            as_pg tee -a "$primary/pg_hba.conf" >/dev/null
+        BIN=$(find_bindir "$primary")
+        as_pg "$BIN/pg_ctl" reload -D "$primary" -s
+    fi
+    prepare_datadir
+    lock_datadir
+    BIN=$(find_bindir "$primary")
+    note "copying the cluster on 127.0.0.1:$pport into $DATADIR (pg_basebackup)"
+    as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U "$SUPERUSER" \
+        -D "$DATADIR" -R -X stream -c fast 9<&- ||
+        die "pg_basebackup from $primary failed"
+    write_conf "$port"
+    # the copy's log is its own
+    as_pg rm -f "$DATADIR/postgresql.log"
+    note "starting the replica on 127.0.0.1:$port (data $DATADIR)"
+    start_server
+    wait_ready "$port"
 }
 
 cmd_stop() {
@@ -411,5 +466,6 @@ case $CMD in
     status)  [ $# -eq 0 ] || usage; cmd_status ;;
     psql)    cmd_psql "$@" ;;
     dsn)     [ $# -le 1 ] || usage; cmd_dsn "$@" ;;
+    replica) [ $# -eq 2 ] || usage; cmd_replica "$@" ;;
     *)       usage ;;
 esac

@@ -39,6 +39,7 @@
 #include "ts_shm.h"
 #include "ts_sync.h"
 #include "ts_cache.h"
+#include "ts_replica.h"
 
 
 #define TS_CACHE_DEPS_MAX  8
@@ -118,16 +119,25 @@ static ngx_int_t ts_cache_answer(ngx_http_request_t *r, ts_cache_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *body, ngx_str_t *etag);
 
 
-/* KEYS: version keys; ARGV[1]: the request; returns {key, answer or nil} */
+/*
+ * KEYS: version keys; ARGV[1]: the request; returns {key, answer or nil,
+ * fence}: the fence, the WAL position of the newest write to those
+ * resources, goes up with their versions (ts_replica.c)
+ */
 static const char  ts_cache_lookup_script[] =
-    "local key = 'ts:c'"
+    "local key, fence = 'ts:c', 0"
     " for _, k in ipairs(KEYS) do"
-    " key = key .. ':' .. (redis.call('GET', k) or '0') end"
+    " key = key .. ':' .. (redis.call('GET', k) or '0')"
+    " fence = math.max(fence, tonumber(redis.call('GET', k .. ':lsn')) or 0)"
+    " end"
     " key = key .. ':' .. ARGV[1]"
-    " return {key, redis.call('GET', key)}";
+    " return {key, redis.call('GET', key), fence}";
 
+/* ARGV[1]: the WAL position after this node's newest write */
 static const char  ts_cache_bump_script[] =
-    "for _, k in ipairs(KEYS) do redis.call('INCR', k) end return 1";
+    "for _, k in ipairs(KEYS) do redis.call('INCR', k)"
+    " if tonumber(ARGV[1]) > (tonumber(redis.call('GET', k .. ':lsn')) or 0)"
+    " then redis.call('SET', k .. ':lsn', ARGV[1]) end end return 1";
 
 
 /* the node's ledger (in its zone), or this worker's without a zone */
@@ -479,10 +489,10 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
     ts_cache_bump_t **bump)
 {
     int               argc;
-    u_char            numkeys[NGX_INT_T_LEN];
-    size_t            lens[3 + TS_CACHE_DEPS_MAX];
+    u_char            numkeys[NGX_INT_T_LEN], lsn[NGX_INT64_LEN];
+    size_t            lens[4 + TS_CACHE_DEPS_MAX];
     ngx_uint_t        i;
-    const char       *argv[3 + TS_CACHE_DEPS_MAX];
+    const char       *argv[4 + TS_CACHE_DEPS_MAX];
     ts_cache_bump_t  *b;
 
     b = ngx_alloc(sizeof(ts_cache_bump_t), ngx_cycle->log);
@@ -500,6 +510,9 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
     argc = ts_cache_script(ts_cache_bump_script,
                            sizeof(ts_cache_bump_script) - 1, deps, numkeys,
                            argv, lens);
+
+    argv[argc] = (char *) lsn;
+    lens[argc++] = ngx_sprintf(lsn, "%uL", ts_replica_written()) - lsn;
 
     /* the write's request may go before the reply: the cycle's log */
     b->cmd.done = ts_cache_bumped;
@@ -808,7 +821,7 @@ ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
     r = ctx->request;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
+        || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
         /* timed out or failed: still one Postgres query per key */
@@ -818,6 +831,8 @@ ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
         rc = ts_cache_hit(ctx, reply->element[1]);
 
     } else {
+        ts_replica_fenced(r, reply->element[2]);
+
         ctx->key.len = reply->element[0]->len;
         ctx->key.data = ngx_pnalloc(r->pool, ctx->key.len);
 

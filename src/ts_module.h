@@ -26,6 +26,7 @@ typedef struct {
     ts_pg_host_t         pg_host;   /* pg.host: its addresses */
     ts_pg_pool_t        *pools[TS_PG_LANES];  /* this worker's, a lane
                                                  each (TS_PG_LANE_*) */
+    ngx_array_t         *replicas;  /* ts_replica_conf_t, or NULL */
 
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */
     ts_redis_t          *redis;     /* this worker's */
@@ -62,6 +63,8 @@ typedef struct {
     ts_auth_ctx_t       *auth;      /* its API key, once looked up */
     void                *write;     /* a write waiting for its body */
     void                *cache;     /* its cache lookup, for the answer */
+    ts_pg_lsn_t          fence;     /* the WAL position its answer needs */
+    unsigned             fenced:1;  /* fence is known (ts_replica.c) */
 } ts_request_ctx_t;
 
 

@@ -12,6 +12,17 @@
  * loaded one instead of waiting, so a backend never sits out a round trip.
  * Each query is followed by its own sync: it is its own transaction, and
  * an error aborts nothing else.
+ *
+ * Replicas.  A primary's pool may have the pools of streaming replicas:
+ * a query marked replica goes to the first of them (round robin) whose
+ * replay, as last polled (ts_replica.c), has reached the query's fence,
+ * and to the primary when none has, when none answered a poll lately, or
+ * when it fails on the replica (unavailable, timed out, cancelled by a
+ * recovery conflict): a read is sent again, never lost.  A write (once)
+ * on a pool that records the WAL end is followed, behind its sync, by
+ * TS_PG_WAL_LSN on the same connection; the write's answer waits for it,
+ * and conf.written is raised to it first: whatever the write's caller
+ * does next (bump the cache) knows a WAL position that includes it.
  */
 
 
@@ -25,6 +36,7 @@
 
 #define TS_PG_BACKOFF_MIN  100
 #define TS_PG_BACKOFF_MAX  1000
+#define TS_PG_REPLICA_STALE  1000    /* ms without a poll: not used */
 
 
 typedef enum {
@@ -46,6 +58,8 @@ struct ts_pg_conn_s {
     ngx_uint_t           nsent;
     ngx_uint_t           generation; /* changes when the connection does */
     PGresult            *result;     /* of the oldest, while it arrives */
+    u_char              *lsn;        /* per slot: TS_PG_WAL_LSN follows */
+    PGresult            *held;       /* the oldest's, while its LSN comes */
     ngx_msec_t           progress;   /* last result, or first send */
     ngx_event_t          connect_timer;
     ts_pg_state_e        state;
@@ -71,9 +85,19 @@ struct ts_pg_pool_s {
 
     ngx_uint_t           failures;   /* failed connects in a row */
     ngx_msec_t           retry_at;   /* no new connect before, on failures */
+
+    ts_pg_pool_t       **replicas;   /* of a primary */
+    ngx_uint_t           nreplicas;
+    ngx_uint_t           next;       /* the replica tried first */
+    ts_pg_lsn_t          replayed;   /* of a replica, as last polled */
+    ngx_msec_t           polled;     /* when; 0: unusable */
+    ngx_event_t         *behind;     /* posted when found behind: poll */
 };
 
 
+static ngx_int_t ts_pg_query_send(ts_pg_pool_t *pool, ts_pg_query_t *q);
+static ngx_int_t ts_pg_replica_query(ts_pg_pool_t *primary, ts_pg_query_t *q);
+static void ts_pg_replica_done(ts_pg_query_t *q);
 static void ts_pg_pool_dispatch(ts_pg_pool_t *pool);
 static ts_pg_conn_t *ts_pg_pool_pick(ts_pg_pool_t *pool);
 static ngx_uint_t ts_pg_pool_may_open(ts_pg_pool_t *pool);
@@ -90,6 +114,7 @@ static ngx_int_t ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on);
 static void ts_pg_conn_collect(ts_pg_conn_t *conn);
 static void ts_pg_conn_complete(ts_pg_conn_t *conn);
 static void ts_pg_conn_file(ts_pg_conn_t *conn);
+static void ts_pg_conn_written(ts_pg_conn_t *conn, PGresult *res);
 static void ts_pg_conn_broken(ts_pg_conn_t *conn);
 static void ts_pg_conn_connect_failed(ts_pg_conn_t *conn);
 static void ts_pg_conn_close(ts_pg_conn_t *conn);
@@ -167,6 +192,13 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
             return NULL;
         }
 
+        if (conf->written) {
+            pool->conns[i].lsn = ngx_pcalloc(cycle->pool, conf->depth);
+            if (pool->conns[i].lsn == NULL) {
+                return NULL;
+            }
+        }
+
         if (conf->host && conf->host->lookups) {
             pool->conns[i].lookup = ts_pg_lookup_create(cycle->pool,
                                                         conf->host,
@@ -198,6 +230,178 @@ ts_pg_pool_destroy(ts_pg_pool_t *pool)
 
 ngx_int_t
 ts_pg_query(ts_pg_pool_t *pool, ts_pg_query_t *q)
+{
+    q->primary = NULL;
+
+    if (q->replica && !q->once && pool->nreplicas
+        && ts_pg_replica_query(pool, q) == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    return ts_pg_query_send(pool, q);
+}
+
+
+ts_pg_pool_conf_t *
+ts_pg_pool_conf(ts_pg_pool_t *pool)
+{
+    return &pool->conf;
+}
+
+
+ngx_int_t
+ts_pg_pool_add_replica(ts_pg_pool_t *primary, ts_pg_pool_t *replica,
+    ngx_pool_t *pool)
+{
+    ts_pg_pool_t  **r;
+
+    r = ngx_palloc(pool, (primary->nreplicas + 1) * sizeof(ts_pg_pool_t *));
+    if (r == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (primary->nreplicas) {
+        ngx_memcpy(r, primary->replicas,
+                   primary->nreplicas * sizeof(ts_pg_pool_t *));
+    }
+
+    r[primary->nreplicas++] = replica;
+    primary->replicas = r;
+
+    return NGX_OK;
+}
+
+
+void
+ts_pg_pool_replayed(ts_pg_pool_t *replica, ts_pg_lsn_t lsn)
+{
+    if (lsn == 0) {
+        replica->polled = 0;
+        return;
+    }
+
+    /* replay only goes forward: an older answer says nothing new */
+    if (lsn > replica->replayed) {
+        replica->replayed = lsn;
+    }
+
+    replica->polled = ngx_current_msec;
+}
+
+
+void
+ts_pg_pool_on_behind(ts_pg_pool_t *replica, ngx_event_t *ev)
+{
+    replica->behind = ev;
+}
+
+
+ts_pg_lsn_t
+ts_pg_result_lsn(PGresult *res)
+{
+    u_char       *p;
+    ts_pg_lsn_t   lsn;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1 || PQnfields(res) != 1
+        || PQgetisnull(res, 0, 0))
+    {
+        return 0;
+    }
+
+    lsn = 0;
+
+    /* numeric, whole: digits, maybe ".0..." */
+    for (p = (u_char *) PQgetvalue(res, 0, 0); *p >= '0' && *p <= '9'; p++)
+    {
+        lsn = lsn * 10 + (*p - '0');
+    }
+
+    return lsn;
+}
+
+
+/*
+ * A replica whose replay reached q's fence and answered a poll lately:
+ * q goes there, and comes back to the primary if it fails.  NGX_DECLINED:
+ * none would take it.
+ */
+static ngx_int_t
+ts_pg_replica_query(ts_pg_pool_t *primary, ts_pg_query_t *q)
+{
+    ngx_uint_t     i, n;
+    ts_pg_done_pt  done;
+    ts_pg_pool_t  *rp;
+
+    done = q->done;
+
+    for (i = 0; i < primary->nreplicas; i++) {
+        n = (primary->next + i) % primary->nreplicas;
+        rp = primary->replicas[n];
+
+        if (rp->polled == 0
+            || ngx_current_msec - rp->polled > TS_PG_REPLICA_STALE)
+        {
+            continue;
+        }
+
+        if (rp->replayed < q->fence) {
+            /* a write not replayed as last seen: look again soon */
+            if (rp->behind && !rp->behind->posted) {
+                ngx_post_event(rp->behind, &ngx_posted_events);
+            }
+
+            continue;
+        }
+
+        q->primary = primary;
+        q->caller_done = done;
+        q->done = ts_pg_replica_done;
+
+        if (ts_pg_query_send(rp, q) == NGX_OK) {
+            primary->next = (n + 1) % primary->nreplicas;
+            return NGX_OK;
+        }
+
+        /* refused at once (backoff, queue full): the next, or the primary */
+        q->primary = NULL;
+        q->done = done;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a query a replica answered; one it failed goes to the primary */
+static void
+ts_pg_replica_done(ts_pg_query_t *q)
+{
+    ts_pg_pool_t  *primary;
+
+    primary = q->primary;
+    q->primary = NULL;
+    q->done = q->caller_done;
+
+    if (q->rc == TS_PG_OK) {
+        q->done(q);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                  "tunesheap: postgres replica failed \"%s\" (%ui), "
+                  "the primary answers it", q->statement, q->rc);
+
+    /* the replica's result is freed once this returns */
+    if (ts_pg_query_send(primary, q) != NGX_OK) {
+        q->result = NULL;
+        q->done(q);
+    }
+}
+
+
+static ngx_int_t
+ts_pg_query_send(ts_pg_pool_t *pool, ts_pg_query_t *q)
 {
     ts_pg_conn_t  *conn;
 
@@ -638,7 +842,11 @@ ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
 
     if (!PQsendQueryPrepared(conn->pg, q->statement, q->nparams, q->params,
                              NULL, NULL, 0)
-        || !PQpipelineSync(conn->pg))
+        || !PQpipelineSync(conn->pg)
+        || (q->once && conn->lsn
+            && (!PQsendQueryPrepared(conn->pg, TS_PG_WAL_LSN, 0, NULL,
+                                     NULL, NULL, 0)
+                || !PQpipelineSync(conn->pg))))
     {
         ngx_log_error(NGX_LOG_ERR, q->log, 0,
                       "tunesheap: sending a postgres query failed: %*s",
@@ -665,6 +873,12 @@ ts_pg_conn_send(ts_pg_conn_t *conn, ts_pg_query_t *q)
 
     conn->sent[slot] = q;
     conn->nsent++;
+
+    if (conn->lsn) {
+        /* committed at its sync: the WAL end after it includes it */
+        conn->lsn[slot] = q->once;
+    }
+
     q->slot = slot;
     q->conn = conn;
 
@@ -789,6 +1003,15 @@ ts_pg_conn_collect(ts_pg_conn_t *conn)
 
         if (res == NULL) {
             /* the end of a query's results, or nothing is in flight */
+            if (conn->state == ts_pg_ready && conn->result && conn->lsn
+                && conn->lsn[conn->first] && conn->held == NULL)
+            {
+                /* a write's: its WAL end comes next, then its answer */
+                conn->held = conn->result;
+                conn->result = NULL;
+                continue;
+            }
+
             if (conn->state == ts_pg_setup || conn->result) {
                 ts_pg_conn_complete(conn);
                 continue;
@@ -876,6 +1099,20 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 
         ts_pg_pool_dispatch(pool);
         return;
+    }
+
+    if (conn->held) {
+        /* res is the write's WAL end: its callers learn it first */
+        ts_pg_conn_written(conn, res);
+
+        if (res) {
+            PQclear(res);
+        }
+
+        res = conn->held;
+        conn->held = NULL;
+        conn->lsn[conn->first] = 0;
+        st = PQresultStatus(res);
     }
 
     /* results arrive in the order the queries were sent */
@@ -968,6 +1205,39 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
 }
 
 
+/* conf.written goes up to a write's WAL end (the node's, in shared memory) */
+static void
+ts_pg_conn_written(ts_pg_conn_t *conn, PGresult *res)
+{
+    ngx_atomic_t       *a;
+    ts_pg_lsn_t         lsn;
+    ngx_atomic_uint_t   old;
+
+    lsn = ts_pg_result_lsn(res);
+
+    if (lsn == 0) {
+        ngx_log_error(NGX_LOG_WARN, conn->pool->log, 0,
+                      "tunesheap: postgres gave no WAL position after a "
+                      "write: %*s",
+                      ts_pg_msglen(res ? PQresultErrorMessage(res) : ""),
+                      res ? PQresultErrorMessage(res) : "");
+        return;
+    }
+
+    a = conn->pool->conf.written;
+
+    for ( ;; ) {
+        old = *a;
+
+        if (lsn <= (ts_pg_lsn_t) old
+            || ngx_atomic_cmp_set(a, old, (ngx_atomic_uint_t) lsn))
+        {
+            return;
+        }
+    }
+}
+
+
 /* the connection failed while it was open */
 static void
 ts_pg_conn_broken(ts_pg_conn_t *conn)
@@ -1055,6 +1325,12 @@ ts_pg_conn_close(ts_pg_conn_t *conn)
     if (conn->result) {
         PQclear(conn->result);
         conn->result = NULL;
+    }
+
+    if (conn->held) {
+        /* the write's WAL end is lost with it: it ends as unknown */
+        PQclear(conn->held);
+        conn->held = NULL;
     }
 
     if (conn->pg) {

@@ -8,6 +8,10 @@
  * statements (PQsendQueryPrepared) in pipeline mode: several may be in
  * flight on one connection.  Callers wait in a bounded queue when every
  * connection is full.  This layer knows nothing of HTTP.
+ *
+ * A primary's pool may have replicas' pools (streaming replicas, the same
+ * lane): a query marked replica goes to one whose replay has reached the
+ * query's fence, and to the primary when none has, or when it fails there.
  */
 
 
@@ -44,6 +48,13 @@ typedef struct ts_pg_query_s  ts_pg_query_t;
 
 typedef void (*ts_pg_done_pt)(ts_pg_query_t *q);
 
+/* a WAL position: pg_lsn - '0/0', in bytes */
+typedef uint64_t  ts_pg_lsn_t;
+
+/* statements the pool's setup prepares when it has replicas (ts_replica) */
+#define TS_PG_WAL_LSN      "ts_wal_lsn"       /* the primary's WAL end */
+#define TS_PG_REPLAYED     "ts_replayed"      /* a replica's replay */
+
 
 typedef struct {
     ngx_str_t            conninfo;       /* libpq connection string */
@@ -56,6 +67,8 @@ typedef struct {
                                             bounds the wait */
     ngx_msec_t           connect_timeout;
     ngx_msec_t           query_timeout;
+    ngx_atomic_t        *written;        /* NULL, or raised to the WAL end
+                                            after each write (once) */
 } ts_pg_pool_conf_t;
 
 
@@ -69,6 +82,8 @@ struct ts_pg_query_s {
     ngx_log_t           *log;
     ngx_uint_t           lane;           /* TS_PG_LANE_* */
     unsigned             once:1;         /* writes: never sent twice */
+    unsigned             replica:1;      /* a replica may answer it ... */
+    ts_pg_lsn_t          fence;          /* ... once it replayed this */
 
     /* set before done() is called; result is freed when done() returns */
     ngx_uint_t           rc;
@@ -81,6 +96,8 @@ struct ts_pg_query_s {
     ngx_event_t          timer;
     ngx_uint_t           slot;           /* in its connection's ring */
     ngx_msec_t           start;          /* when it was asked for */
+    ts_pg_pool_t        *primary;        /* on a replica: the fallback */
+    ts_pg_done_pt        caller_done;    /* on a replica: the caller's */
     unsigned             waiting:1;
     unsigned             retried:1;
 };
@@ -101,6 +118,22 @@ void ts_pg_query_cancel(ts_pg_query_t *q);
 
 /* the SQLSTATE of a failed query's result, or "" */
 const char *ts_pg_sqlstate(ts_pg_query_t *q);
+
+/* the pool's configuration */
+ts_pg_pool_conf_t *ts_pg_pool_conf(ts_pg_pool_t *pool);
+
+/* replica serves primary's queries marked replica (the same lane) */
+ngx_int_t ts_pg_pool_add_replica(ts_pg_pool_t *primary,
+    ts_pg_pool_t *replica, ngx_pool_t *pool);
+
+/* the replica of this pool replayed lsn (polled just now); 0: unusable */
+void ts_pg_pool_replayed(ts_pg_pool_t *replica, ts_pg_lsn_t lsn);
+
+/* ev is posted when a query finds this replica behind its fence */
+void ts_pg_pool_on_behind(ts_pg_pool_t *replica, ngx_event_t *ev);
+
+/* the number a TS_PG_WAL_LSN or TS_PG_REPLAYED row holds; 0: NULL, bad */
+ts_pg_lsn_t ts_pg_result_lsn(PGresult *res);
 
 
 #endif /* _TS_PG_H_INCLUDED_ */

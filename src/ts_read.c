@@ -15,6 +15,7 @@
 #include "ts_resource.h"
 #include "ts_read.h"
 #include "ts_cache.h"
+#include "ts_replica.h"
 
 
 #if (TS_LIMIT_MAX + 1 > TS_PAGE_ROWS)
@@ -178,6 +179,8 @@ static ngx_int_t
 ts_read_fill(ngx_http_request_t *r, void *data)
 {
     ts_read_ctx_t  *ctx = data;
+
+    ts_replica_read(r, &ctx->query);
 
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
         return ts_read_query_error(r, &ctx->query);

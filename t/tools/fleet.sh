@@ -2,8 +2,9 @@
 # t/tools/fleet.sh: a local fleet, the AWS shape on one machine.  N nginx
 # nodes, each running the shipped conf/tunesheap.dev.conf on a port of its
 # own (t/tools/devconf.pl), behind HAProxy standing in for the load
-# balancer (round robin, health check on /api/v1/health), one Postgres and
-# one Redis shared by all, audio in one media folder.  Like an AWS load
+# balancer (round robin, health check on /api/v1/health), one Postgres
+# (plus a streaming replica the nodes read from: tunesheap_postgres_replica)
+# and one Redis shared by all, audio in one media folder.  Like an AWS load
 # balancer, which is several machines, HAProxy runs as FLEET_LB processes
 # sharing the listening port (SO_REUSEPORT): each holds a client's
 # connection and one to a node, and 20,000 descriptors per process (this
@@ -31,7 +32,9 @@
 # FLEET_NODE_PORT (node K listens on this + K, 8100), FLEET_SLOTS (servers
 # HAProxy knows, 6: nodes started later join), FLEET_PG_DATA
 # ($FLEET_DIR/pg, the sample catalog is imported when empty), FLEET_PG_PORT
-# (5435), FLEET_REDIS_PORT (6391), FLEET_CPU (each node's CPU share in %
+# (5435), FLEET_REPLICA_PORT (the replica's, 5436; 0: no replica; its
+# data in $FLEET_PG_DATA-replica), FLEET_REDIS_PORT (6391),
+# FLEET_CPU (each node's CPU share in %
 # of one CPU, through the cgroup v1 cpu controller; empty: no limit),
 # FLEET_LB (HAProxy processes, 2; process I's statistics are on
 # FLEET_PORT + 10 + I), FLEET_EDGE_PORT (the caching proxy, FLEET_PORT + 1).
@@ -45,6 +48,7 @@ node_port=${FLEET_NODE_PORT:-8100}
 slots=${FLEET_SLOTS:-6}
 pg_data=${FLEET_PG_DATA:-$dir/pg}
 pg_port=${FLEET_PG_PORT:-5435}
+replica_port=${FLEET_REPLICA_PORT:-5436}
 redis_port=${FLEET_REDIS_PORT:-6391}
 cpu=${FLEET_CPU:-}
 lb=${FLEET_LB:-2}
@@ -66,7 +70,7 @@ node_start() {
     fi
     mkdir -p "$prefix/logs" "$prefix/tmp"
     t/tools/devconf.pl "$root" "$pg_port" "$redis_port" \
-        $((node_port + k)) >"$dir/node$k.conf"
+        $((node_port + k)) | replica_conf >"$dir/node$k.conf"
     if [ -n "$cpu" ]; then
         cg=$cgroups/tunesheap-fleet-node$k
         mkdir -p "$cg"
@@ -85,6 +89,16 @@ node_start() {
     done
     echo "fleet: node $k does not answer" >&2
     return 1
+}
+
+# the replica beside the primary in a node's configuration
+replica_conf() {
+    if [ "$replica_port" = 0 ]; then
+        cat
+        return
+    fi
+    sed "s|^\( *\)\(tunesheap_postgres \)|\1tunesheap_postgres_replica\
+ \"host=127.0.0.1 port=$replica_port dbname=tunesheap user=tunesheap\";\n\1\2|"
 }
 
 node_stop() {
@@ -225,6 +239,10 @@ start() {
             'SELECT count(*) FROM artists')" = 0 ]; then
         db/import.sh "$(db/pg.sh dsn "$pg_data")" db/sample-catalog.json >&2
     fi
+    if [ "$replica_port" != 0 ]; then
+        db/pg.sh replica "$pg_data-replica" "$pg_data" "$replica_port" \
+            >/dev/null 2>&1
+    fi
     db/redis.sh start "$dir/redis" "$redis_port" >/dev/null
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     for k in $(seq "$n"); do
@@ -254,6 +272,7 @@ stop() {
         node_stop "$k"
     done
     db/redis.sh stop "$dir/redis" >/dev/null 2>&1 || true
+    db/pg.sh stop "$pg_data-replica" >/dev/null 2>&1 || true
     db/pg.sh stop "$pg_data" >/dev/null 2>&1 || true
 }
 

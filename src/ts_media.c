@@ -48,7 +48,8 @@ typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
-    char                *params[6];
+    char                *params[7];
+    ngx_str_t            etag;        /* the song's, once written */
     time_t               expires;     /* of the signed link being followed */
     ngx_str_t            key;         /* the audio being recorded */
     ngx_str_t            path;        /* its file, until it is recorded */
@@ -111,23 +112,37 @@ static ts_media_type_t  ts_media_types[] = {
 #define TS_MEDIA_TYPES  "audio/mpeg, audio/ogg, audio/flac or audio/mp4"
 
 
-/* the old key comes back, so that its file can go once nothing needs it */
+/*
+ * The old key comes back, so that its file can go once nothing needs it,
+ * with the song's new ETag; a song found but whose ETag is not one
+ * If-Match lists ($7, $2; NULL: none) comes back with neither, unchanged.
+ */
 const char  ts_media_setup[] =
     "PREPARE ts_media_get (bigint) AS"
     " SELECT audio_key, audio_type FROM songs WHERE id = $1;"
-    "PREPARE ts_media_set (bigint, text, text, bigint, integer, integer) AS"
-    " WITH old AS (SELECT id, audio_key FROM songs WHERE id = $1"
-    " FOR UPDATE)"
-    " UPDATE songs s SET audio_key = $2, audio_type = $3, audio_size = $4,"
-    " audio_bitrate_kbps = nullif($5, 0), audio_duration_ms = nullif($6, 0)"
-    " FROM old WHERE s.id = old.id RETURNING old.audio_key;"
-    "PREPARE ts_media_clear (bigint) AS"
-    " WITH old AS (SELECT id, audio_key FROM songs WHERE id = $1"
-    " FOR UPDATE)"
-    " UPDATE songs s SET audio_key = NULL, audio_type = NULL,"
+    "PREPARE ts_media_set (bigint, text, text, bigint, integer, integer,"
+    " text[]) AS"
+    " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
+    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " FOR UPDATE),"
+    " w AS (UPDATE songs s SET audio_key = $2, audio_type = $3,"
+    " audio_size = $4, audio_bitrate_kbps = nullif($5, 0),"
+    " audio_duration_ms = nullif($6, 0)"
+    " FROM old WHERE s.id = old.old_id"
+    " AND ($7::text[] IS NULL OR old.old_etag = ANY ($7::text[]))"
+    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;"
+    "PREPARE ts_media_clear (bigint, text[]) AS"
+    " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
+    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " FOR UPDATE),"
+    " w AS (UPDATE songs s SET audio_key = NULL, audio_type = NULL,"
     " audio_size = NULL, audio_bitrate_kbps = NULL,"
     " audio_duration_ms = NULL"
-    " FROM old WHERE s.id = old.id RETURNING old.audio_key;";
+    " FROM old WHERE s.id = old.old_id"
+    " AND ($2::text[] IS NULL OR old.old_etag = ANY ($2::text[]))"
+    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;";
 
 
 void
@@ -435,7 +450,8 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
 
     case ts_route_audio:
         if (r->method == NGX_HTTP_DELETE) {
-            return ts_media_query(ctx, "ts_media_clear", 1, 0);
+            ctx->params[1] = (char *) ts_write_if_match(r);
+            return ts_media_query(ctx, "ts_media_clear", 2, 0);
         }
 
         if (mc->s3) {
@@ -874,7 +890,9 @@ ts_media_record(ts_media_ctx_t *ctx)
     p = ngx_sprintf(p, "%L", ctx->duration);
     *p = '\0';
 
-    return ts_media_query(ctx, "ts_media_set", 6, 1);
+    ctx->params[6] = (char *) ts_write_if_match(r);
+
+    return ts_media_query(ctx, "ts_media_set", 7, 1);
 }
 
 
@@ -1122,6 +1140,25 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
 
     r = ctx->request;
 
+    if (PQnfields(res) != 2) {
+        ts_media_forget(ctx);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQgetisnull(res, 0, 1)) {
+        /* found, not written: If-Match did not match; the file goes */
+        ts_media_forget(ctx);
+        return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                  "song %V has changed: If-Match does not "
+                                  "match its ETag", &ctx->route.id);
+    }
+
+    if (ts_http_etag(r, (u_char *) PQgetvalue(res, 0, 1), &ctx->etag)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* recorded: the new file is the song's now */
     ngx_str_null(&ctx->path);
 
@@ -1161,6 +1198,14 @@ ts_media_respond(ngx_http_request_t *r)
         r->headers_out.status = NGX_HTTP_NO_CONTENT;
         r->headers_out.content_length_n = -1;
         r->header_only = 1;
+
+        if (ts_http_header(r, "ETag", &ctx->etag, &r->headers_out.etag)
+            != NGX_OK)
+        {
+            ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
         ts_http_finish(r, ngx_http_send_header(r));
         return;
     }
@@ -1194,7 +1239,8 @@ ts_media_respond(ngx_http_request_t *r)
 
     ts_json_output(g, &body);
 
-    rc = ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+    /* the song's new ETag, for the next If-Match */
+    rc = ts_http_send_json(r, NGX_HTTP_OK, &body, &ctx->etag);
 
     ts_http_finish(r, rc);
 }

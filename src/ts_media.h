@@ -39,6 +39,17 @@
     "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
     ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
 
+/*
+ * A song's ETag as ts_resource.c computes it (ts_sql_etag(): the names,
+ * then the row of what the API shows), for If-Match on its audio; a
+ * column added to songs is added here too (t/130-media.t checks it).
+ */
+#define TS_MEDIA_SONG_ETAG_SQL                                               \
+    "md5('songs(id,album_id,artist_id,title,track_number,duration_ms,"       \
+    "audio,stream_url)' || ROW(id, album_id, artist_id, title, "             \
+    "track_number, duration_ms, " TS_MEDIA_AUDIO_SQL ", "                    \
+    TS_MEDIA_STREAM_SQL ")::text)"
+
 
 typedef struct {
     ngx_str_t            root;          /* local files; empty: none */

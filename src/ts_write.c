@@ -70,7 +70,6 @@ static ngx_int_t ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_location(ts_write_ctx_t *ctx, PGresult *res,
     int col);
-static const char *ts_write_if_match(ngx_http_request_t *r);
 static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
 static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
 static ngx_int_t ts_write_date(u_char *p, size_t len);
@@ -1060,7 +1059,7 @@ ts_write_location(ts_write_ctx_t *ctx, PGresult *res, int col)
  * there is none or it is "*" (the item must exist, as it must anyway).
  * Weak tags never match strongly, so they are left out.
  */
-static const char *
+const char *
 ts_write_if_match(ngx_http_request_t *r)
 {
     u_char           *p, *end, *arr, *a;

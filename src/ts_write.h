@@ -32,5 +32,11 @@ ngx_int_t ts_write_read_json(ngx_http_request_t *r,
 /* the body read, parsed; NULL when *rc was answered (400, 413, 500) */
 yajl_val ts_write_json(ngx_http_request_t *r, ngx_int_t *rc);
 
+/*
+ * If-Match as a text[] parameter of the strong tags it lists, or NULL
+ * (none, or "*")
+ */
+const char *ts_write_if_match(ngx_http_request_t *r);
+
 
 #endif /* _TS_WRITE_H_INCLUDED_ */

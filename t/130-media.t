@@ -500,7 +500,51 @@ $::Key
 
 
 
-=== TEST 30: nothing is left: no audio recorded, no file kept
+=== TEST 30: If-Match on the audio: the song's ETag or a 412, and nothing kept
+The song's ETag is the one its GET gives (the statement computes it as
+ts_resource.c does); a PUT or DELETE with another answers 412 and leaves
+the song and the media root as they were.
+--- init
+my $W = "Bearer tsk_test_writer";
+my ($st, $h) = Tunesheap::Test::http(GET => "/api/v1/songs/2");
+my $e0 = $h->{etag};
+Test::More::like($e0, qr/^"[0-9a-f]{32}"$/, "the song's ETag");
+my $files = main::media_files();
+my $body;
+($st, $h, $body) = Tunesheap::Test::http(PUT => "/api/v1/songs/2/audio",
+    headers => { Authorization => $W, 'If-Match' => '"' . ('0' x 32) . '"' },
+    body => $::Tone);
+Test::More::is($st, 412, "another ETag: 412");
+Test::More::is($body, qq({"error":{"status":412,"message":"song 2 has changed: If-Match does not match its ETag"}}\n), "saying why");
+Test::More::is(main::media_files(), $files, "the upload's file is gone");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE id = 2 AND audio_key IS NULL"), 1, "the song has no audio still");
+($st, $h) = Tunesheap::Test::http(PUT => "/api/v1/songs/2/audio",
+    headers => { Authorization => $W, 'If-Match' => "W/$e0" }, body => $::Tone);
+Test::More::is($st, 412, "a weak tag never matches");
+($st, $h, $body) = Tunesheap::Test::http(PUT => "/api/v1/songs/2/audio",
+    headers => { Authorization => $W, 'If-Match' => qq("x", $e0) }, body => $::Tone);
+Test::More::is($st, 200, "its ETag among others: recorded");
+my $e1 = $h->{etag};
+Test::More::like($e1, qr/^"[0-9a-f]{32}"$/, "with the song's new ETag");
+Test::More::isnt($e1, $e0, "another one");
+($st, $h) = Tunesheap::Test::http(GET => "/api/v1/songs/2");
+Test::More::is($h->{etag}, $e1, "the one a GET gives now");
+($st) = Tunesheap::Test::http(PUT => "/api/v1/songs/2/audio",
+    headers => { Authorization => $W, 'If-Match' => $e0 }, body => $::Tone);
+Test::More::is($st, 412, "the old ETag: 412");
+($st) = Tunesheap::Test::http(DELETE => "/api/v1/songs/2/audio",
+    headers => { Authorization => $W, 'If-Match' => $e0 });
+Test::More::is($st, 412, "DELETE with the old ETag: 412");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE id = 2 AND audio_key IS NOT NULL"), 1, "the audio stays");
+--- request
+DELETE /api/v1/songs/2/audio
+--- more_headers eval
+"$::Key\nIf-Match: *"
+--- error_code: 204
+
+
+
+=== TEST 31: nothing is left: no audio recorded, no file kept
 --- init
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE audio_key IS NOT NULL"), 0, "no audio recorded");
 Test::More::is(main::media_files(), 0, "the media root is empty");

@@ -411,6 +411,10 @@ ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tunesheap_postconfiguration(ngx_conf_t *cf)
 {
+    if (ts_write_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ts_auth_init(cf);
 }
 

@@ -65,6 +65,9 @@ typedef struct {
     void                *cache;     /* its cache lookup, for the answer */
     ts_pg_lsn_t          fence;     /* the WAL position its answer needs */
     unsigned             fenced:1;  /* fence is known (ts_replica.c) */
+    size_t               json_max;  /* a chunked JSON body's limit, counted
+                                       as it arrives (ts_write.c); 0: none */
+    unsigned             json_over:1;
 } ts_request_ctx_t;
 
 

@@ -48,6 +48,8 @@ typedef struct {
 } ts_write_ctx_t;
 
 
+static ngx_int_t ts_write_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);
 static void ts_write_body_handler(ngx_http_request_t *r);
 static ngx_int_t ts_write_body(ts_write_ctx_t *ctx);
@@ -75,6 +77,9 @@ static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
 static ngx_int_t ts_write_date(u_char *p, size_t len);
 static size_t ts_write_chars(u_char *p, size_t len);
 
+
+
+static ngx_http_request_body_filter_pt  ts_write_next_body_filter;
 
 ngx_int_t
 ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
@@ -137,8 +142,9 @@ ngx_int_t
 ts_write_read_json(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler)
 {
-    ngx_int_t       rc;
-    ts_loc_conf_t  *tlcf;
+    ngx_int_t          rc;
+    ts_loc_conf_t     *tlcf;
+    ts_request_ctx_t  *rctx;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
@@ -161,6 +167,16 @@ ts_write_read_json(ngx_http_request_t *r,
                                   tlcf->max_body);
     }
 
+    /* a chunked body has no length to refuse: it is counted as it comes */
+    if (r->headers_in.chunked) {
+        rctx = ts_request_ctx(r);
+        if (rctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rctx->json_max = tlcf->max_body;
+    }
+
     rc = ngx_http_read_client_request_body(r, handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -168,6 +184,85 @@ ts_write_read_json(ngx_http_request_t *r,
     }
 
     return NGX_DONE;
+}
+
+
+ngx_int_t
+ts_write_init(ngx_conf_t *cf)
+{
+    ts_write_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ts_write_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A chunked JSON body is counted as nginx decodes it (the location's
+ * client_max_body_size is the audio's, 60 MB): once what arrived, with
+ * the rest of the chunk being read, is past the limit, the reading ends
+ * there, as if the body were whole, and ts_write_json() answers 413.
+ * What the client still sends is never read: the connection is not kept,
+ * and nginx's lingering close lets the client see the answer.
+ */
+static ngx_int_t
+ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                     got;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl, last;
+    ts_request_ctx_t         *rctx;
+    ngx_http_request_body_t  *rb;
+
+    rctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
+    rb = r->request_body;
+
+    if (rctx == NULL || rctx->json_max == 0 || rb == NULL
+        || !r->headers_in.chunked)
+    {
+        return ts_write_next_body_filter(r, in);
+    }
+
+    if (rctx->json_over) {
+        /* nothing more is taken */
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+        }
+
+        return NGX_OK;
+    }
+
+    /* decoded so far, and what the chunk being read still announces */
+    got = r->headers_in.content_length_n;
+
+    if (rb->chunked) {
+        got += rb->chunked->size;
+    }
+
+    if (got <= (off_t) rctx->json_max) {
+        return ts_write_next_body_filter(r, in);
+    }
+
+    rctx->json_over = 1;
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = 1;
+    last.buf = b;
+    last.next = NULL;
+
+    rb->rest = 0;
+    r->keepalive = 0;
+    r->lingering_close = 1;
+
+    return ts_write_next_body_filter(r, &last);
 }
 
 
@@ -300,19 +395,22 @@ ts_write_body(ts_write_ctx_t *ctx)
 yajl_val
 ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
 {
-    yajl_val        tree;
-    ngx_str_t       text;
-    const char     *err;
-    ts_loc_conf_t  *tlcf;
+    yajl_val           tree;
+    ngx_str_t          text;
+    const char        *err;
+    ts_loc_conf_t     *tlcf;
+    ts_request_ctx_t  *rctx;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (ts_write_read_body(r, &text) != NGX_OK) {
+    rctx = ts_request_ctx(r);
+
+    if (rctx == NULL || ts_write_read_body(r, &text) != NGX_OK) {
         *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NULL;
     }
 
-    if (text.len > tlcf->max_body) {
+    if (rctx->json_over || text.len > tlcf->max_body) {
         *rc = ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                  "the body is larger than %uz bytes",
                                  tlcf->max_body);

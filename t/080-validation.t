@@ -269,3 +269,45 @@ body that passes answers 404 and nothing is written.
  qr/^\{"error":\{"status":404,/]
 --- no_error_log
 [error]
+
+
+=== TEST 15: a chunked body is counted as it arrives: a 413 before its end
+The API's location takes audio too (client_max_body_size 60m): the
+64 KB JSON limit used to apply only once the whole body had been read.
+Neither body here ends; the answer comes anyway, and the connection
+closes.
+--- config eval
+Tunesheap::Test::media_config()
+--- init
+use IO::Socket::INET;
+my $head = "POST /api/v1/artists HTTP/1.1\r\nHost: localhost\r\n"
+    . "Authorization: Bearer tsk_test_writer\r\nContent-Type: application/json\r\n"
+    . "Transfer-Encoding: chunked\r\n\r\n";
+my $json = qq({"error":{"status":413,"message":"the body is larger than 65536 bytes"}}\n);
+for my $case (["17 chunks of 4 KB", join('', map { sprintf("1000\r\n%s\r\n", 'x' x 4096) } 1 .. 17)],
+              ["a chunk that announces 50 MB", "3000000\r\n" . ('x' x 100)]) {
+    my ($name, $body) = @$case;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => Tunesheap::Test::server_port(),
+                                  Timeout => 5) or die "connect: $!";
+    print $s $head, $body;
+    my $got = '';
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 5;
+        while (1) {
+            my $n = sysread($s, my $buf, 65536);
+            last unless $n;
+            $got .= $buf;
+        }
+        alarm 0;
+    };
+    alarm 0;
+    Test::More::is($@, '', "$name: answered without the rest, and closed");
+    Test::More::like($got, qr{^HTTP/1\.1 413 }, "$name: 413");
+    Test::More::like($got, qr{\r\n\r\n\Q$json\E$}, "$name: the JSON error");
+    close $s;
+}
+--- request
+GET /api/v1/artists/5
+--- error_code: 200

@@ -220,7 +220,7 @@ ts_audio_mp3(ngx_fd_t fd, u_char *buf, size_t n, off_t start, off_t size,
     u_char                 v1[3];
     ssize_t                got;
     uint32_t               flags;
-    uint64_t               audio, frames, bytes;
+    uint64_t               audio, frames, bytes, claimed;
     ngx_uint_t             vbr;
     ts_audio_mp3_frame_t   f, next;
 
@@ -289,6 +289,23 @@ ts_audio_mp3(ngx_fd_t fd, u_char *buf, size_t n, off_t start, off_t size,
         vbr = 1;
         bytes = ts_audio_be32(p + 36 + 10);
         frames = ts_audio_be32(p + 36 + 14);
+    }
+
+    /*
+     * A file cut short still has its first frame's counts: the bytes, or
+     * for a constant bit rate the frames (each at least a frame without
+     * padding).  Past two frames of slack, the stream is not all there.
+     */
+    claimed = bytes;
+
+    if (claimed == 0 && frames && !vbr) {
+        claimed = frames * (f.length - ((p[2] >> 1) & 1));
+    }
+
+    info->stream_size = audio;
+
+    if (claimed > audio + 2 * f.length) {
+        info->claimed_size = claimed;
     }
 
     /* the audio bytes a VBR header counts, if they are believable */

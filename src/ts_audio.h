@@ -24,6 +24,11 @@ typedef struct {
     ngx_uint_t   bitrate_kbps;   /* average; 0: unknown */
     ngx_uint_t   sample_rate;    /* Hz; Opus always 48000 */
     ngx_uint_t   channels;
+    off_t        stream_size;    /* bytes of audio the file holds */
+    off_t        claimed_size;   /* bytes its header counts, when it counts
+                                    them and the file holds fewer: a cut
+                                    file, whose duration would be a lie;
+                                    0: whole, or not told */
 } ts_audio_info_t;
 
 

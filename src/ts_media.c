@@ -684,6 +684,14 @@ ts_media_store(ts_media_ctx_t *ctx)
                                   "M4A (AAC)");
     }
 
+    if (info.claimed_size) {
+        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                  "the audio is cut short: its header counts "
+                                  "%O bytes of %V, the file holds %O",
+                                  info.claimed_size, &info.format,
+                                  info.stream_size);
+    }
+
     if (ts_media_name(ctx, "", &info.extension) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

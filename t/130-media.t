@@ -285,7 +285,39 @@ $main::Before = main::audio_file(1);
 
 
 
-=== TEST 17: the rejected uploads left nothing behind
+=== TEST 17: a cut MP3 is a 422: its header's counts say how much is missing
+LAME's first frame counts the stream's bytes (VBR and CBR alike); a file
+cut short used to be taken with the whole song's duration.
+--- init
+for my $file (qw(tone.mp3 vbr.mp3 id3.mp3)) {
+    my $bytes = Tunesheap::Test::slurp("$::Audio/$file");
+    my $half = substr($bytes, 0, int(length($bytes) / 2));
+    my ($st, $h, $body) = Tunesheap::Test::http(PUT => "/api/v1/songs/1/audio",
+        headers => { Authorization => "Bearer tsk_test_writer" }, body => $half);
+    Test::More::is($st, 422, "half of $file: 422");
+    Test::More::like($body, qr/^\{"error":\{"status":422,"message":"the audio is cut short: its header counts \d+ bytes of mp3, the file holds \d+"\}\}$/,
+                     "half of $file: saying so");
+    my ($claimed, $holds) = $body =~ /counts (\d+) bytes of mp3, the file holds (\d+)/;
+    Test::More::cmp_ok($claimed, '>', $holds + 2 * 417, "half of $file: counts more than it holds");
+}
+# cut by less than two frames: the same song, give or take 50 ms
+my $tone = Tunesheap::Test::slurp("$::Audio/vbr.mp3");
+my ($st) = Tunesheap::Test::http(PUT => "/api/v1/songs/1/audio",
+    headers => { Authorization => "Bearer tsk_test_writer" },
+    body => substr($tone, 0, length($tone) - 100));
+Test::More::is($st, 200, "vbr.mp3 short of 100 bytes is taken");
+($st) = Tunesheap::Test::http(PUT => "/api/v1/songs/1/audio",
+    headers => { Authorization => "Bearer tsk_test_writer" }, body => $::Tone);
+Test::More::is($st, 200, "tone.mp3 back");
+$main::Before = main::audio_file(1);
+--- request
+GET /api/v1/songs/1
+--- error_code: 200
+--- response_body_like: "audio":\{"content_type":"audio/mpeg","size":\d+,"bitrate_kbps":128,"duration_ms":3030\}
+
+
+
+=== TEST 18: the rejected uploads left nothing behind
 --- init
 Test::More::is(main::audio_file(1), $main::Before, "the song's audio is the same");
 Test::More::is(Tunesheap::Test::slurp($main::Before), $::Tone, "and so is its file");
@@ -298,7 +330,7 @@ $::Tone
 
 
 
-=== TEST 18: an empty body is a 400; too large a one a 413, before reading it
+=== TEST 19: an empty body is a 400; too large a one a 413, before reading it
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 --- request eval
@@ -313,7 +345,7 @@ Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 
 
 
-=== TEST 19: a chunked body past the limit is a 413 too, and leaves nothing
+=== TEST 20: a chunked body past the limit is a 413 too, and leaves nothing
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_media_max_size 1k;")
 --- raw_request eval
@@ -329,7 +361,7 @@ Test::More::is(main::media_files(), 1, "still one file in the media root");
 
 
 
-=== TEST 20: uploads need a key with the write scope
+=== TEST 21: uploads need a key with the write scope
 --- request eval
 ["PUT /api/v1/songs/1/audio\n$::Tone", "PUT /api/v1/songs/1/audio\n$::Tone",
  "DELETE /api/v1/songs/1/audio"]
@@ -340,7 +372,7 @@ Test::More::is(main::media_files(), 1, "still one file in the media root");
 
 
 
-=== TEST 21: every accepted format, with the metadata its bytes give
+=== TEST 22: every accepted format, with the metadata its bytes give
 Sent from here: a request section would lose a file's last newline.
 --- init
 for (["tone.ogg", "audio/ogg", 3000, 0], ["tone.opus", "audio/ogg", 3000, 0],
@@ -368,7 +400,7 @@ GET /api/v1/songs/3
 
 
 
-=== TEST 22: a link to replaced audio plays the audio that replaced it
+=== TEST 23: a link to replaced audio plays the audio that replaced it
 --- init
 my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/3");
 my ($url) = $body =~ /"stream_url":"([^"]+)"/;
@@ -388,7 +420,7 @@ GET /api/v1/songs/3
 
 
 
-=== TEST 23: each replacement removed the file before it
+=== TEST 24: each replacement removed the file before it
 --- init
 Test::More::is(main::media_files(), 2, "songs 1 and 3: two files");
 Test::More::like(main::audio_file(3), qr{/3-[0-9a-f]{16}\.mp3$}, "the last upload's");
@@ -400,7 +432,7 @@ Tunesheap::Test::slurp("$::Audio/id3.mp3")
 
 
 
-=== TEST 24: under tunesheap_auth_read a signed link needs no key; the rest do
+=== TEST 25: under tunesheap_auth_read a signed link needs no key; the rest do
 Players cannot send keys: the link's signature is what lets them in.
 --- config eval
 Tunesheap::Test::media_config(extra => "tunesheap_auth_read on;")
@@ -412,7 +444,7 @@ Tunesheap::Test::media_config(extra => "tunesheap_auth_read on;")
 
 
 
-=== TEST 25: a listener of the old file hears all of it while it is replaced
+=== TEST 26: a listener of the old file hears all of it while it is replaced
 The file is sent at 200 KB/s; halfway through, new audio replaces it.
 --- config eval
 Tunesheap::Test::media_config(media_extra => "limit_rate 200k;")
@@ -443,7 +475,7 @@ $::Tone
 
 
 
-=== TEST 26: DELETE removes the audio and its file; again, a 404
+=== TEST 27: DELETE removes the audio and its file; again, a 404
 --- request eval
 ["DELETE /api/v1/songs/4/audio", "GET /api/v1/songs/4", "DELETE /api/v1/songs/4/audio",
  "DELETE /api/v1/songs/999/audio"]
@@ -458,7 +490,7 @@ $::Key
 
 
 
-=== TEST 27: other methods, and S3's upload routes, are refused clearly
+=== TEST 28: other methods, and S3's upload routes, are refused clearly
 --- request eval
 ["POST /api/v1/songs/1/audio", "PUT /api/v1/songs/1/stream",
  "POST /api/v1/songs/1/upload", "GET /api/v1/artists/4/stream"]
@@ -471,7 +503,7 @@ $::Key
 
 
 
-=== TEST 28: a location without media keeps no audio
+=== TEST 29: a location without media keeps no audio
 --- config
 location /api/v1/ { tunesheap_api; }
 --- request eval
@@ -484,7 +516,7 @@ location /api/v1/ { tunesheap_api; }
 
 
 
-=== TEST 29: a write through the cache is seen at once
+=== TEST 30: a write through the cache is seen at once
 --- http_config eval
 Tunesheap::Test::cached_config()
 --- request eval
@@ -500,7 +532,7 @@ $::Key
 
 
 
-=== TEST 30: If-Match on the audio: the song's ETag or a 412, and nothing kept
+=== TEST 31: If-Match on the audio: the song's ETag or a 412, and nothing kept
 The song's ETag is the one its GET gives (the statement computes it as
 ts_resource.c does); a PUT or DELETE with another answers 412 and leaves
 the song and the media root as they were.
@@ -544,7 +576,7 @@ DELETE /api/v1/songs/2/audio
 
 
 
-=== TEST 31: nothing is left: no audio recorded, no file kept
+=== TEST 32: nothing is left: no audio recorded, no file kept
 --- init
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM songs WHERE audio_key IS NOT NULL"), 0, "no audio recorded");
 Test::More::is(main::media_files(), 0, "the media root is empty");

@@ -43,6 +43,23 @@ CREATE TABLE IF NOT EXISTS songs (
     duration_ms  integer
 );
 
+-- A song's album is by the song's artist: (album_id, artist_id) must be an
+-- album's (id, artist_id).  An album given another artist takes its songs
+-- along (the API bumps songs with albums).  A write breaking it is a 422
+-- naming both ids (ts_write_conflict() knows the constraint by name).
+CREATE UNIQUE INDEX IF NOT EXISTS albums_id_artist_key
+    ON albums (id, artist_id);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conname = 'songs_album_artist_fkey') THEN
+        ALTER TABLE songs ADD CONSTRAINT songs_album_artist_fkey
+            FOREIGN KEY (album_id, artist_id)
+            REFERENCES albums (id, artist_id) ON UPDATE CASCADE;
+    END IF;
+END
+$$;
+
 -- A song's audio: the object's key under the media root (or in the S3
 -- bucket), never a name a client chose, and what the upload's bytes said.
 ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_key text;

@@ -51,6 +51,7 @@ typedef struct {
 static ngx_int_t ts_write_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);
+static ngx_uint_t ts_write_touched(ts_write_ctx_t *ctx);
 static void ts_write_body_handler(ngx_http_request_t *r);
 static ngx_int_t ts_write_body(ts_write_ctx_t *ctx);
 static ngx_int_t ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text);
@@ -894,9 +895,7 @@ ts_write_done(ts_pg_query_t *q)
          * it may have been done: what it touches is made unreachable in
          * the cache before the client hears of its fate (and retries)
          */
-        ts_cache_invalidate(r, (ngx_uint_t) 1
-                               << (ctx->route.resource - ts_resources),
-                            ts_write_fate_unknown);
+        ts_cache_invalidate(r, ts_write_touched(ctx), ts_write_fate_unknown);
         return;
 
     } else if (q->rc != TS_PG_OK) {
@@ -944,9 +943,7 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
     r = ctx->request;
 
     if (rc == NGX_AGAIN) {
-        ts_cache_invalidate(r, (ngx_uint_t) 1
-                               << (ctx->route.resource - ts_resources),
-                            ts_write_respond);
+        ts_cache_invalidate(r, ts_write_touched(ctx), ts_write_respond);
         return;
     }
 
@@ -1088,11 +1085,38 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
 }
 
 
+/*
+ * The resources a write changes, for the cache: its own, and an album's
+ * songs too (songs_album_artist_fkey moves them with their album's
+ * artist)
+ */
+static ngx_uint_t
+ts_write_touched(ts_write_ctx_t *ctx)
+{
+    ngx_uint_t      i, mask;
+    ts_resource_t  *rs;
+
+    rs = ctx->route.resource;
+    mask = (ngx_uint_t) 1 << (rs - ts_resources);
+
+    if (ngx_strcmp(rs->table, "albums") == 0) {
+        for (i = 0; i < ts_nresources; i++) {
+            if (ngx_strcmp(ts_resources[i].table, "songs") == 0) {
+                mask |= (ngx_uint_t) 1 << i;
+            }
+        }
+    }
+
+    return mask;
+}
+
+
 /* a foreign key said no: a delete of a parent, or a reference just gone */
 static ngx_int_t
 ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res)
 {
-    char                *table;
+    char                *table, *constraint, *detail;
+    int64_t              album, artist;
     ngx_str_t            field;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
@@ -1100,6 +1124,30 @@ ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res)
     r = ctx->request;
     rs = ctx->route.resource;
     table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+    constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+    /*
+     * A song's album is by the song's artist (db/schema.sql): "Key
+     * (album_id, artist_id)=(3, 5) is not present in table "albums"."
+     */
+    if (r->method != NGX_HTTP_DELETE && constraint && detail
+        && ngx_strcmp(constraint, "songs_album_artist_fkey") == 0
+        && sscanf(detail, "Key (album_id, artist_id)=(%" SCNd64 ", %"
+                  SCNd64 ")", &album, &artist) == 2)
+    {
+        ngx_str_set(&field, "album_id");
+
+        if (ts_write_problem(ctx, &field, "album %L is not by artist %L: "
+                             "a song's album_id and artist_id must agree",
+                             album, artist)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_write_send_problems(ctx);
+    }
 
     if (r->method == NGX_HTTP_DELETE) {
         return ts_http_send_error(r, NGX_HTTP_CONFLICT,

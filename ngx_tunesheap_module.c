@@ -404,6 +404,10 @@ ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
 
     var->get_handler = ts_cache_variable;
 
+    if (ts_media_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ts_auth_add_variables(cf);
 }
 

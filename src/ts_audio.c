@@ -123,6 +123,13 @@ static ngx_uint_t ts_audio_kbps(uint64_t bytes, ngx_uint_t ms);
 
 static u_char  ts_audio_buf[TS_AUDIO_BUF_SIZE];
 
+/* what ts_audio_read() reads from when it has no file (fd is invalid) */
+static ts_audio_piece_t  *ts_audio_pieces;
+static ngx_uint_t         ts_audio_npieces;
+static off_t              ts_audio_size;
+static off_t              ts_audio_want;
+static size_t             ts_audio_want_len;
+
 /* Layer III, by MPEG-1 or not, then the header's index */
 static ngx_uint_t  ts_audio_mp3_kbps[2][16] = {
     { 0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0 },
@@ -136,6 +143,30 @@ static ngx_uint_t  ts_audio_mp3_rates[4][4] = {
     { 22050, 24000, 16000, 0 },
     { 44100, 48000, 32000, 0 }
 };
+
+
+ngx_int_t
+ts_audio_probe_pieces(ts_audio_piece_t *pieces, ngx_uint_t n, off_t size,
+    ts_audio_info_t *info, off_t *want, size_t *want_len, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    ts_audio_pieces = pieces;
+    ts_audio_npieces = n;
+    ts_audio_size = size;
+
+    rc = ts_audio_probe(NGX_INVALID_FILE, size, info, log);
+
+    ts_audio_pieces = NULL;
+    ts_audio_npieces = 0;
+
+    if (rc == NGX_AGAIN) {
+        *want = ts_audio_want;
+        *want_len = ts_audio_want_len;
+    }
+
+    return rc;
+}
 
 
 ngx_int_t
@@ -160,8 +191,8 @@ ts_audio_probe(ngx_fd_t fd, off_t size, ts_audio_info_t *info,
 
     for (i = 0; /* void */; i++) {
         n = ts_audio_read(fd, ts_audio_buf, TS_AUDIO_BUF_SIZE, start, log);
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
+        if (n == NGX_ERROR || n == NGX_AGAIN) {
+            return n;
         }
 
         tag = ts_audio_id3_size(ts_audio_buf, n);
@@ -252,8 +283,8 @@ ts_audio_mp3(ngx_fd_t fd, u_char *buf, size_t n, off_t start, off_t size,
     /* an ID3v1 tag at the end is not audio */
     if (audio > 128 + f.length) {
         got = ts_audio_read(fd, v1, 3, size - 128, log);
-        if (got == NGX_ERROR) {
-            return NGX_ERROR;
+        if (got == NGX_ERROR || got == NGX_AGAIN) {
+            return got;
         }
 
         if (got == 3 && ngx_memcmp(v1, "TAG", 3) == 0) {
@@ -461,8 +492,8 @@ ts_audio_ogg(ngx_fd_t fd, u_char *buf, size_t n, off_t size,
     }
 
     rc = ts_audio_ogg_last(fd, buf, size, serial, &granule, log);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+    if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+        return rc;
     }
 
     /* the last granule position counts samples, Opus' pre-skip included */
@@ -490,8 +521,8 @@ ts_audio_ogg_last(ngx_fd_t fd, u_char *buf, off_t size, uint32_t serial,
     offset = (size > TS_AUDIO_BUF_SIZE) ? size - TS_AUDIO_BUF_SIZE : 0;
 
     n = ts_audio_read(fd, buf, size - offset, offset, log);
-    if (n == NGX_ERROR) {
-        return NGX_ERROR;
+    if (n == NGX_ERROR || n == NGX_AGAIN) {
+        return n;
     }
 
     if (n < 27) {
@@ -652,8 +683,8 @@ ts_audio_mp4_walk(ts_audio_mp4_t *mp4, uint32_t parent, off_t start,
         n = ts_audio_read(mp4->fd, buf,
                           ngx_min((off_t) sizeof(buf), end - offset),
                           offset, mp4->log);
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
+        if (n == NGX_ERROR || n == NGX_AGAIN) {
+            return n;
         }
 
         if (n < 8) {
@@ -937,8 +968,37 @@ static ssize_t
 ts_audio_read(ngx_fd_t fd, u_char *buf, size_t len, off_t offset,
     ngx_log_t *log)
 {
-    size_t   done;
-    ssize_t  n;
+    off_t              end;
+    size_t             done;
+    ssize_t            n;
+    ngx_uint_t         i;
+    ts_audio_piece_t  *pc;
+
+    if (fd == NGX_INVALID_FILE) {
+        /* as pread() would: what there is up to the end of the file */
+        if (offset >= ts_audio_size) {
+            return 0;
+        }
+
+        end = ngx_min(offset + (off_t) len, ts_audio_size);
+
+        for (i = 0; i < ts_audio_npieces; i++) {
+            pc = &ts_audio_pieces[i];
+
+            if (pc->offset <= offset
+                && end <= pc->offset + (off_t) pc->len)
+            {
+                ngx_memcpy(buf, pc->data + (offset - pc->offset),
+                           (size_t) (end - offset));
+                return (ssize_t) (end - offset);
+            }
+        }
+
+        ts_audio_want = offset;
+        ts_audio_want_len = (size_t) (end - offset);
+
+        return NGX_AGAIN;
+    }
 
     for (done = 0; done < len; done += n) {
         n = pread(fd, buf + done, len - done, offset + done);

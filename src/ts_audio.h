@@ -42,4 +42,21 @@ ngx_int_t ts_audio_probe(ngx_fd_t fd, off_t size, ts_audio_info_t *info,
     ngx_log_t *log);
 
 
+/* bytes of a file from offset on, as a ranged GET of it gave them */
+typedef struct {
+    off_t        offset;
+    size_t       len;
+    u_char      *data;
+} ts_audio_piece_t;
+
+/*
+ * The same probe over the pieces of a file known so far (an S3 object's
+ * ranges): NGX_AGAIN when it needs bytes no piece holds, *want and
+ * *want_len then say which (the call is repeated with them added).
+ */
+ngx_int_t ts_audio_probe_pieces(ts_audio_piece_t *pieces, ngx_uint_t n,
+    off_t size, ts_audio_info_t *info, off_t *want, size_t *want_len,
+    ngx_log_t *log);
+
+
 #endif /* _TS_AUDIO_H_INCLUDED_ */

@@ -68,6 +68,8 @@ typedef struct {
     size_t               json_max;  /* a chunked JSON body's limit, counted
                                        as it arrives (ts_write.c); 0: none */
     unsigned             json_over:1;
+    void                *s3;        /* an S3 check's subrequest: its media
+                                       request (ts_media.c) */
 } ts_request_ctx_t;
 
 

@@ -60,8 +60,8 @@ static void ts_cloudfront_free_key(void *data);
 
 ngx_int_t
 ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
-    ngx_str_t *key, ngx_str_t *content_type, time_t now, ngx_uint_t expires,
-    ngx_str_t *url)
+    ngx_str_t *key, ngx_str_t *content_type, off_t length, time_t now,
+    ngx_uint_t expires, ngx_str_t *url)
 {
     u_char       *p, *last;
     u_char        date[sizeof("20231114T221320Z")];
@@ -151,11 +151,24 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
             return rc;
         }
 
+    } else {
+        ngx_str_null(&ctype);
+    }
+
+    /* the headers signed, sorted: content-length, content-type, host */
+    if (length >= 0 && ctype.len) {
+        ngx_str_set(&signed_headers, "content-length;content-type;host");
+        ngx_str_set(&esigned, "content-length%3Bcontent-type%3Bhost");
+
+    } else if (length >= 0) {
+        ngx_str_set(&signed_headers, "content-length;host");
+        ngx_str_set(&esigned, "content-length%3Bhost");
+
+    } else if (ctype.len) {
         ngx_str_set(&signed_headers, "content-type;host");
         ngx_str_set(&esigned, "content-type%3Bhost");
 
     } else {
-        ngx_str_null(&ctype);
         ngx_str_set(&signed_headers, "host");
         ngx_str_set(&esigned, "host");
     }
@@ -186,6 +199,7 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
     len = method->len + 1 + path.len + 1 + query.len
           + sizeof("&X-Amz-Security-Token=") - 1 + token.len
           + sizeof("&X-Amz-SignedHeaders=") - 1 + esigned.len + 1
+          + sizeof("content-length:\n") - 1 + NGX_OFF_T_LEN
           + sizeof("content-type:\n") - 1 + ctype.len
           + sizeof("host:\n\n") - 1 + host.len
           + signed_headers.len + sizeof("\nUNSIGNED-PAYLOAD") - 1;
@@ -202,6 +216,10 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
     }
 
     p = ngx_sprintf(p, "&X-Amz-SignedHeaders=%V\n", &esigned);
+
+    if (length >= 0) {
+        p = ngx_sprintf(p, "content-length:%O\n", length);
+    }
 
     if (ctype.len) {
         p = ngx_sprintf(p, "content-type:%V\n", &ctype);
@@ -257,6 +275,167 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
 
     p = ngx_sprintf(p, "&X-Amz-Signature=%s", sig);
     url->len = p - url->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
+    off_t offset, size_t len, time_t now, ts_s3_request_t *req)
+{
+    u_char         *p;
+    u_char          date[sizeof("20231114T221320Z")];
+    u_char          hash[2 * 32 + 1], sig[2 * 32 + 1];
+    u_char          md[EVP_MAX_MD_SIZE];
+    size_t          size;
+    ngx_tm_t        tm;
+    ngx_int_t       rc;
+    ngx_str_t       base, host, object, creq, sts, signed_headers;
+    ngx_uint_t      bucket_in_path;
+    unsigned int    mdlen;
+
+    if (key->len == 0 || len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (s3->endpoint.len) {
+        rc = ts_s3_endpoint(pool, s3, &base, &host);
+        bucket_in_path = 1;
+
+    } else {
+        rc = ts_s3_aws(pool, s3, &base, &host, &bucket_in_path);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (s3->session_token.len) {
+        rc = ts_s3_header_value(pool, &s3->session_token, &req->token);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ngx_str_set(&signed_headers,
+                    "host;range;x-amz-content-sha256;x-amz-date;"
+                    "x-amz-security-token");
+
+    } else {
+        ngx_str_null(&req->token);
+        ngx_str_set(&signed_headers,
+                    "host;range;x-amz-content-sha256;x-amz-date");
+    }
+
+    ngx_gmtime(now, &tm);
+    ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ%Z",
+                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    req->date.len = sizeof(date) - 1;
+    req->date.data = ngx_pnalloc(pool, req->date.len);
+    req->range.data = ngx_pnalloc(pool, sizeof("bytes=-") - 1
+                                        + 2 * NGX_OFF_T_LEN);
+    if (req->date.data == NULL || req->range.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(req->date.data, date, req->date.len);
+    req->range.len = ngx_sprintf(req->range.data, "bytes=%O-%O", offset,
+                                 offset + (off_t) len - 1)
+                     - req->range.data;
+
+    /* the URL: [/bucket]/key, encoded once, as sent and as signed */
+
+    if (ts_s3_escape(pool, key, 1, &object) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    size = base.len + 2 + s3->bucket.len + object.len;
+
+    req->url.data = ngx_pnalloc(pool, size);
+    if (req->url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(req->url.data, base.data, base.len);
+
+    if (bucket_in_path) {
+        p = ngx_sprintf(p, "/%V", &s3->bucket);
+    }
+
+    p = ngx_sprintf(p, "/%V", &object);
+    req->url.len = p - req->url.data;
+
+    /* the canonical request: no query, the headers signed, sorted */
+
+    size = sizeof("GET\n\n\n") - 1 + (p - req->url.data - base.len)
+           + sizeof("host:\n") - 1 + host.len
+           + sizeof("range:\n") - 1 + req->range.len
+           + sizeof("x-amz-content-sha256:UNSIGNED-PAYLOAD\n") - 1
+           + sizeof("x-amz-date:\n") - 1 + req->date.len
+           + sizeof("x-amz-security-token:\n") - 1 + req->token.len
+           + sizeof("\n\nUNSIGNED-PAYLOAD") + signed_headers.len;
+
+    creq.data = ngx_pnalloc(pool, size);
+    if (creq.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(creq.data, "GET\n%*s\n\nhost:%V\nrange:%V\n"
+                    "x-amz-content-sha256:UNSIGNED-PAYLOAD\n"
+                    "x-amz-date:%V\n",
+                    req->url.len - base.len, req->url.data + base.len,
+                    &host, &req->range, &req->date);
+
+    if (req->token.len) {
+        p = ngx_sprintf(p, "x-amz-security-token:%V\n", &req->token);
+    }
+
+    p = ngx_sprintf(p, "\n%V\nUNSIGNED-PAYLOAD", &signed_headers);
+    creq.len = p - creq.data;
+
+    if (EVP_Digest(creq.data, creq.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    *ngx_hex_dump(hash, md, mdlen) = '\0';
+
+    /* the string to sign, then the header */
+
+    size = sizeof(TS_S3_ALGORITHM "\n") - 1 + sizeof(date) + 8
+           + s3->region.len + sizeof(TS_S3_SCOPE_TAIL) + 1 + 2 * 32;
+
+    sts.data = ngx_pnalloc(pool, size);
+    if (sts.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(sts.data, TS_S3_ALGORITHM "\n%s\n%*s/%V" TS_S3_SCOPE_TAIL
+                    "\n%s", date, (size_t) 8, date, &s3->region, hash);
+    sts.len = p - sts.data;
+
+    if (ts_s3_signature(pool, s3, date, &sts, sig) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    size = sizeof(TS_S3_ALGORITHM " Credential=") - 1 + s3->access_key.len
+           + 1 + 8 + 1 + s3->region.len + sizeof(TS_S3_SCOPE_TAIL) - 1
+           + sizeof(", SignedHeaders=") - 1 + signed_headers.len
+           + sizeof(", Signature=") - 1 + 2 * 32;
+
+    req->authorization.data = ngx_pnalloc(pool, size);
+    if (req->authorization.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(req->authorization.data,
+                    TS_S3_ALGORITHM " Credential=%V/%*s/%V" TS_S3_SCOPE_TAIL
+                    ", SignedHeaders=%V, Signature=%s",
+                    &s3->access_key, (size_t) 8, date, &s3->region,
+                    &signed_headers, sig);
+    req->authorization.len = p - req->authorization.data;
 
     return NGX_OK;
 }

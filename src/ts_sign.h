@@ -36,7 +36,8 @@ typedef struct {
 /*
  * The URL of method (PUT, GET) on key, valid for expires seconds from
  * now, byte for byte as botocore 1.29 presigns it (t/tools/presign.py).
- * A content_type that is not empty is signed: the client must send it.
+ * A content_type that is not empty is signed: the client must send it;
+ * so is a length that is not negative: the body must be that long.
  * Without an endpoint the host is botocore's for the aws partition:
  * bucket.s3.amazonaws.com, whatever the region; a bucket with dots goes
  * path style.  NGX_DECLINED: a bucket name AWS would not accept, a
@@ -45,8 +46,26 @@ typedef struct {
  * controls or non-ASCII.
  */
 ngx_int_t ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3,
-    ngx_str_t *method, ngx_str_t *key, ngx_str_t *content_type, time_t now,
-    ngx_uint_t expires, ngx_str_t *url);
+    ngx_str_t *method, ngx_str_t *key, ngx_str_t *content_type, off_t length,
+    time_t now, ngx_uint_t expires, ngx_str_t *url);
+
+/* a GET of a range of an object, signed in its headers (SigV4) */
+typedef struct {
+    ngx_str_t   url;             /* endpoint and path: no signature in it */
+    ngx_str_t   range;           /* "bytes=A-B" */
+    ngx_str_t   date;            /* X-Amz-Date */
+    ngx_str_t   authorization;   /* Authorization */
+    ngx_str_t   token;           /* X-Amz-Security-Token; empty: none */
+} ts_s3_request_t;
+
+/*
+ * A GET of bytes [offset, offset + len) of key, signed now with the
+ * Authorization header, as S3 takes it from a server: the signature goes
+ * in a header, never in a URL nginx might log.  Host is the URL's, as
+ * nginx's proxy sends it; X-Amz-Content-Sha256 is UNSIGNED-PAYLOAD.
+ */
+ngx_int_t ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
+    off_t offset, size_t len, time_t now, ts_s3_request_t *req);
 
 /*
  * Loads a PEM RSA private key (path relative to the configuration

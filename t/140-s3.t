@@ -16,12 +16,30 @@ our $Domain = "d111111abcdef8.cloudfront.net";
 our $CloudFront = "tunesheap_media_cloudfront domain=$Domain"
     . " key_pair_id=KTESTPAIR private_key=$ENV{TEST_NGINX_CLOUDFRONT_KEY};";
 
+# the S3 checks of upload/complete: a subrequest proxied to S3
+our $S3Location = "location = /_tunesheap_s3 {\n    internal;\n"
+    . "    proxy_pass \$tunesheap_s3_url;\n"
+    . "    subrequest_output_buffer_size 64k;\n}\n";
+
 sub s3_config {
-    my ($extra) = @_;
+    my ($extra, $checks) = @_;
     return "location /api/v1/ {\n    tunesheap_api;\n"
         . "    tunesheap_media_s3 bucket=tunes region=us-east-1"
         . " endpoint=$S3 access_key=S3RVER secret_key=S3RVER;\n"
-        . "    " . ($extra // '') . "\n}\n";
+        . "    " . ($extra // '') . "\n}\n"
+        . ($checks // $S3Location);
+}
+
+# upload: a presigned PUT of that many bytes; the PUT; its key
+sub upload {
+    my ($id, $type, $bytes, $length) = @_;
+    my ($st, $h, $body) = api(POST => "/api/v1/songs/$id/upload",
+        qq({"content_type":"$type","size":) . ($length // length $bytes) . '}');
+    die "upload: $st $body" unless $st == 200;
+    my $up = JSON::PP::decode_json($body);
+    my $res = HTTP::Tiny->new(timeout => 10)->request(PUT => $up->{upload_url},
+        { headers => { 'Content-Type' => $type }, content => $bytes });
+    return ($up->{key}, $res->{status});
 }
 
 # what botocore presigns for the same inputs and clock
@@ -74,13 +92,17 @@ __DATA__
 
 === TEST 1: an upload URL: botocore's, byte for byte; the PUT lands in S3
 --- init
+my $len = length $::Tone;
 my ($st, $h, $body) = main::api(POST => "/api/v1/songs/5/upload",
-                                '{"content_type":"audio/mpeg"}');
+                                qq({"content_type":"audio/mpeg","size":$len}));
 Test::More::is($st, 200, "an upload URL");
 my $up = JSON::PP::decode_json($body);
 Test::More::like($up->{key}, qr{^songs/5-[0-9a-f]{16}\.mp3$}, "a key made for song 5");
 Test::More::is($up->{method}, "PUT", "to PUT");
 Test::More::is($up->{headers}{'Content-Type'}, "audio/mpeg", "with its type");
+Test::More::is($up->{headers}{'Content-Length'}, "$len", "and its length");
+Test::More::like($up->{upload_url}, qr/X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&/,
+                 "both signed");
 my ($date) = $up->{upload_url} =~ /X-Amz-Date=(\w+)/;
 my $now = main::epoch_of_amz_date($date);
 Test::More::cmp_ok(abs($now - time), '<', 10, "signed now");
@@ -88,7 +110,8 @@ Test::More::is($up->{expires_at}, POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime($
                "expires_at says when");
 Test::More::is($up->{upload_url},
                main::botocore(key => $up->{key}, expires => 3600, now => $now,
-                              'content-type' => 'audio/mpeg', method => 'PUT'),
+                              'content-type' => 'audio/mpeg',
+                              'content-length' => $len, method => 'PUT'),
                "the URL botocore presigns for the same key and clock");
 
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -99,6 +122,15 @@ Test::More::is($res->{status}, 403, "a tampered URL is refused by S3");
 $res = $http->request(PUT => $up->{upload_url},
     { headers => { 'Content-Type' => 'audio/ogg' }, content => $::Tone });
 Test::More::is($res->{status}, 403, "so is another Content-Type");
+# s3rver takes any length; the signature (checked in t/tools/s3rver.js as
+# S3 does) covers Content-Length: a byte more or less is refused
+$res = $http->request(PUT => $up->{upload_url},
+    { headers => { 'Content-Type' => 'audio/mpeg' }, content => $::Tone . "x" });
+Test::More::is($res->{status}, 403, "so is a longer body");
+$res = $http->request(PUT => $up->{upload_url},
+    { headers => { 'Content-Type' => 'audio/mpeg' }, content => substr($::Tone, 1) });
+Test::More::is($res->{status}, 403, "and a shorter one");
+Test::More::is($http->get("$::S3/tunes/$up->{key}")->{status}, 404, "nothing landed");
 $res = $http->request(PUT => $up->{upload_url},
     { headers => { 'Content-Type' => 'audio/mpeg' }, content => $::Tone });
 Test::More::is($res->{status}, 200, "our URL uploads to S3");
@@ -112,11 +144,13 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 2: complete records the object; stream_url is a CloudFront link
+=== TEST 2: complete records the object as its bytes say; stream_url is a CloudFront link
+The duration and bit rate sent are not the object's: what is recorded
+comes from its bytes, read back from S3.
 --- init
 my ($st, $h, $body) = main::api(POST => "/api/v1/songs/5/upload/complete",
     qq({"key":"$main::Uploaded","size":) . length($::Tone)
-    . qq(,"duration_ms":3030,"bitrate_kbps":128}));
+    . qq(,"duration_ms":999999,"bitrate_kbps":320}));
 Test::More::is($st, 200, "recorded");
 Test::More::is($body, qq({"audio":{"content_type":"audio/mpeg","size":)
     . length($::Tone) . qq(,"bitrate_kbps":128,"duration_ms":3030}}\n), "its audio");
@@ -154,15 +188,11 @@ HEAD /api/v1/songs/5/stream
 --- init
 my %key = (5 => $main::Uploaded);
 for my $id (6, 7) {
-    my ($st, $h, $body) = main::api(POST => "/api/v1/songs/$id/upload",
-                                    '{"content_type":"audio/mpeg"}');
-    my $up = JSON::PP::decode_json($body);
-    HTTP::Tiny->new(timeout => 10)->request(PUT => $up->{upload_url},
-        { headers => { 'Content-Type' => 'audio/mpeg' }, content => $::Tone });
-    ($st) = main::api(POST => "/api/v1/songs/$id/upload/complete",
-        qq({"key":"$up->{key}","size":) . length($::Tone) . qq(}));
+    my ($key) = main::upload($id, 'audio/mpeg', $::Tone);
+    my ($st) = main::api(POST => "/api/v1/songs/$id/upload/complete",
+        qq({"key":"$key","size":) . length($::Tone) . qq(}));
     Test::More::is($st, 200, "song $id has audio");
-    $key{$id} = $up->{key};
+    $key{$id} = $key;
 }
 my (%first, $again);
 for my $round (1, 2) {
@@ -221,7 +251,7 @@ Location: http://127\.0\.0\.1:\d+/tunes/songs/5-[0-9a-f]{16}\.mp3\?X-Amz-Algorit
  "POST /api/v1/songs/5/upload\n{}",
  "POST /api/v1/songs/5/upload\n[1]",
  "POST /api/v1/songs/5/upload\n{\"content_type\":",
- "POST /api/v1/songs/999/upload\n{\"content_type\":\"audio/flac\"}",
+ "POST /api/v1/songs/999/upload\n{\"content_type\":\"audio/flac\",\"size\":10}",
  "POST /api/v1/songs/5/upload/complete\n{\"key\":\"songs/6-0123456789abcdef.mp3\",\"size\":10}",
  "POST /api/v1/songs/5/upload/complete\n{\"key\":\"songs/5-0123456789abcdef.exe\",\"size\":10}",
  "POST /api/v1/songs/5/upload/complete\n{\"key\":\"songs/5-../../../x.mp3\",\"size\":10}",
@@ -255,7 +285,119 @@ GET /api/v1/songs/5
 
 
 
-=== TEST 8: with tunesheap_auth_read, arguments are no signed link under S3
+=== TEST 8: complete reads the object back: its size, its bytes, or a 422 and nothing recorded
+Each object is uploaded with a URL of ours, so S3 holds exactly those
+bytes; complete then asks S3 for their first bytes (and the last ones
+the probe needs) through the internal location, never trusting the
+client's word for what they are.
+--- init
+my $ogg = Tunesheap::Test::slurp("$ENV{TEST_NGINX_AUDIO}/tone.ogg");
+my $text = "This is not an MP3 file, only text.\n" x 20;
+my $half = substr($::Tone, 0, int(length($::Tone) / 2));
+my $len = length $::Tone;
+my ($k, $put) = main::upload(5, 'audio/mpeg', $::Tone);
+Test::More::is($put, 200, "uploaded");
+for (["$len + 1", qq({"key":"$k","size":) . ($len + 1) . '}',
+      qq(the object holds $len bytes, not the ) . ($len + 1) . qq( that size says)],
+     ["text", undef, "the object is not audio in a format taken here: MP3, Ogg Vorbis or Opus, FLAC, M4A (AAC)", $text],
+     ["half an MP3", undef, qr/^the audio is cut short: its header counts \d+ bytes of mp3, the object holds \d+$/, $half],
+     ["Ogg sent as MP3", undef, "the object is audio/ogg, not audio/mpeg as its upload said", $ogg],
+     ["no PUT", undef, qr{^there is no object songs/5-[0-9a-f]{16}\.mp3: PUT the file to upload_url first$}, undef])
+{
+    my ($name, $body, $want, $bytes) = @$_;
+    if (!defined $body) {
+        my $key;
+        if (defined $bytes) {
+            ($key, $put) = main::upload(5, 'audio/mpeg', $bytes);
+            Test::More::is($put, 200, "$name: uploaded");
+        } else {
+            my ($st, $h, $b) = main::api(POST => "/api/v1/songs/5/upload",
+                                          '{"content_type":"audio/mpeg","size":10}');
+            $key = JSON::PP::decode_json($b)->{key};
+        }
+        $body = qq({"key":"$key","size":) . length($bytes // 'x' x 10) . '}';
+    }
+    my ($st, $h, $got) = main::api(POST => "/api/v1/songs/5/upload/complete", $body);
+    Test::More::is($st, 422, "$name: 422");
+    my $json = eval { JSON::PP::decode_json($got) } // {};
+    Test::More::is($json->{error}{status}, 422, "$name: the JSON error");
+    if (ref $want) {
+        Test::More::like($json->{error}{message}, $want, "$name: saying why");
+    } else {
+        Test::More::is($json->{error}{message}, $want, "$name: saying why");
+    }
+}
+Test::More::is(Tunesheap::Test::sql("SELECT audio_key || ' ' || audio_size || ' ' || audio_duration_ms FROM songs WHERE id = 5"),
+               "$main::Uploaded $len 3030", "song 5 kept its audio");
+# a big MP3 (its ID3v1 check reads the object's end: a second range),
+# Ogg (the last page), MP4 with moov at the end: what their bytes say
+for (["big.mp3", "audio/mpeg", 8, qr/"bitrate_kbps":320,"duration_ms":13\d{4}\}/],
+     ["tone.ogg", "audio/ogg", 9, qr/"duration_ms":3000\}/],
+     ["tone.m4a", "audio/mp4", 10, qr/"bitrate_kbps":13[23],"duration_ms":3000\}/])
+{
+    my ($file, $type, $id, $want) = @$_;
+    my $bytes = Tunesheap::Test::slurp("$ENV{TEST_NGINX_AUDIO}/$file");
+    my ($key, $put) = main::upload($id, $type, $bytes);
+    Test::More::is($put, 200, "$file uploaded");
+    my ($st, $h, $got) = main::api(POST => "/api/v1/songs/$id/upload/complete",
+        qq({"key":"$key","size":) . length($bytes) . '}');
+    Test::More::is($st, 200, "$file recorded");
+    Test::More::like($got, qr/^\{"audio":\{"content_type":"\Q$type\E","size":@{[length $bytes]},/, "$file: its type and size");
+    Test::More::like($got, $want, "$file: its bit rate and duration");
+}
+--- request
+GET /api/v1/songs/5
+--- error_code: 200
+--- response_body_like: "audio":\{"content_type":"audio/mpeg","size":\d+,"bitrate_kbps":128,"duration_ms":3030\}
+
+
+
+=== TEST 9: without the internal location, complete says it cannot check
+--- config eval
+main::s3_config(undef, "")
+--- init
+my ($k, $put) = main::upload(5, 'audio/mpeg', $::Tone);
+my ($st, $h, $body) = main::api(POST => "/api/v1/songs/5/upload/complete",
+    qq({"key":"$k","size":) . length($::Tone) . '}');
+Test::More::is($st, 500, "a 500");
+Test::More::is($body, qq({"error":{"status":500,"message":"the upload cannot be checked here"}}\n),
+               "saying so; the error log says why");
+--- request
+GET /api/v1/songs/5
+--- error_code: 200
+--- response_body_like: "audio":\{"content_type":"audio/mpeg","size":\d+,"bitrate_kbps":128,"duration_ms":3030\}
+--- error_log
+S3 checks need "location /_tunesheap_s3 { internal; proxy_pass $tunesheap_s3_url; }" in this server
+
+
+
+=== TEST 10: S3 unreachable: a 502 that says so, and no signature in the log
+The check's signature travels in its Authorization header, never in the
+URL nginx logs with the upstream's error.
+--- config
+location /api/v1/ {
+    tunesheap_api;
+    tunesheap_media_s3 bucket=tunes region=us-east-1 endpoint=http://127.0.0.1:1 access_key=S3RVER secret_key=S3RVER;
+}
+location = /_tunesheap_s3 {
+    internal;
+    proxy_pass $tunesheap_s3_url;
+}
+--- request
+POST /api/v1/songs/5/upload/complete
+{"key":"songs/5-0123456789abcdef.mp3","size":10}
+--- more_headers eval
+"$::Key\n$::Json"
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"message":"S3 did not answer: try again"}}
+--- error_log eval
+[qr{connect\(\) failed .*upstream: "http://127\.0\.0\.1:1/tunes/songs/5-0123456789abcdef\.mp3"},
+ qr{S3 did not answer a check of "songs/5-0123456789abcdef\.mp3"}]
+
+
+
+=== TEST 11: with tunesheap_auth_read, arguments are no signed link under S3
 Any query string used to count as "a signed link" and skip the key: anyone
 could stream any song through a freshly signed CloudFront URL.
 --- config eval
@@ -280,10 +422,10 @@ main::s3_config("$::CloudFront tunesheap_auth_read on;")
 
 
 
-=== TEST 9: uploads need a write key; PUT of the bytes is for local storage
+=== TEST 12: uploads need a write key; PUT of the bytes is for local storage
 --- request eval
-["POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
- "POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\"}",
+["POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\",\"size\":10}",
+ "POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\",\"size\":10}",
  "PUT /api/v1/songs/5/audio\nabc"]
 --- more_headers eval
 ["$::Json", "Authorization: Bearer tsk_test_reader\n$::Json", "$::Key"]
@@ -292,7 +434,7 @@ main::s3_config("$::CloudFront tunesheap_auth_read on;")
 
 
 
-=== TEST 10: DELETE forgets the song's audio
+=== TEST 13: DELETE forgets the song's audio
 --- request eval
 ["DELETE /api/v1/songs/5/audio", "GET /api/v1/songs/5", "GET /api/v1/songs/5/stream"]
 --- more_headers eval
@@ -305,7 +447,7 @@ $::Key
 
 
 
-=== TEST 11: nginx refuses media configurations that cannot work
+=== TEST 14: nginx refuses media configurations that cannot work
 --- init
 my $dir = "$ENV{TEST_NGINX_SERVROOT}-conf";
 mkdir $dir;

@@ -6,7 +6,7 @@ the clock is frozen at --now, so the URL is deterministic.
     presign.py --bucket B --region R --key K --expires N --now EPOCH \
         --access-key A --secret-key S [--session-token T] \
         [--endpoint http://127.0.0.1:4569] [--content-type CT] \
-        [--method PUT|GET]
+        [--content-length N] [--method PUT|GET]
 
 With --endpoint the URL is path style (endpoint/bucket/key); without it,
 botocore's own AWS host (virtual-hosted style).
@@ -51,6 +51,7 @@ def main():
     p.add_argument('--session-token')
     p.add_argument('--endpoint')
     p.add_argument('--content-type')
+    p.add_argument('--content-length', type=int)
     p.add_argument('--method', choices=('PUT', 'GET'), default='PUT')
     a = p.parse_args()
 
@@ -77,6 +78,8 @@ def main():
     params = {'Bucket': a.bucket, 'Key': a.key}
     if a.content_type:
         params['ContentType'] = a.content_type
+    if a.content_length is not None:
+        params['ContentLength'] = a.content_length
 
     op = 'put_object' if a.method == 'PUT' else 'get_object'
     print(client.generate_presigned_url(op, Params=params,

@@ -411,9 +411,11 @@ const schemas = {
       method: { type: 'string', const: 'PUT' },
       headers: {
         type: 'object',
-        description: 'The headers the PUT must send.',
-        required: ['Content-Type'],
-        properties: { 'Content-Type': { type: 'string' } },
+        description: 'The headers the PUT must send; both are signed: ' +
+          'S3 refuses another type, or a body of another length.',
+        required: ['Content-Type', 'Content-Length'],
+        properties: { 'Content-Type': { type: 'string' },
+                      'Content-Length': { type: 'string', pattern: '^[1-9][0-9]*$' } },
         additionalProperties: { type: 'string' },
       },
       key: { type: 'string', description: 'The object\'s key, for complete.' },
@@ -422,10 +424,13 @@ const schemas = {
   },
   UploadRequest: {
     type: 'object',
-    required: ['content_type'],
+    required: ['content_type', 'size'],
     properties: {
       content_type: { type: 'string',
                       enum: ['audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/mp4'] },
+      size: { type: 'integer', minimum: 1,
+              description: 'The file\'s length in bytes, at most ' +
+                '`tunesheap_media_max_size`: the presigned PUT signs it.' },
     },
   },
   UploadComplete: {
@@ -433,9 +438,13 @@ const schemas = {
     required: ['key', 'size'],
     properties: {
       key: { type: 'string', description: 'The key `upload` gave.' },
-      size: { type: 'integer', minimum: 0 },
-      duration_ms: { type: 'integer', minimum: 0 },
-      bitrate_kbps: { type: 'integer', minimum: 0 },
+      size: { type: 'integer', minimum: 0,
+              description: 'The object\'s length: it must be S3\'s.' },
+      duration_ms: { type: 'integer', minimum: 0,
+                     description: 'Ignored: what is recorded comes from ' +
+                       'the object\'s bytes.' },
+      bitrate_kbps: { type: 'integer', minimum: 0,
+                      description: 'Ignored, as duration_ms.' },
     },
   },
   AudioAnswer: {
@@ -890,22 +899,29 @@ paths['/songs/{id}/audio'] = {
     operationId: 'putSongAudio', summary: 'Upload a song\'s audio (local storage)',
     description: 'The file itself as the body (any `Content-Type`), ' +
       'recognised from its bytes: MP3, Ogg Vorbis or Opus, FLAC, M4A/AAC. ' +
-      'A 409 when audio is kept in S3.',
-    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+      'A 409 when audio is kept in S3. With `If-Match`, recorded only if ' +
+      'the song\'s ETag is still one of those listed.',
+    tags: ['Audio'], security: writeSecurity,
+    parameters: [ref('parameters', 'id'), ref('parameters', 'If-Match')],
     requestBody: { required: true,
                    content: { 'application/octet-stream': {
                      schema: { type: 'string', format: 'binary' } } } },
     responses: {
       200: audioAnswer,
-      ...std([400, 401, 403, 404, 409, 413, 415, 429, 500, 503, 504]),
+      ...std([400, 401, 403, 404, 409, 412, 413, 415]),
+      422: { description: 'An MP3 cut short: its first frame counts more ' +
+               'bytes (or frames) than the file holds.',
+             content: jsonContent(ref('schemas', 'Error')) },
+      ...std([429, 500, 503, 504]),
     },
   },
   delete: {
     operationId: 'deleteSongAudio', summary: 'Remove a song\'s audio',
-    tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
+    tags: ['Audio'], security: writeSecurity,
+    parameters: [ref('parameters', 'id'), ref('parameters', 'If-Match')],
     responses: {
-      204: { description: 'Removed.' },
-      ...std([400, 401, 403, 404, 409, 429, 500, 503, 504]),
+      204: { description: 'Removed.', headers: { ETag: ref('headers', 'ETag') } },
+      ...std([400, 401, 403, 404, 409, 412, 429, 500, 503, 504]),
     },
   },
 };
@@ -916,13 +932,14 @@ paths['/songs/{id}/upload'] = {
       '`tunesheap_media_link_ttl`. A 409 with local storage.',
     tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
     requestBody: { required: true, content: jsonContent(ref('schemas', 'UploadRequest'), {
-      mp3: { value: { content_type: 'audio/mpeg' } } }) },
+      mp3: { value: { content_type: 'audio/mpeg', size: 2862208 } } }) },
     responses: {
       200: { description: 'Where to PUT the file, and how.',
              headers: { ETag: ref('headers', 'ETag') },
              content: jsonContent(ref('schemas', 'Upload')) },
       ...std([400, 401, 403, 404, 409, 413, 415]),
-      422: { description: 'A `content_type` not taken.',
+      422: { description: 'A `content_type` not taken, or no `size` ' +
+               '(1 to `tunesheap_media_max_size`).',
              content: jsonContent(ref('schemas', 'Error')) },
       ...std([429, 500, 503, 504]),
     },
@@ -931,16 +948,26 @@ paths['/songs/{id}/upload'] = {
 paths['/songs/{id}/upload/complete'] = {
   post: {
     operationId: 'completeSongUpload', summary: 'Record audio uploaded to S3',
+    description: 'The object is read back (its first bytes, and what else ' +
+      'the audio\'s headers need, by ranged GETs) and recorded as its ' +
+      'bytes say: type, size, duration and bit rate.',
     tags: ['Audio'], security: writeSecurity, parameters: [ref('parameters', 'id')],
     requestBody: { required: true, content: jsonContent(ref('schemas', 'UploadComplete'), {
       done: { value: { key: 'songs/109-47c0483de52745ee.mp3', size: 2862208 } } }) },
     responses: {
       200: audioAnswer,
       ...std([400, 401, 403, 404, 409, 413, 415]),
-      422: { description: 'A key `upload` did not give, a size that is not ' +
-               'the object\'s, or a value that is not valid.',
+      422: { description: 'A key `upload` did not give, a value that is ' +
+               'not valid; or the object, read back from S3, is not ' +
+               'there, is not `size` bytes long, is not audio in a ' +
+               'format taken, is cut short, or is another type than ' +
+               'its upload said. Nothing is recorded.',
              content: jsonContent(ref('schemas', 'Error')) },
-      ...std([429, 500, 503, 504]),
+      ...std([429, 500]),
+      502: { description: 'S3 could not be asked about the object, or ' +
+               'refused to show it (logged): try again.',
+             content: jsonContent(ref('schemas', 'Error')) },
+      ...std([503, 504]),
     },
   },
 };

@@ -65,6 +65,8 @@ typedef struct {
     ts_s3_request_t      s3;          /* the range of the object asked for */
     ngx_http_request_t  *sr;          /* its subrequest, once it is done */
     ngx_int_t            sr_rc;
+    ngx_uint_t           sr_status;
+    ngx_uint_t           sr_proxied;
     ngx_uint_t           fetches;
     off_t                object;      /* the object's size; -1: the song is
                                          being looked for, -2: unknown */
@@ -1080,14 +1082,26 @@ ts_media_s3_header(ngx_http_request_t *sr, char *name, ngx_str_t *value)
 }
 
 
-/* the subrequest ends: its answer is looked at once the parent runs */
+/*
+ * The subrequest ends: its answer is looked at once the parent runs.  Its
+ * first end is the proxy's; an error_page of the server may end it again.
+ */
 static ngx_int_t
 ts_media_s3_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ts_media_ctx_t  *ctx = data;
 
-    ctx->sr = sr;
-    ctx->sr_rc = rc;
+    if (ctx->sr == NULL) {
+        ctx->sr = sr;
+        ctx->sr_rc = rc;
+        ctx->sr_status = sr->headers_out.status;
+
+        if (ctx->sr_status == 0 && sr->upstream) {
+            ctx->sr_status = sr->upstream->headers_in.status_n;
+        }
+
+        ctx->sr_proxied = (sr->upstream != NULL);
+    }
 
     return rc;
 }
@@ -1135,28 +1149,27 @@ ts_media_s3_checked(ts_media_ctx_t *ctx, ngx_http_request_t *sr)
     r = ctx->request;
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (sr->upstream == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: S3 checks need \"location "
-                      TS_MEDIA_S3_LOCATION " { internal; proxy_pass "
-                      "$tunesheap_s3_url; }\" in this server");
-        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                  "the upload cannot be checked here");
-    }
+    status = ctx->sr_status;
 
-    status = sr->headers_out.status;
-    if (status == 0) {
-        status = sr->upstream->headers_in.status_n;
-    }
-
-    if (ctx->sr_rc == NGX_ERROR || status == 0
-        || status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+    if (ctx->sr_rc == NGX_ERROR
+        || ctx->sr_rc >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        || (ctx->sr_proxied
+            && (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR)))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: S3 did not answer a check of \"%V\" "
                       "(%i, status %ui)", &ctx->key, ctx->sr_rc, status);
         return ts_http_send_error(r, NGX_HTTP_BAD_GATEWAY,
                                   "S3 did not answer: try again");
+    }
+
+    if (!ctx->sr_proxied) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: S3 checks need \"location = "
+                      TS_MEDIA_S3_LOCATION " { internal; proxy_pass "
+                      "$tunesheap_s3_url; }\" in this server");
+        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "the upload cannot be checked here");
     }
 
     if (status == NGX_HTTP_NOT_FOUND) {

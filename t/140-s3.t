@@ -367,13 +367,14 @@ GET /api/v1/songs/5
 --- error_code: 200
 --- response_body_like: "audio":\{"content_type":"audio/mpeg","size":\d+,"bitrate_kbps":128,"duration_ms":3030\}
 --- error_log
-S3 checks need "location /_tunesheap_s3 { internal; proxy_pass $tunesheap_s3_url; }" in this server
+S3 checks need "location = /_tunesheap_s3 { internal; proxy_pass $tunesheap_s3_url; }" in this server
 
 
 
 === TEST 10: S3 unreachable: a 502 that says so, and no signature in the log
 The check's signature travels in its Authorization header, never in the
-URL nginx logs with the upstream's error.
+URL nginx logs with the upstream's error.  The server's error_page (as in
+the shipped configurations) does not hide the proxy's failure.
 --- config
 location /api/v1/ {
     tunesheap_api;
@@ -382,6 +383,11 @@ location /api/v1/ {
 location = /_tunesheap_s3 {
     internal;
     proxy_pass $tunesheap_s3_url;
+}
+error_page 404 502 /_tunesheap_error;
+location = /_tunesheap_error {
+    internal;
+    tunesheap_error;
 }
 --- request
 POST /api/v1/songs/5/upload/complete

@@ -504,14 +504,16 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
                          + ngx_strlen(ts_media_setup)
                          + ngx_strlen(ts_idempotency_setup)
+                         + ngx_strlen(ts_write_setup)
                          + ngx_strlen(replica);
     tmcf->pg.setup.data = ngx_pnalloc(cf->pool, tmcf->pg.setup.len);
     if (tmcf->pg.setup.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s%s", &setup, ts_auth_setup,
-                ts_media_setup, ts_idempotency_setup, replica);
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s%s%s", &setup, ts_auth_setup,
+                ts_media_setup, ts_idempotency_setup, ts_write_setup,
+                replica);
 
     return ts_replica_init_main_conf(cf, tmcf);
 }

@@ -51,7 +51,6 @@ typedef struct {
 static ngx_int_t ts_write_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);
-static ngx_uint_t ts_write_touched(ts_write_ctx_t *ctx);
 static void ts_write_body_handler(ngx_http_request_t *r);
 static ngx_int_t ts_write_body(ts_write_ctx_t *ctx);
 static ngx_int_t ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text);
@@ -81,6 +80,10 @@ static size_t ts_write_chars(u_char *p, size_t len);
 
 
 static ngx_http_request_body_filter_pt  ts_write_next_body_filter;
+
+
+/* on every connection: the API's writes check a song's album's artist */
+const char  ts_write_setup[] = "SET tunesheap.album_artist = 'check';";
 
 ngx_int_t
 ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
@@ -895,7 +898,9 @@ ts_write_done(ts_pg_query_t *q)
          * it may have been done: what it touches is made unreachable in
          * the cache before the client hears of its fate (and retries)
          */
-        ts_cache_invalidate(r, ts_write_touched(ctx), ts_write_fate_unknown);
+        ts_cache_invalidate(r, (ngx_uint_t) 1
+                               << (ctx->route.resource - ts_resources),
+                            ts_write_fate_unknown);
         return;
 
     } else if (q->rc != TS_PG_OK) {
@@ -943,7 +948,9 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
     r = ctx->request;
 
     if (rc == NGX_AGAIN) {
-        ts_cache_invalidate(r, ts_write_touched(ctx), ts_write_respond);
+        ts_cache_invalidate(r, (ngx_uint_t) 1
+                               << (ctx->route.resource - ts_resources),
+                            ts_write_respond);
         return;
     }
 
@@ -1085,32 +1092,6 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
 }
 
 
-/*
- * The resources a write changes, for the cache: its own, and an album's
- * songs too (songs_album_artist_fkey moves them with their album's
- * artist)
- */
-static ngx_uint_t
-ts_write_touched(ts_write_ctx_t *ctx)
-{
-    ngx_uint_t      i, mask;
-    ts_resource_t  *rs;
-
-    rs = ctx->route.resource;
-    mask = (ngx_uint_t) 1 << (rs - ts_resources);
-
-    if (ngx_strcmp(rs->table, "albums") == 0) {
-        for (i = 0; i < ts_nresources; i++) {
-            if (ngx_strcmp(ts_resources[i].table, "songs") == 0) {
-                mask |= (ngx_uint_t) 1 << i;
-            }
-        }
-    }
-
-    return mask;
-}
-
-
 /* a foreign key said no: a delete of a parent, or a reference just gone */
 static ngx_int_t
 ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res)
@@ -1132,7 +1113,7 @@ ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res)
      * (album_id, artist_id)=(3, 5) is not present in table "albums"."
      */
     if (r->method != NGX_HTTP_DELETE && constraint && detail
-        && ngx_strcmp(constraint, "songs_album_artist_fkey") == 0
+        && ngx_strcmp(constraint, "songs_album_artist") == 0
         && sscanf(detail, "Key (album_id, artist_id)=(%" SCNd64 ", %"
                   SCNd64 ")", &album, &artist) == 2)
     {

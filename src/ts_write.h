@@ -32,6 +32,9 @@ ngx_int_t ts_write_read_json(ngx_http_request_t *r,
 /* the body read, parsed; NULL when *rc was answered (400, 413, 500) */
 yajl_val ts_write_json(ngx_http_request_t *r, ngx_int_t *rc);
 
+/* run on every Postgres connection (db/schema.sql's songs_album_artist) */
+extern const char  ts_write_setup[];
+
 /* installs the request body filter that counts chunked JSON bodies */
 ngx_int_t ts_write_init(ngx_conf_t *cf);
 

@@ -280,7 +280,7 @@ main::write_ok(PATCH => "/api/v1/songs/1099", '{"song":{"album_id":1002,"artist_
 main::check_totals("a song moved to another album and artist");
 main::write_ok(PATCH => "/api/v1/songs/1098", '{"song":{"title":"renamed","track_number":99}}', 200);
 main::check_totals("a song changed, in the same lists");
-my $id = main::write_ok(POST => "/api/v1/songs", '{"song":{"album_id":1002,"artist_id":3,"title":"new"}}', 201);
+my $id = main::write_ok(POST => "/api/v1/songs", '{"song":{"album_id":1002,"artist_id":6,"title":"new"}}', 201);
 main::check_totals("a song created");
 main::write_ok(PUT => "/api/v1/albums/1002", '{"album":{"artist_id":3,"title":"Keyset Two","genre":"Rock"}}', 200);
 main::check_totals("an album moved to another artist and genre");

@@ -403,7 +403,52 @@ POST /api/v1/songs/5/upload/complete
 
 
 
-=== TEST 11: with tunesheap_auth_read, arguments are no signed link under S3
+=== TEST 11: a slow S3 holds only its own request: the worker serves others meanwhile
+S3 here is a socket that takes connections and never answers: the check
+waits on nginx's event loop until proxy_read_timeout, a 502, while a
+read of the same worker is answered at once.
+--- config eval
+use IO::Socket::INET;
+$main::Mute = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, ReuseAddr => 1) or die $!;
+my $port = $main::Mute->sockport;
+"location /api/v1/ {\n    tunesheap_api;\n"
+. "    tunesheap_media_s3 bucket=tunes region=us-east-1"
+. " endpoint=http://127.0.0.1:$port access_key=S3RVER secret_key=S3RVER;\n}\n"
+. "location = /_tunesheap_s3 {\n    internal;\n"
+. "    proxy_pass \$tunesheap_s3_url;\n    proxy_read_timeout 3s;\n}\n"
+--- init
+use Time::HiRes ();
+pipe(my $rd, my $wr) or die $!;
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    close $rd;
+    my ($st, $h, $body) = main::api(POST => "/api/v1/songs/5/upload/complete",
+        '{"key":"songs/5-0123456789abcdef.mp3","size":10}');
+    syswrite $wr, "$st $body";
+    POSIX::_exit(0);
+}
+close $wr;
+Time::HiRes::sleep(0.5);
+my $t0 = Time::HiRes::time();
+my ($st) = Tunesheap::Test::http(GET => "/api/v1/songs/5");
+my $took = Time::HiRes::time() - $t0;
+Test::More::is($st, 200, "a read while the check waits");
+Test::More::cmp_ok($took, '<', 1, "answered at once (" . sprintf("%.3f", $took) . " s)");
+my $got = do { local $/; <$rd> };
+waitpid $pid, 0;
+Test::More::like($got, qr/^502 \{"error":\{"status":502,"message":"S3 did not answer: try again"\}\}/,
+                 "the check: a 502 once the proxy gives up");
+close $main::Mute;
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- error_log
+upstream timed out
+
+
+
+=== TEST 12: with tunesheap_auth_read, arguments are no signed link under S3
 Any query string used to count as "a signed link" and skip the key: anyone
 could stream any song through a freshly signed CloudFront URL.
 --- config eval
@@ -428,7 +473,7 @@ main::s3_config("$::CloudFront tunesheap_auth_read on;")
 
 
 
-=== TEST 12: uploads need a write key; PUT of the bytes is for local storage
+=== TEST 13: uploads need a write key; PUT of the bytes is for local storage
 --- request eval
 ["POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\",\"size\":10}",
  "POST /api/v1/songs/5/upload\n{\"content_type\":\"audio/mpeg\",\"size\":10}",
@@ -440,7 +485,7 @@ main::s3_config("$::CloudFront tunesheap_auth_read on;")
 
 
 
-=== TEST 13: DELETE forgets the song's audio
+=== TEST 14: DELETE forgets the song's audio
 --- request eval
 ["DELETE /api/v1/songs/5/audio", "GET /api/v1/songs/5", "GET /api/v1/songs/5/stream"]
 --- more_headers eval
@@ -453,7 +498,7 @@ $::Key
 
 
 
-=== TEST 14: nginx refuses media configurations that cannot work
+=== TEST 15: nginx refuses media configurations that cannot work
 --- init
 my $dir = "$ENV{TEST_NGINX_SERVROOT}-conf";
 mkdir $dir;

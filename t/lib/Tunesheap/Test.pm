@@ -186,11 +186,14 @@ sub start_second_nginx {
     close $out;
 
     my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
-    system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+    # under our harness's valgrind, this one too (its own log)
+    my @vg = valgrind() ? Test::Nginx::Util::valgrind_cmd(
+                              "$dir/logs/valgrind.log") : ();
+    system(@vg, $nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
         or die "the second nginx did not start\n";
     $Second = $dir;
 
-    for (1 .. 50) {
+    for (1 .. 50 * (valgrind() ? 10 : 1)) {
         return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                               PeerPort => $port);
         select(undef, undef, undef, 0.1);
@@ -204,12 +207,21 @@ sub stop_second_nginx {
     my $pid = <$fh>;
     chomp $pid;
     kill 'QUIT', $pid;
-    for (1 .. 50) {
+    for (1 .. 50 * (valgrind() ? 12 : 1)) {
         last unless kill 0, $pid;
         select(undef, undef, undef, 0.1);
     }
-    kill 'KILL', $pid if kill 0, $pid;
+    my $killed = (kill 0, $pid) ? kill('KILL', $pid) : 0;
+    Test::Nginx::Util::valgrind_verdict("$0 the second nginx",
+        "$Second/logs/valgrind.log", $killed ? 9 : undef) if valgrind();
     undef $Second;
+}
+
+# our harness runs nginx under valgrind (the real one has no
+# valgrind_cmd: its second nginx runs as it is)
+sub valgrind {
+    return $ENV{TEST_NGINX_USE_VALGRIND}
+           && defined &Test::Nginx::Util::valgrind_cmd;
 }
 
 # Waits, at most 5 s, until a query of ours sleeps inside Postgres.

@@ -99,14 +99,22 @@ secs=$(( $(date +%s) - start ))
     echo "memcheck: $bad_runs runs with findings ($memcheck failing tests)"
     # each report once: its first line and the first frame of ours
     cat "$out"/logs/*.log 2>/dev/null | perl -ne '
-        if (/^==\d+== (\S.*)/ && !/^==\d+==\s+(at|by) /) {
-            $head = $1; $head =~ s/[\d,]+ (\(|bytes)/N $1/g; $ours = 0;
-            next;
+        sub done {
+            return unless $head;
+            my ($f) = grep { /\b(?:ts_|ngx_http_tunesheap)/ } @frames;
+            ($f) = grep { !/vgpreload|\b(?:malloc|calloc|realloc)\b/ }
+                        @frames unless $f;
+            $seen{"$head\n      in " . ($f // "?")}++;
+            undef $head; @frames = ();
         }
-        if (!$ours && $head && /^==\d+==\s+(?:at|by) 0x\w+: (\S+) \((\S*(?:ts_|ngx_tunesheap)\S*)\)/) {
-            $seen{"$head\n      in $1 ($2)"}++; $ours = 1;
+        if (/^==\d+==\s+(?:at|by) 0x\w+: (.*)/) {
+            push @frames, $1 if $head;
+        } elsif (/^==\d+== (\S.*)/) {
+            done(); ($head = $1) =~ s/\d[\d,]*/N/g;
+        } else {
+            done();
         }
-        END { print "  ${\ $seen{$_}}x $_\n" for sort keys %seen }'
+        END { done(); print "  $seen{$_}x $_\n" for sort keys %seen }'
     [ -s "$out/supp-check.txt" ] && cat "$out/supp-check.txt"
     echo "tests: $tests_failed failed (not memcheck)," \
         "$tolerated tolerated in timing suites"

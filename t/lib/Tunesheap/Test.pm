@@ -120,7 +120,7 @@ sub server_port {
 sub http {
     my ($method, $path, %opt) = @_;
     my $port = $opt{port} // server_port();
-    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0,
+    my $res = HTTP::Tiny->new(timeout => 10 * slowdown(), max_redirect => 0,
         ($opt{from} ? (local_address => $opt{from}) : ()))->request(
         $method, "http://127.0.0.1:$port$path",
         {
@@ -193,7 +193,7 @@ sub start_second_nginx {
         or die "the second nginx did not start\n";
     $Second = $dir;
 
-    for (1 .. 50 * (valgrind() ? 10 : 1)) {
+    for (1 .. 50 * slowdown()) {
         return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                               PeerPort => $port);
         select(undef, undef, undef, 0.1);
@@ -207,7 +207,7 @@ sub stop_second_nginx {
     my $pid = <$fh>;
     chomp $pid;
     kill 'QUIT', $pid;
-    for (1 .. 50 * (valgrind() ? 12 : 1)) {
+    for (1 .. 60 * slowdown()) {
         last unless kill 0, $pid;
         select(undef, undef, undef, 0.1);
     }
@@ -224,9 +224,16 @@ sub valgrind {
            && defined &Test::Nginx::Util::valgrind_cmd;
 }
 
+# how many times longer a wait for nginx may take: under valgrind (either
+# harness) TEST_NGINX_VALGRIND_SLOWDOWN, as our harness scales timeouts
+sub slowdown {
+    return $ENV{TEST_NGINX_USE_VALGRIND}
+           ? $ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10 : 1;
+}
+
 # Waits, at most 5 s, until a query of ours sleeps inside Postgres.
 sub wait_for_sleeping_query {
-    for (1 .. 50) {
+    for (1 .. 50 * slowdown()) {
         my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
         return 1 if $n && $n > 0;
         select(undef, undef, undef, 0.1);
@@ -257,7 +264,7 @@ sub hold_artist {
 # that waits for its own query to sleep must not see the previous block's
 # (cancelled by statement_timeout only after nginx stopped).
 sub wait_for_no_sleeping_query {
-    for (1 .. 50) {
+    for (1 .. 50 * slowdown()) {
         my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
         return 1 if defined $n && $n =~ /^0$/m;
         select(undef, undef, undef, 0.1);
@@ -280,7 +287,7 @@ sub bg_get {
         my $resp = '';
         eval {
             local $SIG{ALRM} = sub { die "timeout\n" };
-            alarm 20;
+            alarm 20 * slowdown();
             my $s = IO::Socket::INET->new(
                 PeerAddr => '127.0.0.1',
                 PeerPort => $ENV{TEST_NGINX_SERVER_PORT}

@@ -863,6 +863,12 @@ sub run_test ($) {
     # is evaluated in this package with $block in scope.
     if (defined $block->init) {
         eval $block->init;
+        if ($@ && $UseValgrind && !defined $skip_n) {
+            # one slow block must not stop the memcheck of all the others
+            Test::More::fail("$name - init failed: $@");
+            check_valgrind($name);
+            return;
+        }
         bail_out("$name - init failed: $@") if $@;
     }
 

@@ -67,6 +67,9 @@ our $ValgrindLogs        = $ENV{TEST_NGINX_VALGRIND_LOGS};
 our $ValgrindSlowdown    = $UseValgrind
                            ? $ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10 : 1;
 our $ValgrindErrorExit   = 99;    # valgrind's exit code when it reports
+# (ours) seconds to let nginx under valgrind finish starting: it listens
+# before its worker's init (a module's connections) has run
+our $ValgrindSettle      = $ENV{TEST_NGINX_VALGRIND_SETTLE} // 1;
 our $ValgrindRuns        = 0;
 our $ForceRestartOnTest  = defined $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST}
                            ? $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} : 1;
@@ -849,7 +852,7 @@ sub run_test ($) {
                     undef $PrevConfig;
                     return;
                 }
-                sleep $TestNginxSleep;
+                sleep($UseValgrind ? $ValgrindSettle : $TestNginxSleep);
             }
         } elsif (!defined $PrevConfig) {
             bail_out("$name - No '--- config' section specified and could "

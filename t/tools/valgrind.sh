@@ -102,7 +102,8 @@ secs=$(( $(date +%s) - start ))
         sub done {
             return unless $head;
             my ($f) = grep { /\b(?:ts_|ngx_http_tunesheap)/ } @frames;
-            ($f) = grep { !/vgpreload|\b(?:malloc|calloc|realloc)\b/ }
+            ($f) = grep { !/vgpreload|\?\?\?|\b(?:[mc]alloc|realloc|
+                                ngx_(?:[cp]?alloc|memalign))\b/x }
                         @frames unless $f;
             $seen{"$head\n      in " . ($f // "?")}++;
             undef $head; @frames = ();

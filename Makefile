@@ -46,7 +46,7 @@ PACKAGES := nginx-core nginx-dev libpq-dev libyajl-dev libhiredis-dev \
 
 .PHONY: all deps build run stop stop-nginx test test-valgrind node openapi \
 	import bench fleet fleet-stop fleet-bench apikey apikey-revoke clean \
-	deb ansible-check converge soak mutate fuzz valgrind
+	deb ansible-check converge soak mutate fuzz
 
 all: build
 
@@ -136,6 +136,7 @@ openapi: node
 # every suite with nginx under memcheck (t/tools/valgrind.sh): any
 # finding not suppressed with a reason in t/valgrind.supp fails it; the
 # logs and a summary stay in var/valgrind/
+.PHONY: valgrind
 valgrind: deps build node
 	t/tools/valgrind.sh
 

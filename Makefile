@@ -3,6 +3,7 @@
 #   make run      install what is missing, build, start Postgres, Redis and
 #                 nginx with the sample catalog on http://127.0.0.1:8080/
 #   make test     build and run every suite against throwaway servers
+#   make valgrind the suites with nginx under memcheck (var/valgrind/)
 #   make stop     stop what `make run` started (its data stays in var/)
 #   make import CATALOG=file.json
 #   make apikey NAME=client [SCOPES=read,write], make apikey-revoke NAME=...
@@ -136,10 +137,14 @@ openapi: node
 	REDOCLY_TELEMETRY=off var/node/node_modules/.bin/redocly lint \
 		--extends=recommended-strict www/openapi.json
 
-# the suites with nginx under valgrind: any memcheck finding fails them
-test-valgrind: deps build node
-	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_SUPP=$(ROOT)/t/valgrind.supp \
-		t/run.sh
+# every suite with nginx under memcheck (t/tools/valgrind.sh): any
+# finding not suppressed with a reason in t/valgrind.supp fails it; the
+# logs and a summary stay in var/valgrind/
+.PHONY: valgrind
+valgrind: deps build node
+	t/tools/valgrind.sh
+
+test-valgrind: valgrind
 
 # deliberate breakages (t/tools/mutations), one at a time on a scratch copy:
 # each must make its suites fail; ONLY=pattern picks some by name

@@ -945,4 +945,6 @@ ngx_http_tunesheap_exit_process(ngx_cycle_t *cycle)
             tmcf->pools[i] = NULL;
         }
     }
+
+    ts_media_exit_process();
 }

@@ -258,7 +258,10 @@ ts_http_cstr(ngx_pool_t *pool, ngx_str_t *s)
         return NULL;
     }
 
-    ngx_memcpy(p, s->data, s->len);
+    if (s->len) {
+        ngx_memcpy(p, s->data, s->len);     /* data may be NULL if empty */
+    }
+
     p[s->len] = '\0';
 
     return (char *) p;

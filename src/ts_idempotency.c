@@ -232,7 +232,7 @@ ts_idempotency_hash(ngx_http_request_t *r, ts_idempotency_t *idem,
 static void
 ts_idempotency_done(ts_pg_query_t *q)
 {
-    PGresult            *res;
+    PGresult            *res, *row;
     ts_idempotency_t    *idem;
     ngx_http_request_t  *r;
 
@@ -279,10 +279,12 @@ ts_idempotency_done(ts_pg_query_t *q)
         idem->found = TS_IDEM_FAILED;
     }
 
+    row = idem->result;
+
+    /* the replayed answer may finish the request: idem is freed then */
     idem->done(idem);
 
-    PQclear(idem->result);
-    idem->result = NULL;
+    PQclear(row);
 }
 
 

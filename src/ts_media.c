@@ -1882,6 +1882,21 @@ typedef struct {
 static ts_media_link_t  ts_media_links[TS_MEDIA_LINKS];
 
 
+/* at worker exit: the links kept are ngx_alloc'd, outside any pool */
+void
+ts_media_exit_process(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < TS_MEDIA_LINKS; i++) {
+        if (ts_media_links[i].data) {
+            ngx_free(ts_media_links[i].data);
+            ts_media_links[i].data = NULL;
+        }
+    }
+}
+
+
 static ts_media_link_t *
 ts_media_link_slot(void *conf, ngx_str_t *key)
 {

@@ -81,6 +81,9 @@ char *ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 /* $tunesheap_s3_url, for the internal location of S3 checks */
 ngx_int_t ts_media_add_variables(ngx_conf_t *cf);
 
+/* frees the signed links a worker keeps */
+void ts_media_exit_process(void);
+
 /* the stream, audio, upload and upload/complete routes */
 ngx_int_t ts_media_handler(ngx_http_request_t *r, ts_route_t *route);
 

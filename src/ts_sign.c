@@ -669,6 +669,11 @@ ts_s3_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_uint_t slash,
         0xffffffff  /* 1111 1111 1111 1111  1111 1111 1111 1111 */
     };
 
+    if (src->len == 0) {
+        *dst = *src;
+        return NGX_OK;
+    }
+
     end = src->data + src->len;
     n = 0;
 

@@ -120,7 +120,7 @@ sub server_port {
 sub http {
     my ($method, $path, %opt) = @_;
     my $port = $opt{port} // server_port();
-    my $res = HTTP::Tiny->new(timeout => 10, max_redirect => 0,
+    my $res = HTTP::Tiny->new(timeout => 10 * slowdown(), max_redirect => 0,
         ($opt{from} ? (local_address => $opt{from}) : ()))->request(
         $method, "http://127.0.0.1:$port$path",
         {
@@ -186,11 +186,14 @@ sub start_second_nginx {
     close $out;
 
     my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
-    system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+    # under our harness's valgrind, this one too (its own log)
+    my @vg = valgrind() ? Test::Nginx::Util::valgrind_cmd(
+                              "$dir/logs/valgrind.log") : ();
+    system(@vg, $nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
         or die "the second nginx did not start\n";
     $Second = $dir;
 
-    for (1 .. 50) {
+    for (1 .. 50 * slowdown()) {
         return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                               PeerPort => $port);
         select(undef, undef, undef, 0.1);
@@ -204,17 +207,33 @@ sub stop_second_nginx {
     my $pid = <$fh>;
     chomp $pid;
     kill 'QUIT', $pid;
-    for (1 .. 50) {
+    for (1 .. 60 * slowdown()) {
         last unless kill 0, $pid;
         select(undef, undef, undef, 0.1);
     }
-    kill 'KILL', $pid if kill 0, $pid;
+    my $killed = (kill 0, $pid) ? kill('KILL', $pid) : 0;
+    Test::Nginx::Util::valgrind_verdict("$0 the second nginx",
+        "$Second/logs/valgrind.log", $killed ? 9 : undef) if valgrind();
     undef $Second;
+}
+
+# our harness runs nginx under valgrind (the real one has no
+# valgrind_cmd: its second nginx runs as it is)
+sub valgrind {
+    return $ENV{TEST_NGINX_USE_VALGRIND}
+           && defined &Test::Nginx::Util::valgrind_cmd;
+}
+
+# how many times longer a wait for nginx may take: under valgrind (either
+# harness) TEST_NGINX_VALGRIND_SLOWDOWN, as our harness scales timeouts
+sub slowdown {
+    return $ENV{TEST_NGINX_USE_VALGRIND}
+           ? $ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10 : 1;
 }
 
 # Waits, at most 5 s, until a query of ours sleeps inside Postgres.
 sub wait_for_sleeping_query {
-    for (1 .. 50) {
+    for (1 .. 50 * slowdown()) {
         my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
         return 1 if $n && $n > 0;
         select(undef, undef, undef, 0.1);
@@ -245,7 +264,7 @@ sub hold_artist {
 # that waits for its own query to sleep must not see the previous block's
 # (cancelled by statement_timeout only after nginx stopped).
 sub wait_for_no_sleeping_query {
-    for (1 .. 50) {
+    for (1 .. 50 * slowdown()) {
         my $n = `$ENV{TEST_NGINX_PG_CTL} psql $ENV{TEST_NGINX_PG_DATA} tunesheap -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"`;
         return 1 if defined $n && $n =~ /^0$/m;
         select(undef, undef, undef, 0.1);
@@ -268,7 +287,7 @@ sub bg_get {
         my $resp = '';
         eval {
             local $SIG{ALRM} = sub { die "timeout\n" };
-            alarm 20;
+            alarm 20 * slowdown();
             my $s = IO::Socket::INET->new(
                 PeerAddr => '127.0.0.1',
                 PeerPort => $ENV{TEST_NGINX_SERVER_PORT}

@@ -783,7 +783,8 @@ sub run_test_helper ($$$) {
                          ? scalar @{ $block->pipelined_requests }
                          : scalar @$reqs);
 
-    my $timeout = parse_time($block->timeout) // timeout();
+    my $timeout = (parse_time($block->timeout) // timeout())
+                  * $Test::Nginx::Util::ValgrindSlowdown;
 
     my $npipelined = $block->pipelined_requests
                      ? scalar @{ $block->pipelined_requests } : 0;

@@ -61,6 +61,16 @@ our $Verbose             = $ENV{TEST_NGINX_VERBOSE};
 our $LoadModules         = $ENV{TEST_NGINX_LOAD_MODULES};
 our $UseValgrind         = $ENV{TEST_NGINX_USE_VALGRIND};
 our $ValgrindSupp        = $ENV{TEST_NGINX_VALGRIND_SUPP};
+# (ours) every valgrind log and a line per nginx run kept in this directory
+our $ValgrindLogs        = $ENV{TEST_NGINX_VALGRIND_LOGS};
+# (ours) under valgrind the client's timeouts are this many times longer
+our $ValgrindSlowdown    = $UseValgrind
+                           ? $ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10 : 1;
+our $ValgrindErrorExit   = 99;    # valgrind's exit code when it reports
+# (ours) seconds to let nginx under valgrind finish starting: it listens
+# before its worker's init (a module's connections) has run
+our $ValgrindSettle      = $ENV{TEST_NGINX_VALGRIND_SETTLE} // 1;
+our $ValgrindRuns        = 0;
 our $ForceRestartOnTest  = defined $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST}
                            ? $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} : 1;
 our $ConfigPreamble      = '';
@@ -99,6 +109,7 @@ our $NginxRawVersion;       # e.g. "1.22.1"
 our $PrevConfig;            # config of the block whose nginx is running
 our $ErrLogFilePos = 0;     # where the current block's part of error.log starts
 our $ChildPid;              # nginx pid when it is our own child (valgrind)
+our %Reaped;                # pid -> wait status of our children reaped
 our $RandPorts = {};        # $TEST_NGINX_RAND_PORT_N values of the block
 our $MainPid = $$;          # forked children must not clean up nginx
 
@@ -256,7 +267,8 @@ sub can_run ($) {
 sub is_running ($) {
     my $pid = shift;
     return 0 unless $pid && $pid =~ /^\d+$/;
-    waitpid($pid, WNOHANG);    # reap it if it is our own child
+    # reap it if it is our own child
+    $Reaped{$pid} = $? if waitpid($pid, WNOHANG) == $pid;
     return 0 unless kill 0, $pid;
     if (open my $in, '<', "/proc/$pid/stat") {
         my $stat = <$in>;
@@ -354,7 +366,8 @@ sub stop_nginx ($) {
     }
 
     if (defined $ChildPid) {
-        waitpid($ChildPid, WNOHANG);    # reap our own (valgrind) child
+        # reap our own (valgrind) child
+        $Reaped{$ChildPid} = $? if waitpid($ChildPid, WNOHANG) == $ChildPid;
         undef $ChildPid;
     }
     unlink $PidFile if -f $PidFile;
@@ -573,19 +586,24 @@ sub run_cmd ($$) {
     return $?;
 }
 
-sub valgrind_cmd () {
+# valgrind's command line, logging to $log (default: logs/valgrind.log).
+# Leaks: the definite ones (a block nothing points to any more) are
+# errors; memory still reachable at exit is not.
+sub valgrind_cmd (;$) {
+    my $log = shift // $ValgrindLogFile;
     my @opts;
     if ($UseValgrind =~ /^\d+$/) {
         @opts = qw(--tool=memcheck --leak-check=full --keep-debuginfo=yes
-                   --show-possibly-lost=no --num-callers=100
-                   --gen-suppressions=all);
+                   --show-leak-kinds=definite --errors-for-leak-kinds=definite
+                   --num-callers=50 --gen-suppressions=all);
     } else {
         @opts = split ' ', $UseValgrind;
     }
     my $supp = $ValgrindSupp;
     $supp = 'valgrind.suppress' if !defined $supp && -f 'valgrind.suppress';
     push @opts, "--suppressions=$supp" if defined $supp && length $supp;
-    return ('valgrind', '-q', "--log-file=$ValgrindLogFile", @opts);
+    return ('valgrind', '-q', "--log-file=$log",
+            "--error-exitcode=$ValgrindErrorExit", @opts);
 }
 
 # Report a failed nginx start as a test failure, with diagnostics.
@@ -677,12 +695,51 @@ sub start_nginx ($$) {
 # failure, so test counts are the same with and without valgrind.
 sub check_valgrind ($) {
     my $name = shift;
+    my $pid = $ChildPid;
     stop_nginx($name);
-    my $log = slurp($ValgrindLogFile) // '';
-    my @errs = grep { /^==\d+==/ } split /^/m, $log;
-    if (@errs) {
-        Test::More::fail("$name - valgrind reported errors");
-        Test::More::diag($log);
+    valgrind_verdict($name, $ValgrindLogFile,
+                     defined $pid ? $Reaped{$pid} : undef);
+}
+
+# Fails $name if valgrind's $log has any report (a "==PID==" line), or if
+# valgrind's wait $status (undef: not our child) says it reported or did
+# not finish (killed: its leak check never ran).  With
+# TEST_NGINX_VALGRIND_LOGS, keeps the log and a line per run there.
+sub valgrind_verdict ($$$) {
+    my ($name, $log, $status) = @_;
+    my $text = slurp($log) // '';
+    my $reports = () = $text =~ /^==\d+== \S/mg;
+    my $why;
+    if ($reports) {
+        $why = "valgrind reported errors";
+    } elsif (defined $status && ($status & 127)) {
+        $why = "valgrind was killed (signal " . ($status & 127)
+               . "): no leak check";
+    } elsif (defined $status && ($status >> 8) == $ValgrindErrorExit) {
+        $why = "valgrind exited with its error code";
+    }
+
+    if (defined $ValgrindLogs && length $ValgrindLogs) {
+        make_path($ValgrindLogs) unless -d $ValgrindLogs;
+        (my $suite = $name) =~ s{^(?:.*/)?([^/\s]+)\.t\b.*}{$1}s;
+        my ($block) = $name =~ /\bTEST (\d+)/;
+        my $file = sprintf "%s-%s-%d-%d.log", $suite,
+                           defined $block ? "TEST$block" : 'x', $$,
+                           ++$ValgrindRuns;
+        if ($text ne '') {
+            open my $out, '>', "$ValgrindLogs/$file" or die "$file: $!";
+            print $out "# $name\n", $text;
+            close $out;
+        }
+        open my $runs, '>>', "$ValgrindLogs/runs.tsv" or die "runs: $!";
+        printf $runs "%s\t%s\t%s\t%s\n", ($why ? 'FAIL' : 'ok'),
+               $status // '-', ($text ne '' ? $file : '-'), $name;
+        close $runs;
+    }
+
+    if ($why) {
+        Test::More::fail("$name - $why");
+        Test::More::diag($text);
     }
 }
 
@@ -795,7 +852,7 @@ sub run_test ($) {
                     undef $PrevConfig;
                     return;
                 }
-                sleep $TestNginxSleep;
+                sleep($UseValgrind ? $ValgrindSettle : $TestNginxSleep);
             }
         } elsif (!defined $PrevConfig) {
             bail_out("$name - No '--- config' section specified and could "
@@ -809,6 +866,12 @@ sub run_test ($) {
     # is evaluated in this package with $block in scope.
     if (defined $block->init) {
         eval $block->init;
+        if ($@ && $UseValgrind && !defined $skip_n) {
+            # one slow block must not stop the memcheck of all the others
+            Test::More::fail("$name - init failed: $@");
+            check_valgrind($name);
+            return;
+        }
         bail_out("$name - init failed: $@") if $@;
     }
 

@@ -50,6 +50,14 @@ static void ts_search_done(ts_pg_query_t *q);
 static ngx_int_t ts_search_send(ts_search_ctx_t *ctx);
 
 
+/*
+ * a new backend's first searches would each pay for loading its caches
+ * and planning the search functions: ts_search_warm() (db/schema.sql)
+ * does it before the connection takes its first search
+ */
+const char  ts_search_setup[] = "SELECT ts_search_warm();";
+
+
 /* the query arguments a search reads: its cache key is made of these */
 static ngx_str_t  ts_search_cache_args[] = {
     ngx_string("q"),

@@ -904,8 +904,19 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
     lane = tmcf->pg;
     lane.size = TS_SLOW_POOL;
     lane.depth = 1;
+
+    /* search connections warm up before their first search */
+    lane.setup.len = tmcf->pg.setup.len + ngx_strlen(ts_search_setup);
+    lane.setup.data = ngx_pnalloc(cycle->pool, lane.setup.len);
+    if (lane.setup.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(lane.setup.data, "%V%s", &tmcf->pg.setup, ts_search_setup);
+
     tmcf->pools[TS_PG_LANE_SLOW] = ts_pg_pool_create(cycle, &lane);
 
+    lane.setup = tmcf->pg.setup;
     lane.size = 1;
     lane.depth = TS_HEALTH_DEPTH;
     tmcf->pools[TS_PG_LANE_HEALTH] = ts_pg_pool_create(cycle, &lane);

@@ -374,36 +374,40 @@ BEGIN
             sq       tsquery;
             tq       tsquery;
         BEGIN
-            -- 1.
-            found := ARRAY(SELECT x.id FROM ts_search_names x
-                           WHERE x.kind = %2$L AND x.folded >= t
-                             AND x.folded < t || chr(1114111)
-                           ORDER BY x.folded, x.id LIMIT greatest(lim, 20));
-
-            SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
-                       FILTER (WHERE x[2] IS NULL),
-                   max(replace(x[1], '''''', ''''))
-                       FILTER (WHERE x[2] IS NOT NULL)
-              INTO words, pre
-              FROM regexp_matches(q::text, '''((?:[^'']|'''')*)''(:\*)?',
-                                  'g') AS x;
-
-            nwords := coalesce(cardinality(words), 0);
+            -- 1., and in the same statement (each costs its executor's
+            -- start and end) what 2. needs: the words of t, the prefix's
+            -- words and the names holding them, the full words found
+            -- and the fewest names holding one
+            SELECT ARRAY(SELECT x.id FROM ts_search_names x
+                          WHERE x.kind = %2$L AND x.folded >= t
+                            AND x.folded < t || chr(1114111)
+                          ORDER BY x.folded, x.id LIMIT greatest(lim, 20)),
+                   tw.tw_words, tw.tw_pre,
+                   coalesce(cardinality(tw.tw_words), 0),
+                   pw.pw_m, pw.pw_c, fw.fw_m, fw.fw_cost
+              INTO found, words, pre, nwords, pm, pc, m, cost
+              FROM (SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
+                               FILTER (WHERE x[2] IS NULL) AS tw_words,
+                           max(replace(x[1], '''''', ''''))
+                               FILTER (WHERE x[2] IS NOT NULL) AS tw_pre
+                      FROM regexp_matches(q::text,
+                                          '''((?:[^'']|'''')*)''(:\*)?',
+                                          'g') AS x) tw,
+                   LATERAL (SELECT count(*) AS pw_m,
+                                   coalesce(sum(x.n), 0) AS pw_c
+                              FROM (SELECT w.n FROM ts_search_words w
+                                     WHERE tw.tw_pre IS NOT NULL
+                                       AND w.kind = %2$L
+                                       AND w.word >= tw.tw_pre
+                                       AND w.word < tw.tw_pre
+                                                    || chr(1114111)
+                                     LIMIT 50) x) pw,
+                   LATERAL (SELECT count(*) AS fw_m, min(w.n) AS fw_cost
+                              FROM ts_search_words w
+                             WHERE w.kind = %2$L
+                               AND w.word = ANY (tw.tw_words)) fw;
 
             -- 2.
-            IF pre IS NOT NULL THEN
-                SELECT count(*), coalesce(sum(x.n), 0) INTO pm, pc
-                  FROM (SELECT w.n FROM ts_search_words w
-                        WHERE w.kind = %2$L AND w.word >= pre
-                          AND w.word < pre || chr(1114111)
-                        LIMIT 50) x;
-            END IF;
-
-            IF nwords > 0 THEN
-                SELECT count(*), min(w.n) INTO m, cost
-                  FROM ts_search_words w
-                 WHERE w.kind = %2$L AND w.word = ANY (words);
-            END IF;
 
             IF nwords = 0 AND pre IS NULL THEN
                 NULL;       -- no word
@@ -466,31 +470,34 @@ BEGIN
                      ORDER BY length(x.w) DESC, x.w, x.p
             LOOP
                 i := i + 1;
-                alts := ARRAY[s.w];
 
-                IF i <= 3 AND length(s.w) >= 3 THEN
-                    alts := alts || ARRAY(
-                        SELECT w.word FROM ts_search_words w
-                         WHERE ts_search_typo_keys(w.kind, w.word)
-                               && ts_search_typo_keys(%2$L, s.w)
-                           AND w.word <> s.w
-                         ORDER BY similarity(w.word, s.w) DESC, w.n DESC,
-                                  w.word
-                         LIMIT 3);
-                END IF;
+                -- the word (a prefix counts as a prefix, not a word) and
+                -- its neighbours, with the names holding them, in one
+                -- statement
+                SELECT CASE WHEN s.p THEN '{}' ELSE ARRAY[s.w] END
+                           || coalesce(array_agg(x.word)
+                                           FILTER (WHERE x.o = 2),
+                                       '{}'),
+                       coalesce(sum(x.n), 0), count(*)
+                  INTO alts, c, m
+                  FROM (SELECT w.word, w.n, 1 AS o FROM ts_search_words w
+                         WHERE NOT s.p AND w.kind = %2$L AND w.word = s.w
+                        UNION ALL
+                        (SELECT w.word, w.n, 2 FROM ts_search_words w
+                          WHERE i <= 3 AND length(s.w) >= 3
+                            AND ts_search_typo_keys(w.kind, w.word)
+                                && ts_search_typo_keys(%2$L, s.w)
+                            AND w.word <> s.w
+                          ORDER BY similarity(w.word, s.w) DESC, w.n DESC,
+                                   w.word
+                          LIMIT 3)) x;
 
                 sq := NULL;
 
                 IF s.p THEN
-                    -- the word as typed counts as a prefix, not a word
-                    alts := alts[2:];
                     sq := (plainto_tsquery('simple', s.w)::text
                            || ':*')::tsquery;
                 END IF;
-
-                SELECT coalesce(sum(w.n), 0), count(*) INTO c, m
-                  FROM ts_search_words w
-                 WHERE w.kind = %2$L AND w.word = ANY (alts);
 
                 IF s.p THEN
                     IF m = 0 AND pm = 0 THEN
@@ -584,6 +591,33 @@ BEGIN
         ON CONFLICT (kind) DO UPDATE SET tbl = excluded.tbl,
                                          col = excluded.col;
 END $i$;
+
+-- A new connection's first searches each cost tens of milliseconds more
+-- than the rest (the backend loads its caches, compiles and plans the
+-- search functions): the search lane's connections run this once, when
+-- they open (ngx_tunesheap_module.c, ts_search_setup), over texts that
+-- take each step of ts_search_ids_TABLE().  It reads only the search
+-- tables.
+CREATE OR REPLACE FUNCTION ts_search_warm() RETURNS void
+    LANGUAGE plpgsql AS $$
+DECLARE
+    x  record;
+    t  text;
+BEGIN
+    FOR x IN SELECT tbl FROM ts_search_indexed ORDER BY kind LOOP
+        FOREACH t IN ARRAY ARRAY['zz', 'love', 'lvoe', 'the love of',
+                                 'the lvoe of', 'love me.', 'lvoe me.',
+                                 'a%b_c']
+        LOOP
+            EXECUTE format('SELECT count(*) FROM %I($1, 20)',
+                           'ts_search_ids_' || x.tbl)
+                USING ts_fold(t);
+        END LOOP;
+    END LOOP;
+
+    PERFORM ts_rank(to_tsvector('simple', 'warm'), ts_search_query('warm'))
+            + similarity('warm', 'warm') + word_similarity('warm', 'warm');
+END $$;
 
 SELECT ts_search_install('artists', 'a', 'name');
 SELECT ts_search_install('albums', 'l', 'title');

@@ -3,7 +3,9 @@
  * Tunesheap: search across artists, albums and songs.  Each type asked for
  * is one prepared query (the ranking, in ts_resource.c, of the candidates
  * ts_search_ids_TABLE() in db/schema.sql reads from the search tables),
- * run one after the other on the request's behalf, on the search lane.
+ * all of them sent at once on the search lane: they run side by side on
+ * its connections, and the answer lists the types in a fixed order
+ * whichever comes back first.
  */
 
 
@@ -19,20 +21,41 @@
 #include "ts_cache.h"
 
 
+typedef struct ts_search_ctx_s  ts_search_ctx_t;
+
+/* one type's query, and its list once answered */
 typedef struct {
-    ngx_http_request_t  *request;
     ts_pg_query_t        query;
+    ts_search_ctx_t     *ctx;
+    ngx_uint_t           resource;    /* index in ts_resources */
+    ngx_str_t            list;        /* the JSON array of its items */
+    unsigned             sent:1;
+} ts_search_part_t;
+
+struct ts_search_ctx_s {
+    ngx_http_request_t  *request;
     const char          *params[2];
-    yajl_gen             gen;
     ngx_uint_t           types;       /* a bit per resource */
-    ngx_uint_t           current;     /* the resource being searched */
-} ts_search_ctx_t;
+    ts_search_part_t    *parts;       /* a part per type asked for */
+    ngx_uint_t           nparts;
+    ngx_uint_t           pending;     /* parts not answered yet */
+    unsigned             failed:1;
+};
 
 
 static ngx_int_t ts_search_types(ngx_http_request_t *r, ngx_uint_t *types);
 static ngx_int_t ts_search_fill(ngx_http_request_t *r, void *data);
-static ngx_int_t ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first);
+static void ts_search_cancel(ts_search_ctx_t *ctx);
 static void ts_search_done(ts_pg_query_t *q);
+static ngx_int_t ts_search_send(ts_search_ctx_t *ctx);
+
+
+/*
+ * a new backend's first searches would each pay for loading its caches
+ * and planning the search functions: ts_search_warm() (db/schema.sql)
+ * does it before the connection takes its first search
+ */
+const char  ts_search_setup[] = "SELECT ts_search_warm();";
 
 
 /* the query arguments a search reads: its cache key is made of these */
@@ -47,12 +70,13 @@ static ngx_str_t  ts_search_cache_args[] = {
 ngx_int_t
 ts_search_handler(ngx_http_request_t *r)
 {
-    u_char           *p;
-    int64_t           limit;
-    ngx_int_t         rc;
-    ngx_str_t         text;
-    ngx_uint_t        i;
-    ts_search_ctx_t  *ctx;
+    u_char            *p;
+    int64_t            limit;
+    ngx_int_t          rc;
+    ngx_str_t          text;
+    ngx_uint_t         i, n;
+    ts_search_ctx_t   *ctx;
+    ts_search_part_t  *part;
 
     rc = ts_http_arg(r, "q", &text);
 
@@ -94,10 +118,11 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->params[0] = ts_http_cstr(r->pool, &text);
     ctx->params[1] = (char *) ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
-    ctx->gen = ts_json_gen(r->pool);
+    ctx->parts = ngx_pcalloc(r->pool,
+                             ts_nresources * sizeof(ts_search_part_t));
 
-    if (ctx->params[0] == NULL || ctx->params[1] == NULL || ctx->gen == NULL
-        || yajl_gen_map_open(ctx->gen) != yajl_gen_status_ok)
+    if (ctx->params[0] == NULL || ctx->params[1] == NULL
+        || ctx->parts == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -105,27 +130,68 @@ ts_search_handler(ngx_http_request_t *r)
     p = ngx_sprintf((u_char *) ctx->params[1], "%L", limit);
     *p = '\0';
 
-    ctx->query.params = ctx->params;
-    ctx->query.nparams = 2;
-    ctx->query.done = ts_search_done;
-    ctx->query.lane = TS_PG_LANE_SLOW;
-    ctx->query.data = ctx;
+    n = 0;
+
+    for (i = 0; i < ts_nresources; i++) {
+        if (!(ctx->types & ((ngx_uint_t) 1 << i))) {
+            continue;
+        }
+
+        part = &ctx->parts[n++];
+        part->ctx = ctx;
+        part->resource = i;
+        part->query.statement = ts_resources[i].search_statement;
+        part->query.params = ctx->params;
+        part->query.nparams = 2;
+        part->query.done = ts_search_done;
+        part->query.lane = TS_PG_LANE_SLOW;
+        part->query.data = part;
+    }
+
+    ctx->nparts = n;
 
     return ts_cache_get(r, ctx->types, ts_search_cache_args, ts_search_fill,
                         ctx);
 }
 
 
+/* sends every type's query at once */
 static ngx_int_t
 ts_search_fill(ngx_http_request_t *r, void *data)
 {
     ts_search_ctx_t  *ctx = data;
 
-    if (ts_search_next(ctx, 1) != NGX_OK) {
-        return ts_read_query_error(r, &ctx->query);
+    ngx_uint_t         i;
+    ts_search_part_t  *part;
+
+    for (i = 0; i < ctx->nparts; i++) {
+        part = &ctx->parts[i];
+
+        if (ts_read_query(r, &part->query, 1) != NGX_OK) {
+            ctx->failed = 1;
+            ts_search_cancel(ctx);
+            return ts_read_query_error(r, &part->query);
+        }
+
+        part->sent = 1;
+        ctx->pending++;
     }
 
     return NGX_DONE;
+}
+
+
+/* drops the queries still in flight: their answers are not needed */
+static void
+ts_search_cancel(ts_search_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nparts; i++) {
+        if (ctx->parts[i].sent) {
+            ts_pg_query_cancel(&ctx->parts[i].query);
+        }
+    }
 }
 
 
@@ -184,60 +250,53 @@ ts_search_types(ngx_http_request_t *r, ngx_uint_t *types)
 }
 
 
-/*
- * Queries the next type asked for: NGX_OK, NGX_DONE when none is left, or
- * NGX_ERROR with the query's rc saying why.
- */
-static ngx_int_t
-ts_search_next(ts_search_ctx_t *ctx, ngx_uint_t first)
-{
-    ngx_uint_t  i;
-
-    for (i = first ? 0 : ctx->current + 1; i < ts_nresources; i++) {
-        if (ctx->types & ((ngx_uint_t) 1 << i)) {
-            ctx->current = i;
-            ctx->query.statement = ts_resources[i].search_statement;
-
-            return ts_read_query(ctx->request, &ctx->query, first);
-        }
-    }
-
-    return NGX_DONE;
-}
-
-
+/* one type's answer: its list; the response once every type answered */
 static void
 ts_search_done(ts_pg_query_t *q)
 {
     int                  row;
     yajl_gen             g;
     ngx_int_t            rc;
-    ngx_str_t            body;
     yajl_gen_status      st;
     ts_resource_t       *rs;
     ts_search_ctx_t     *ctx;
+    ts_search_part_t    *part;
     ngx_http_request_t  *r;
 
-    ctx = q->data;
+    part = q->data;
+    ctx = part->ctx;
     r = ctx->request;
-    g = ctx->gen;
-    rs = &ts_resources[ctx->current];
+    rs = &ts_resources[part->resource];
+
+    part->sent = 0;
+    ctx->pending--;
+
+    if (ctx->failed) {
+        return;
+    }
 
     if (q->rc != TS_PG_OK) {
+        ctx->failed = 1;
+        ts_search_cancel(ctx);
         ts_http_finish(r, ts_read_query_error(r, q));
         return;
     }
 
-    st = ts_json_str(g, &rs->name);
+    g = ts_json_gen(r->pool);
 
-    if (st == yajl_gen_status_ok) {
-        st = yajl_gen_array_open(g);
+    if (g == NULL) {
+        ctx->failed = 1;
+        ts_search_cancel(ctx);
+        ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
+
+    st = yajl_gen_array_open(g);
 
     for (row = 0; st == yajl_gen_status_ok && row < PQntuples(q->result);
          row++)
     {
-        st = ts_resource_item(ctx->request, g, rs, q->result, row, 0);
+        st = ts_resource_item(r, g, rs, q->result, row, 0);
     }
 
     if (st == yajl_gen_status_ok) {
@@ -248,26 +307,69 @@ ts_search_done(ts_pg_query_t *q)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: generating search results failed: %d",
                       (int) st);
+        ctx->failed = 1;
+        ts_search_cancel(ctx);
         ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    rc = ts_search_next(ctx, 0);
+    ts_json_output(g, &part->list);
 
-    if (rc == NGX_OK) {
+    if (ctx->pending) {
         return;
     }
 
-    if (rc == NGX_ERROR) {
-        rc = ts_read_query_error(r, q);
-
-    } else if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    } else {
-        ts_json_output(g, &body);
-        rc = ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
-    }
+    rc = ts_search_send(ctx);
 
     ts_http_finish(r, rc);
+}
+
+
+/* {"artists":[...],"albums":[...],"songs":[...]}: the types in order */
+static ngx_int_t
+ts_search_send(ts_search_ctx_t *ctx)
+{
+    u_char              *p;
+    size_t               len;
+    ngx_str_t            body;
+    ngx_uint_t           i;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    len = sizeof("{}") - 1;
+
+    for (i = 0; i < ctx->nparts; i++) {
+        rs = &ts_resources[ctx->parts[i].resource];
+        len += sizeof(",\"\":") - 1 + rs->name.len + ctx->parts[i].list.len;
+    }
+
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body.data;
+    *p++ = '{';
+
+    for (i = 0; i < ctx->nparts; i++) {
+        rs = &ts_resources[ctx->parts[i].resource];
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, rs->name.data, rs->name.len);
+        *p++ = '"';
+        *p++ = ':';
+        p = ngx_cpymem(p, ctx->parts[i].list.data, ctx->parts[i].list.len);
+    }
+
+    *p++ = '}';
+
+    body.len = p - body.data;
+
+    return ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
 }

@@ -13,6 +13,9 @@
 #include <ngx_http.h>
 
 
+/* the search lane's connections run it once, when they open */
+extern const char  ts_search_setup[];
+
 /* GET /search?q=&type=artist,album,song&limit= */
 ngx_int_t ts_search_handler(ngx_http_request_t *r);
 

@@ -299,3 +299,23 @@ Test::More::is(Tunesheap::Test::sql(q{SELECT (SELECT count(*) FROM ts_search_nam
 GET /api/v1/search?q=karma&type=song
 --- error_code: 200
 --- response_body_like: ^\{"songs":\[\{"id":10,
+
+
+
+=== TEST 18: the types are asked at once; one that fails fails the search once
+Artists are slow here: that type's query times out while the others have
+answered; the answer is one 504, never a partial body, and the next search
+is answered.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2))
+. "tunesheap_postgres_timeout 300ms;\n"
+--- request eval
+["GET /api/v1/search?q=metallica", "GET /api/v1/search?q=karma&type=song,album"]
+--- error_code eval
+[504, 200]
+--- response_body_like eval
+[qr/^\{"error":\{"status":504,"message":"the database did not answer in time"\}\}$/,
+ qr/^\{"albums":\[[^\]]*\],"songs":\[\{"id":10,/]
+--- no_error_log
+[alert]
+[crit]

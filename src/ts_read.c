@@ -67,6 +67,7 @@ struct ts_read_batch_s {
     const char          *params[1];
     ngx_uint_t           n;          /* places taken */
     ngx_uint_t           live;       /* requests still waiting */
+    ngx_uint_t           sent;       /* handed to the pool */
     ts_read_ctx_t       *members[TS_READ_BATCH_MAX];
     u_char               ids[2 + TS_READ_BATCH_MAX * (NGX_INT64_LEN + 1)];
 };
@@ -882,7 +883,10 @@ ts_read_batch_send(ngx_event_t *ev)
     if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
         /* failed at once: q->rc says why */
         ts_read_batch_done(q);
+        return;
     }
+
+    b->sent = 1;
 }
 
 
@@ -939,17 +943,31 @@ ts_read_batch_done(ts_pg_query_t *q)
 }
 
 
-/* the request goes away: its place in the batch stays empty */
+/*
+ * The request goes away: its place in the batch stays empty.  The last
+ * to go takes the batch's query with it: out of the pool's queue if it
+ * waits there (it never reaches Postgres), its result dropped if it is in
+ * flight, as a lone request's query would be; a batch not handed to the
+ * pool yet is freed when its sending comes.
+ */
 static void
 ts_read_batch_cleanup(void *data)
 {
-    ts_read_ctx_t  *ctx = data;
+    ts_read_ctx_t    *ctx = data;
+    ts_read_batch_t  *b;
 
-    if (ctx->batch == NULL) {
+    b = ctx->batch;
+
+    if (b == NULL) {
         return;
     }
 
-    ctx->batch->members[ctx->member] = NULL;
-    ctx->batch->live--;
+    b->members[ctx->member] = NULL;
+    b->live--;
     ctx->batch = NULL;
+
+    if (b->live == 0 && b->sent) {
+        ts_pg_query_cancel(&b->query);
+        ngx_free(b);
+    }
 }

@@ -23,8 +23,8 @@
 #      p99 at 1 client and searches/s at 100;
 #   7. streaming (bench/stream.sh).
 #
-# Environment: BENCH_SECONDS (per run, 10), BENCH_CONNS ("100 1000
-# 10000"), BENCH_SOAK (seconds of the memory run, 60; 0 skips it),
+# Environment: BENCH_SECONDS (per run, 10), BENCH_MIX_SECONDS (per mix
+# run, 30: see bench/README.md), BENCH_CONNS ("100 1000 10000"), BENCH_SOAK (seconds of the memory run, 60; 0 skips it),
 # BENCH_DIR (var/bench; its catalog is kept between runs), BENCH_ONLY (a
 # space-separated subset of: seed mix routes overload memory search
 # stream),
@@ -38,6 +38,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 dir=${BENCH_DIR:-$root/var/bench}
 seconds=${BENCH_SECONDS:-10}
+mix_seconds=${BENCH_MIX_SECONDS:-30}
 conns=${BENCH_CONNS:-"100 1000 10000"}
 soak=${BENCH_SOAK:-60}
 pg_port=${BENCH_PG_PORT:-5434}
@@ -172,22 +173,27 @@ nginx_mem() {
 }
 
 # the access log's statuses since it was emptied (nginx writes its buffer
-# within a second: flush=1s): "ok 5xx s503 s400 s4xx s499"
+# within a second: flush=1s): "ok 5xx s503 s400 s4xx s499 misses api",
+# misses: answers of the module made by Postgres (cache=MISS), api: those
+# the cache was asked for (not the static files')
 log_statuses() {
     sleep 1.5
     awk -F'"' '{ split($3, f, " "); s = f[1]
+        if ($3 ~ / cache=MISS$/) miss++
+        if ($3 ~ / cache=[A-Z]/) api++
         if (s == 499) c499++
         else if (s >= 500) { c5++; if (s == 503) c503++ }
         else if (s == 400) c400++
         else if (s >= 400) c4++
         else ok++ }
-        END { printf "%d %d %d %d %d %d\n", ok, c5, c503, c400, c4, c499 }' \
+        END { printf "%d %d %d %d %d %d %d %d\n", ok, c5, c503, c400, c4,
+                     c499, miss, api }' \
         "$access_log"
 }
 
 # measure C "VAR=value ..." [SECONDS]: one wrk run (the variables are
 # bench/wrk.lua's); prints "req/s p50_ms p99_ms success% mean_s s5xx socket
-# intime% s503 retry" (success: answers not 5xx, over answers plus
+# intime% s503 retry miss%" (success: answers not 5xx, over answers plus
 # socket errors and timeouts; 5xx from wrk's response() when BENCH_HEADERS
 # is set, else the access log's, at most wrk's count of statuses >= 400)
 measure() {
@@ -199,9 +205,10 @@ measure() {
           timeout $((secs + 60)) \
           wrk -t$threads -c"$c" -d"${secs}s" --timeout 10s \
               -s bench/wrk.lua "$api" 2>&1 | grep '^BENCH ') \
-        || { echo "wrk failed" >&2; echo "0 0 0 0 0 0 0 0 0 0"; return 0; }
+        || { echo "wrk failed" >&2; echo "0 0 0 0 0 0 0 0 0 0 0"; return 0; }
     st=($(log_statuses))
-    echo "$out" | awk -v log5xx="${st[1]}" '{
+    echo "$out" | awk -v log5xx="${st[1]}" -v miss="${st[6]}" \
+                      -v api="${st[7]}" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         # the log also holds answers wrk no longer waited for (in flight
         # when its time was up): at most the error statuses wrk saw
@@ -210,11 +217,11 @@ measure() {
         sock = v["connect"] + v["read"] + v["write"] + v["timeout"]
         tried = v["requests"] + sock
         ok = v["requests"] - s5
-        printf "%.0f %.1f %.1f %.2f %.4f %d %d %.1f %d %d\n",
+        printf "%.0f %.1f %.1f %.2f %.4f %d %d %.1f %d %d %.1f\n",
             ok / (v["duration_us"] / 1e6), v["p50_us"] / 1e3,
             v["p99_us"] / 1e3, tried ? 100 * ok / tried : 0,
             v["mean_us"] / 1e6, s5, sock, v["intime"], v["s503"],
-            v["retry"]
+            v["retry"], api ? 100 * miss / api : 0
     }'
     if [ "${st[3]}" -gt 0 ]; then
         echo "bench: ${st[3]} answers were 400" >&2
@@ -231,23 +238,23 @@ header() {
         "req/s" "ratio" "p50 ms" "p99 ms" "p99 x" "success %"
 }
 
-# row NAME C MODULE_ENV STATIC_ENV: wrk on the module, then on static
-# files (each *_ENV a list of VAR=value for bench/wrk.lua)
+# row NAME C MODULE_ENV STATIC_ENV [SECONDS]: wrk on the module, then on
+# static files (each *_ENV a list of VAR=value for bench/wrk.lua)
 row() {
-    local name=$1 c=$2 a s
-    a=($(measure "$c" "$3"))
+    local name=$1 c=$2 secs=${5:-$seconds} a s
+    a=($(measure "$c" "$3" "$secs"))
     # slow answers still in flight would load the static run: let them end
     if awk -v p="${a[2]}" 'BEGIN { exit !(p > 1000) }'; then
         sleep "$deadline"
     fi
-    s=($(measure "$c" "$4"))
+    s=($(measure "$c" "$4" "$secs"))
     printf '%-34s %6s %8s/%-8s %6s %7s/%-7s %8s/%-8s %6s %7s/%-7s\n' \
         "$name" "$c" "${a[0]}" "${s[0]}" "$(ratio "${a[0]}" "${s[0]}")" \
         "${a[1]}" "${s[1]}" "${a[2]}" "${s[2]}" \
         "$(ratio "${a[2]}" "${s[2]}")" "${a[3]}" "${s[3]}"
     last_api=${a[0]} last_static=${s[0]} last_p99=${a[2]} \
         last_static_p99=${s[2]} last_success=${a[3]} last_5xx=${a[5]} \
-        last_sock=${a[6]}
+        last_sock=${a[6]} last_miss=${a[10]}
 }
 
 # fetch PATHS_FILE DIR: every path's answer through the API into DIR/N
@@ -337,14 +344,16 @@ if want mix; then
         END { for (k in n) printf "%d %s\n", n[k], k }' "$dir/mix.paths" \
         | sort -rn | awk '{ printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $2,
                                    $1 / 5000 }')
-    header "A music app's mix ($shares), ids skewed like play counts, empty cache at start"
+    header "A music app's mix ($shares), ids skewed like play counts, empty cache at start, ${mix_seconds}s per run"
     [ "$bad" = 0 ] || echo "bench: $bad of the static mix's 20,000 answers are 5xx or missing" >&2
+    mixmiss=
     for c in $conns; do
         # an empty cache: Redis flushed, nginx restarted (its zone)
         db/redis.sh cli "$dir/redis" FLUSHALL >/dev/null
         start_nginx
         row "mix, empty cache" "$c" "BENCH_PATHS=$dir/mix.paths" \
-            "BENCH_PATHS=$dir/mix.static"
+            "BENCH_PATHS=$dir/mix.static" "$mix_seconds"
+        mixmiss="$mixmiss $c:$last_miss%"
         if [ "$c" = 10000 ]; then
             mix10k="success $last_success% ($last_5xx 5xx, $last_sock socket errors), p99 $last_p99 ms = $(ratio "$last_p99" "$last_static_p99") x static's $last_static_p99 ms"
         fi
@@ -352,6 +361,7 @@ if want mix; then
             mix1k="$last_api req/s = $(ratio "$last_api" "$last_static") x static's $last_static"
         fi
     done
+    printf 'mix: share of the answers Postgres made (misses), by connections:%s\n' "$mixmiss"
     [ -z "${mix1k:-}" ] || printf 'mix at 1,000 connections: %s\n' "$mix1k"
     [ -z "${mix10k:-}" ] || printf 'mix at 10,000 connections: %s\n' "$mix10k"
 fi

@@ -23,6 +23,13 @@
 #endif
 
 
+#define TS_READ_BATCH_MAX        100   /* items in one statement */
+#define TS_READ_RESOURCES_MAX    8     /* resources that batch their items */
+
+
+typedef struct ts_read_batch_s  ts_read_batch_t;
+
+
 typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
@@ -36,8 +43,35 @@ typedef struct {
     ngx_uint_t           fixed;      /* the filter its path sets, or none */
     ngx_str_t            filters[TS_FILTERS_MAX];
     ngx_uint_t           mask;
+    int64_t              item;       /* an item's id */
+    ts_read_batch_t     *batch;      /* the item's batch, until answered */
+    ngx_uint_t           member;     /* its place in the batch */
     u_char               error[128];    /* why the arguments are invalid */
 } ts_read_ctx_t;
+
+
+/*
+ * Items of one resource that missed the cache in one turn of the event
+ * loop, fetched with one statement at the end of the turn.  A statement
+ * costs Postgres about as much as its round trip, the protocol, a
+ * transaction and the executor's start; a primary key lookup's rows are
+ * little beside that.  Under load, one turn handles many requests (the
+ * Redis replies of a turn arrive together): one statement serves them
+ * all, with no wait that a request would not have had anyway; a quiet
+ * node's items go one a statement, as before.  The batch outlives its
+ * requests: one that goes away leaves its place empty.
+ */
+struct ts_read_batch_s {
+    ts_pg_query_t        query;
+    ngx_event_t          send;       /* posted: at the end of the turn */
+    ts_resource_t       *resource;
+    const char          *params[1];
+    ngx_uint_t           n;          /* places taken */
+    ngx_uint_t           live;       /* requests still waiting */
+    ngx_uint_t           sent;       /* handed to the pool */
+    ts_read_ctx_t       *members[TS_READ_BATCH_MAX];
+    u_char               ids[2 + TS_READ_BATCH_MAX * (NGX_INT64_LEN + 1)];
+};
 
 
 static ngx_uint_t ts_read_deps(ts_route_t *route);
@@ -48,13 +82,22 @@ static ngx_int_t ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx);
 static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
     ngx_str_t *name);
 static void ts_read_done(ts_pg_query_t *q);
-static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row);
 static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
 static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
     PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     const char *arg, u_char *value, size_t len);
 static void ts_read_cleanup(void *data);
+static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
+    ts_read_ctx_t *ctx);
+static void ts_read_batch_send(ngx_event_t *ev);
+static void ts_read_batch_done(ts_pg_query_t *q);
+static void ts_read_batch_cleanup(void *data);
+
+
+/* this worker's batches still taking items, by resource */
+static ts_read_batch_t  *ts_read_batches[TS_READ_RESOURCES_MAX];
 
 
 ngx_int_t
@@ -84,9 +127,14 @@ ts_read_handler(ngx_http_request_t *r, ts_route_t *route)
         q->statement = rs->item_statement;
         q->nparams = 1;
         ctx->params[0] = ts_http_cstr(r->pool, &route->id);
+        ctx->item = -1;
 
         if (ctx->params[0] == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ts_http_parse_int(&route->id, &ctx->item) != NGX_OK) {
+            ctx->item = -1;
         }
 
     } else {
@@ -181,6 +229,12 @@ ts_read_fill(ngx_http_request_t *r, void *data)
     ts_read_ctx_t  *ctx = data;
 
     ts_replica_read(r, &ctx->query);
+
+    if (ctx->route.kind == ts_route_item && ctx->item >= 0
+        && ctx->route.resource - ts_resources < TS_READ_RESOURCES_MAX)
+    {
+        return ts_read_batch_add(r, ctx);
+    }
 
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
         return ts_read_query_error(r, &ctx->query);
@@ -413,7 +467,7 @@ ts_read_done(ts_pg_query_t *q)
         rc = ts_read_query_error(r, q);
 
     } else if (ctx->route.kind == ts_route_item) {
-        rc = ts_read_item(ctx, q->result);
+        rc = ts_read_item(ctx, q->result, PQntuples(q->result) ? 0 : -1);
 
     } else {
         rc = ts_read_list(ctx, q->result);
@@ -423,8 +477,9 @@ ts_read_done(ts_pg_query_t *q)
 }
 
 
+/* the item in row of res; -1: there is none */
 static ngx_int_t
-ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
+ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row)
 {
     u_char              *hash;
     ngx_str_t            body, etag;
@@ -434,12 +489,12 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res)
     r = ctx->request;
     rs = ctx->route.resource;
 
-    if (PQntuples(res) == 0) {
+    if (row < 0) {
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
                                   &rs->singular, &ctx->route.id);
     }
 
-    if (ts_resource_item_body(r, rs, res, 0, &body, &hash) != NGX_OK
+    if (ts_resource_item_body_row(r, rs, res, row, 0, &body, &hash) != NGX_OK
         || ts_http_etag(r, hash, &etag) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -709,4 +764,235 @@ static void
 ts_read_cleanup(void *data)
 {
     ts_pg_query_cancel(data);
+}
+
+
+/*
+ * The item's place in its resource's batch; the first item of a batch
+ * posts its sending, so the batch goes out once the turn has handled
+ * every event it had
+ */
+static ngx_int_t
+ts_read_batch_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ts_read_batch_t  *b;
+
+    i = ctx->route.resource - ts_resources;
+    b = ts_read_batches[i];
+
+    if (b == NULL) {
+        b = ngx_alloc(sizeof(ts_read_batch_t), ngx_cycle->log);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memzero(b, offsetof(ts_read_batch_t, members));
+
+        b->resource = ctx->route.resource;
+        b->send.handler = ts_read_batch_send;
+        b->send.data = b;
+        b->send.log = ngx_cycle->log;
+
+        ts_read_batches[i] = b;
+        ngx_post_event(&b->send, &ngx_posted_events);
+    }
+
+    if (ts_http_cleanup(r, ts_read_batch_cleanup, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->batch = b;
+    ctx->member = b->n;
+    b->members[b->n++] = ctx;
+    b->live++;
+
+    if (b->n == TS_READ_BATCH_MAX) {
+        /* full: it goes as posted; the next item starts another */
+        ts_read_batches[i] = NULL;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_read_batch_send(ngx_event_t *ev)
+{
+    u_char               *p;
+    ngx_uint_t            i, n;
+    ts_pg_query_t        *q;
+    ts_read_ctx_t        *ctx;
+    ts_main_conf_t       *tmcf;
+    ts_read_batch_t      *b;
+
+    b = ev->data;
+
+    i = b->resource - ts_resources;
+
+    if (ts_read_batches[i] == b) {
+        ts_read_batches[i] = NULL;
+    }
+
+    if (b->live == 0) {
+        /* every request went away before it was sent */
+        ngx_free(b);
+        return;
+    }
+
+    q = &b->query;
+    q->params = b->params;
+    q->nparams = 1;
+    q->done = ts_read_batch_done;
+    q->data = b;
+    q->log = ngx_cycle->log;
+    q->lane = TS_PG_LANE_FAST;
+
+    if (b->live == 1) {
+        /* alone: the item's own statement */
+        for (i = 0; b->members[i] == NULL; i++) { /* void */ }
+
+        q->statement = b->resource->item_statement;
+        b->params[0] = b->members[i]->params[0];
+
+    } else {
+        q->statement = b->resource->items_statement;
+        b->params[0] = (char *) b->ids;
+
+        p = b->ids;
+        *p++ = '{';
+
+        for (i = 0, n = 0; i < b->n; i++) {
+            ctx = b->members[i];
+
+            if (ctx) {
+                p = ngx_sprintf(p, n++ ? ",%L" : "%L", ctx->item);
+            }
+        }
+
+        *p++ = '}';
+        *p = '\0';
+    }
+
+    /* a replica may answer if it may for every item, past all fences */
+    q->replica = 1;
+    q->fence = 0;
+
+    for (i = 0; i < b->n; i++) {
+        ctx = b->members[i];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        if (!ctx->query.replica) {
+            q->replica = 0;
+            q->fence = 0;
+            break;
+        }
+
+        if (ctx->query.fence > q->fence) {
+            q->fence = ctx->query.fence;
+        }
+    }
+
+    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_tunesheap_module);
+
+    if (tmcf->pools[q->lane] == NULL) {
+        q->rc = TS_PG_UNAVAILABLE;
+        ts_read_batch_done(q);
+        return;
+    }
+
+    if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
+        /* failed at once: q->rc says why */
+        ts_read_batch_done(q);
+        return;
+    }
+
+    b->sent = 1;
+}
+
+
+/* every request of the batch still there gets its item, or its error */
+static void
+ts_read_batch_done(ts_pg_query_t *q)
+{
+    int                  row, rows, col;
+    int64_t              id;
+    ngx_int_t            rc;
+    ngx_str_t            value;
+    ngx_uint_t           i;
+    ts_read_ctx_t       *ctx;
+    ts_read_batch_t     *b;
+    ngx_http_request_t  *r;
+
+    b = q->data;
+    col = (int) b->resource->id_column;
+    rows = (q->rc == TS_PG_OK) ? PQntuples(q->result) : 0;
+
+    for (i = 0; i < b->n; i++) {
+        ctx = b->members[i];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        b->members[i] = NULL;
+        ctx->batch = NULL;
+        r = ctx->request;
+
+        if (q->rc != TS_PG_OK) {
+            rc = ts_read_query_error(r, q);
+
+        } else {
+            for (row = 0; row < rows; row++) {
+                value.data = (u_char *) PQgetvalue(q->result, row, col);
+                value.len = PQgetlength(q->result, row, col);
+
+                if (ts_http_parse_int(&value, &id) == NGX_OK
+                    && id == ctx->item)
+                {
+                    break;
+                }
+            }
+
+            rc = ts_read_item(ctx, q->result, row < rows ? row : -1);
+        }
+
+        ts_http_finish(r, rc);
+    }
+
+    ngx_free(b);
+}
+
+
+/*
+ * The request goes away: its place in the batch stays empty.  The last
+ * to go takes the batch's query with it: out of the pool's queue if it
+ * waits there (it never reaches Postgres), its result dropped if it is in
+ * flight, as a lone request's query would be; a batch not handed to the
+ * pool yet is freed when its sending comes.
+ */
+static void
+ts_read_batch_cleanup(void *data)
+{
+    ts_read_ctx_t    *ctx = data;
+    ts_read_batch_t  *b;
+
+    b = ctx->batch;
+
+    if (b == NULL) {
+        return;
+    }
+
+    b->members[ctx->member] = NULL;
+    b->live--;
+    ctx->batch = NULL;
+
+    if (b->live == 0 && b->sent) {
+        ts_pg_query_cancel(&b->query);
+        ngx_free(b);
+    }
 }

@@ -134,6 +134,9 @@ struct ts_resource_s {
     ts_statement_t    delete_statement;   /* $1 id, $2 ETags */
     ts_statement_t    list_statements[TS_PAGE_KINDS][1 << TS_FILTERS_MAX];
                                      /* by page kind and filter mask */
+    ts_statement_t    items_statement;    /* $1 ids (bigint[]): the items
+                                             found, as item_statement */
+    ngx_uint_t        id_column;          /* the column named "id" */
 };
 
 
@@ -164,6 +167,10 @@ yajl_gen_status ts_resource_item(ngx_http_request_t *r, yajl_gen g,
  */
 ngx_int_t ts_resource_item_body(ngx_http_request_t *r, ts_resource_t *rs,
     PGresult *res, int first, ngx_str_t *body, u_char **hash);
+
+/* the same from any row of res */
+ngx_int_t ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
+    PGresult *res, int row, int first, ngx_str_t *body, u_char **hash);
 
 
 #endif /* _TS_RESOURCE_H_INCLUDED_ */

@@ -320,3 +320,103 @@ Test::More::is(Tunesheap::Test::sql("SELECT CASE WHEN is_called THEN last_value 
 GET /api/v1/health
 --- error_code: 200
 --- timeout: 10
+
+
+
+=== TEST 16: items missed in one turn are fetched with one statement
+Redis is frozen while three requests for artists (one that does not
+exist) send their lookups; thawed, it answers them together, so their
+misses come in one turn of nginx's loop: one statement (logged by
+Postgres) fetches the three, and each request gets its own answer.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
+Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $from = -s $log;
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+pipe(my $r, my $w) or die;
+my @pids;
+for my $id (4, 6, 999999) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/artists/$id");
+        my ($name) = $body =~ /"(?:name|message)":"([^"]*)"/;
+        syswrite $w, "$id $st " . ($h->{'x-cache'} // '-') . " $name\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+select(undef, undef, undef, 0.5);
+kill 'CONT', $pid;
+waitpid $_, 0 for @pids;
+my @seen = sort map { chomp; $_ } <$r>;
+Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+Test::More::is_deeply(\@seen, ["4 200 MISS Jay-Z", "6 200 MISS Radiohead",
+    "999999 404 - artist 999999 not found"], 'each its own answer');
+open my $fh, '<', $log or die "$log: $!";
+seek $fh, $from, 0;
+my @run = map { /execute (ts_artists_items?):/ ? $1 : () } <$fh>;
+Test::More::is("@run", "ts_artists_items", 'one statement for the three');
+--- request
+GET /api/v1/artists/4
+--- error_code: 200
+--- response_headers
+X-Cache: HIT redis
+--- timeout: 10
+
+
+
+=== TEST 17: a request that goes away leaves its batch answering the others
+Three artists (0.3 s each in Postgres) missed in one turn, as above; one
+client closes its connection while their statement runs: the two others
+get their artists, and nginx logs no error.
+--- http_config eval
+Tunesheap::Test::cached_config(dsn => Tunesheap::Test::slow_dsn(0.3))
+. "tunesheap_redis_timeout 5s;\n"
+--- init
+Tunesheap::Test::wait_for_no_sleeping_query();
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+my $gone = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                 PeerPort => Tunesheap::Test::server_port())
+    or die "connect: $!";
+print $gone "GET /api/v1/artists/3 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+pipe(my $r, my $w) or die;
+my @pids;
+for my $id (4, 6) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/artists/$id");
+        my ($name) = $body =~ /"name":"([^"]*)"/;
+        syswrite $w, "$id $st $name\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+select(undef, undef, undef, 0.5);
+kill 'CONT', $pid;
+Tunesheap::Test::wait_for_sleeping_query();
+close $gone;
+waitpid $_, 0 for @pids;
+my @seen = sort map { chomp; $_ } <$r>;
+Test::More::is_deeply(\@seen, ["4 200 Jay-Z", "6 200 Radiohead"],
+    'the others answered');
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
+--- timeout: 10

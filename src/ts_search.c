@@ -19,6 +19,7 @@
 #include "ts_read.h"
 #include "ts_search.h"
 #include "ts_cache.h"
+#include "ts_replica.h"
 
 
 typedef struct ts_search_ctx_s  ts_search_ctx_t;
@@ -166,6 +167,9 @@ ts_search_fill(ngx_http_request_t *r, void *data)
 
     for (i = 0; i < ctx->nparts; i++) {
         part = &ctx->parts[i];
+
+        /* a replica past the searched types' newest write may answer */
+        ts_replica_read(r, &part->query);
 
         if (ts_read_query(r, &part->query, 1) != NGX_OK) {
             ctx->failed = 1;

@@ -86,6 +86,14 @@ my $ran = main::on_replica(sub {
 });
 Test::More::like($ran, qr/\bts_albums_item\(5\)/, "the item was read on the replica");
 
+$ran = main::on_replica(sub {
+    my ($st, $body, $xc) = main::get("/api/v1/search?q=replica" . int(time));
+    Test::More::is($st, 200, "a search");
+    Test::More::is($xc, "MISS", "a search not from the cache");
+});
+Test::More::like($ran, qr/\bts_\w+_search\b|ts_search_ids/,
+                 "the search was run on the replica");
+
 my $desc = "replica test " . int(time);
 $ran = main::on_replica(sub {
     my ($st, undef, $body) = Tunesheap::Test::http(PATCH => "/api/v1/artists/6",

@@ -579,14 +579,58 @@ ngx_http_tunesheap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * "NAME=N" with N >= min into *out: NGX_OK, NGX_DECLINED for another
+ * parameter, NGX_ERROR for a bad number
+ */
+static ngx_int_t
+ngx_http_tunesheap_number(ngx_str_t *value, const char *name, ngx_int_t min,
+    ngx_uint_t *out)
+{
+    size_t     len;
+    ngx_int_t  n;
+
+    len = ngx_strlen(name);
+
+    if (value->len < len || ngx_strncmp(value->data, name, len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoi(value->data + len, value->len - len);
+    if (n == NGX_ERROR || n < min) {
+        return NGX_ERROR;
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+/* the pool's parameters a primary and its replicas share */
+static ngx_int_t
+ngx_http_tunesheap_pool_param(ngx_str_t *value, ts_pg_pool_conf_t *pg)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_tunesheap_number(value, "pool=", 1, &pg->size);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_tunesheap_number(value, "pipeline=", 1, &pg->depth);
+    }
+
+    return rc;
+}
+
+
 /* tunesheap_postgres "conninfo" [pool=N] [queue=N] [pipeline=N] */
 static char *
 ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
-    ngx_int_t    n;
-    ngx_str_t   *value, arg;
+    ngx_int_t    rc;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (tmcf->pg.conninfo.data) {
@@ -603,46 +647,16 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
-            arg.data = value[i].data + 5;
-            arg.len = value[i].len - 5;
+        rc = ngx_http_tunesheap_pool_param(&value[i], &tmcf->pg);
 
-            n = ngx_atoi(arg.data, arg.len);
-            if (n == NGX_ERROR || n < 1) {
-                goto invalid;
-            }
-
-            tmcf->pg.size = n;
-            continue;
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_tunesheap_number(&value[i], "queue=", 0,
+                                           &tmcf->pg.queue);
         }
 
-        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
-            arg.data = value[i].data + 6;
-            arg.len = value[i].len - 6;
-
-            n = ngx_atoi(arg.data, arg.len);
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            tmcf->pg.queue = n;
-            continue;
+        if (rc != NGX_OK) {
+            goto invalid;
         }
-
-        if (ngx_strncmp(value[i].data, "pipeline=", 9) == 0) {
-            arg.data = value[i].data + 9;
-            arg.len = value[i].len - 9;
-
-            n = ngx_atoi(arg.data, arg.len);
-            if (n == NGX_ERROR || n < 1) {
-                goto invalid;
-            }
-
-            tmcf->pg.depth = n;
-            continue;
-        }
-
-        goto invalid;
     }
 
     return NGX_CONF_OK;
@@ -666,8 +680,7 @@ ngx_http_tunesheap_postgres_replica(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ts_main_conf_t  *tmcf = conf;
 
-    ngx_int_t           n;
-    ngx_str_t          *value, arg;
+    ngx_str_t          *value;
     ngx_uint_t          i;
     ts_replica_conf_t  *rc;
 
@@ -696,34 +709,9 @@ ngx_http_tunesheap_postgres_replica(ngx_conf_t *cf, ngx_command_t *cmd,
     rc->pg.depth = NGX_CONF_UNSET_UINT;
 
     for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
-            arg.data = value[i].data + 5;
-            arg.len = value[i].len - 5;
-
-            n = ngx_atoi(arg.data, arg.len);
-            if (n == NGX_ERROR || n < 1) {
-                goto invalid;
-            }
-
-            rc->pg.size = n;
-            continue;
+        if (ngx_http_tunesheap_pool_param(&value[i], &rc->pg) != NGX_OK) {
+            goto invalid;
         }
-
-        if (ngx_strncmp(value[i].data, "pipeline=", 9) == 0) {
-            arg.data = value[i].data + 9;
-            arg.len = value[i].len - 9;
-
-            n = ngx_atoi(arg.data, arg.len);
-            if (n == NGX_ERROR || n < 1) {
-                goto invalid;
-            }
-
-            rc->pg.depth = n;
-            continue;
-        }
-
-        goto invalid;
     }
 
     return NGX_CONF_OK;

@@ -47,6 +47,8 @@ static ngx_int_t ts_headers_cache(ngx_http_request_t *r,
 static ngx_int_t ts_headers_cors(ngx_http_request_t *r,
     ts_headers_loc_conf_t *hlcf, ngx_str_t *origin);
 static ngx_int_t ts_headers_preflight(ngx_http_request_t *r);
+static ngx_table_elt_t *ts_headers_find(ngx_list_t *headers,
+    const char *name, size_t len);
 static ngx_int_t ts_headers_add(ngx_http_request_t *r, const char *key,
     const char *value);
 static char *ts_headers_cache_control(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -340,42 +342,26 @@ ts_headers_preflight(ngx_http_request_t *r)
 ngx_table_elt_t *
 ts_headers_in(ngx_http_request_t *r, const char *name, size_t len)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
+    return ts_headers_find(&r->headers_in.headers, name, len);
 }
 
 
 ngx_table_elt_t *
 ts_headers_out(ngx_http_request_t *r, const char *name, size_t len)
 {
+    return ts_headers_find(&r->headers_out.headers, name, len);
+}
+
+
+/* a header by name; one whose hash is 0 was removed and does not count */
+static ngx_table_elt_t *
+ts_headers_find(ngx_list_t *headers, const char *name, size_t len)
+{
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_out.headers.part;
+    part = &headers->part;
     h = part->elts;
 
     for (i = 0; /* void */; i++) {

@@ -42,6 +42,9 @@ typedef enum {
 } ts_s3_bucket_e;
 
 
+static ngx_int_t ts_s3_origin(ngx_pool_t *pool, ts_s3_conf_t *s3,
+    ngx_str_t *base, ngx_str_t *host, ngx_uint_t *bucket_in_path);
+static void ts_s3_date(time_t now, u_char *date);
 static ngx_int_t ts_s3_endpoint(ngx_pool_t *pool, ts_s3_conf_t *s3,
     ngx_str_t *base, ngx_str_t *host);
 static ngx_int_t ts_s3_aws(ngx_pool_t *pool, ts_s3_conf_t *s3,
@@ -68,7 +71,6 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
     u_char        hash[2 * 32 + 1], sig[2 * 32 + 1];
     u_char        md[EVP_MAX_MD_SIZE];
     size_t        len;
-    ngx_tm_t      tm;
     ngx_int_t     rc;
     ngx_str_t     base, host, path, object, scope, cred, token, query;
     ngx_str_t     ctype, signed_headers, esigned, creq, sts;
@@ -79,22 +81,12 @@ ts_s3_presign(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *method,
         return NGX_DECLINED;
     }
 
-    if (s3->endpoint.len) {
-        rc = ts_s3_endpoint(pool, s3, &base, &host);
-        bucket_in_path = 1;
-
-    } else {
-        rc = ts_s3_aws(pool, s3, &base, &host, &bucket_in_path);
-    }
-
+    rc = ts_s3_origin(pool, s3, &base, &host, &bucket_in_path);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    ngx_gmtime(now, &tm);
-    ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ%Z",
-                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    ts_s3_date(now, date);
 
     /* the path: [/bucket]/key, encoded once, as sent and as signed */
 
@@ -289,7 +281,6 @@ ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
     u_char          hash[2 * 32 + 1], sig[2 * 32 + 1];
     u_char          md[EVP_MAX_MD_SIZE];
     size_t          size;
-    ngx_tm_t        tm;
     ngx_int_t       rc;
     ngx_str_t       base, host, object, creq, sts, signed_headers;
     ngx_uint_t      bucket_in_path;
@@ -299,14 +290,7 @@ ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
         return NGX_DECLINED;
     }
 
-    if (s3->endpoint.len) {
-        rc = ts_s3_endpoint(pool, s3, &base, &host);
-        bucket_in_path = 1;
-
-    } else {
-        rc = ts_s3_aws(pool, s3, &base, &host, &bucket_in_path);
-    }
-
+    rc = ts_s3_origin(pool, s3, &base, &host, &bucket_in_path);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -327,10 +311,7 @@ ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
                     "host;range;x-amz-content-sha256;x-amz-date");
     }
 
-    ngx_gmtime(now, &tm);
-    ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ%Z",
-                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    ts_s3_date(now, date);
 
     req->date.len = sizeof(date) - 1;
     req->date.data = ngx_pnalloc(pool, req->date.len);
@@ -438,6 +419,33 @@ ts_s3_sign_get(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *key,
     req->authorization.len = p - req->authorization.data;
 
     return NGX_OK;
+}
+
+
+/* where requests go: the configured endpoint, else AWS */
+static ngx_int_t
+ts_s3_origin(ngx_pool_t *pool, ts_s3_conf_t *s3, ngx_str_t *base,
+    ngx_str_t *host, ngx_uint_t *bucket_in_path)
+{
+    if (s3->endpoint.len) {
+        *bucket_in_path = 1;
+        return ts_s3_endpoint(pool, s3, base, host);
+    }
+
+    return ts_s3_aws(pool, s3, base, host, bucket_in_path);
+}
+
+
+/* the signing time, ISO 8601 basic: "20231114T221320Z" and a NUL */
+static void
+ts_s3_date(time_t now, u_char *date)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(now, &tm);
+    ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ%Z",
+                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }
 
 

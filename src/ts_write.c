@@ -75,7 +75,6 @@ static ngx_int_t ts_write_location(ts_write_ctx_t *ctx, PGresult *res,
 static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
 static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
 static ngx_int_t ts_write_date(u_char *p, size_t len);
-static size_t ts_write_chars(u_char *p, size_t len);
 
 
 
@@ -709,7 +708,8 @@ ts_write_field(ts_write_ctx_t *ctx, yajl_gen g, ts_column_t *col,
                                         "must not be empty");
             }
 
-            if (ts_write_chars(s, len) > col->max) {
+            /* characters, not bytes: yajl checked the UTF-8 */
+            if (ngx_utf8_length(s, len) > col->max) {
                 return ts_write_problem(ctx, &col->name,
                                         "is longer than %uz characters",
                                         col->max);
@@ -1374,20 +1374,4 @@ ts_write_date(u_char *p, size_t len)
     }
 
     return NGX_OK;
-}
-
-
-/* characters, not bytes: the text is valid UTF-8 (yajl checked it) */
-static size_t
-ts_write_chars(u_char *p, size_t len)
-{
-    size_t  i, n;
-
-    for (i = 0, n = 0; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            n++;
-        }
-    }
-
-    return n;
 }

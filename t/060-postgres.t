@@ -442,19 +442,21 @@ Tunesheap::Test::hold_artist(5, 2);
 
 === TEST 18: health answers while the queue is full
 One connection, one query at a time, a queue of two, all taken by slow
-artists (2 s each): an album is refused, health is answered at once, from
-its own connection, while every artist is still pending.
+reads (2 s each) of three resources (misses of one resource in one turn
+share a statement, so each takes its own place): a list is refused,
+health is answered at once, from its own connection, while every read is
+still pending.
 --- http_config eval
 Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2), args => "pool=1 pipeline=1 queue=2")
 . "tunesheap_postgres_timeout 10s;\n"
 --- init
 Tunesheap::Test::bg_get("/api/v1/artists/4");
 Tunesheap::Test::wait_for_sleeping_query();
-Tunesheap::Test::bg_get("/api/v1/artists/5");
-Tunesheap::Test::bg_get("/api/v1/artists/6");
+Tunesheap::Test::bg_get("/api/v1/albums/2");
+Tunesheap::Test::bg_get("/api/v1/songs/1");
 select(undef, undef, undef, 0.3);
-my ($st, undef, $body) = Tunesheap::Test::http(GET => "/api/v1/albums/1");
-Test::More::is($st, 503, "the queue is full: an album is refused");
+my ($st, undef, $body) = Tunesheap::Test::http(GET => "/api/v1/artists?limit=1");
+Test::More::is($st, 503, "the queue is full: a list is refused");
 Test::More::like($body, qr/too many requests are waiting/, "says why");
 --- request
 GET /api/v1/health
@@ -463,8 +465,8 @@ GET /api/v1/health
 {"status":"ok","postgres":"ok"}
 --- bg_response_like eval
 ['^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":4,',
- '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":5,',
- '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"artist":\{"id":6,']
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"album":\{"id":2,',
+ '^HTTP/1.1 200 OK\r\n.*\r\n\r\n\{"song":\{"id":1,']
 --- error_log
 postgres wait queue is full
 --- timeout: 15

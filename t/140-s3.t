@@ -500,9 +500,6 @@ $::Key
 
 === TEST 15: nginx refuses media configurations that cannot work
 --- init
-my $dir = "$ENV{TEST_NGINX_SERVROOT}-conf";
-mkdir $dir;
-mkdir "$dir/logs";
 for (["tunesheap_media_root /tmp;", "needs a tunesheap_media_secret"],
      ["tunesheap_media_root /tmp; tunesheap_media_secret short;", "needs a tunesheap_media_secret"],
      [$::CloudFront, "tunesheap_media_cloudfront needs tunesheap_media_s3"],
@@ -510,15 +507,7 @@ for (["tunesheap_media_root /tmp;", "needs a tunesheap_media_secret"],
      ["tunesheap_media_s3 bucket=Bad_Bucket region=us-east-1 access_key=a secret_key=b;", "cannot sign"],
      ["tunesheap_media_cloudfront domain=x key_pair_id=K private_key=/nonexistent;", "cannot open \"/nonexistent\""])
 {
-    my ($directives, $error) = @$_;
-    open my $fh, '>', "$dir/nginx.conf" or die $!;
-    print $fh "load_module $ENV{TEST_NGINX_LOAD_MODULES};\n"
-        . "events {}\nhttp { server { listen 127.0.0.1:1;"
-        . " location / { tunesheap_api; $directives } } }\n";
-    close $fh;
-    my $out = `nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
-    Test::More::ok($? != 0, "refused: $directives");
-    Test::More::like($out, qr/\Q$error\E/, "saying why: $error");
+    Tunesheap::Test::refused_config(location => $_->[0], error => $_->[1]);
 }
 --- request
 GET /api/v1/health

@@ -215,24 +215,13 @@ is not in recovery: no reads go to it
 
 === TEST 5: the directive: its errors
 --- init
-my $dir = "$ENV{TEST_NGINX_SERVROOT}-replica-conf";
-mkdir $dir;
-mkdir "$dir/logs";
 my $dsn = $ENV{TEST_NGINX_PG_DSN};
 for (["tunesheap_postgres_replica \"$dsn\";", "needs \"tunesheap_postgres\""],
      ["tunesheap_postgres \"$dsn\"; tunesheap_postgres_replica \"\";", "needs a connection string"],
      ["tunesheap_postgres \"$dsn\"; tunesheap_postgres_replica \"$dsn\" pool=0;", "invalid parameter \"pool=0\""],
      ["tunesheap_postgres \"$dsn\"; tunesheap_postgres_replica \"$dsn\" queue=5;", "invalid parameter \"queue=5\""])
 {
-    my ($directives, $error) = @$_;
-    open my $fh, '>', "$dir/nginx.conf" or die $!;
-    print $fh "load_module $ENV{TEST_NGINX_LOAD_MODULES};\n"
-        . "events {}\nhttp { $directives server { listen 127.0.0.1:1;"
-        . " location / { tunesheap_api; } } }\n";
-    close $fh;
-    my $out = `nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
-    Test::More::ok($? != 0, "refused: $directives");
-    Test::More::like($out, qr/\Q$error\E/, "saying why: $error");
+    Tunesheap::Test::refused_config(http => $_->[0], error => $_->[1]);
 }
 --- request
 GET /api/v1/health

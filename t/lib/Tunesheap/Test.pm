@@ -260,6 +260,27 @@ sub hold_artist {
     return $pid;
 }
 
+# Checks that `nginx -t` refuses a configuration and says why: HTTP goes
+# into the http block, LOCATION into a location with tunesheap_api.  Two
+# checks (refused, the message), named after the directives.
+sub refused_config {
+    my (%a) = @_;
+    my $dir = "$ENV{TEST_NGINX_SERVROOT}-refused";
+    my $directives = join ' ', grep { length } $a{http} // '', $a{location} // '';
+
+    mkdir $dir;
+    mkdir "$dir/logs";
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh "load_module $ENV{TEST_NGINX_LOAD_MODULES};\n"
+        . "events {}\nhttp { " . ($a{http} // '')
+        . " server { listen 127.0.0.1:1;"
+        . " location / { tunesheap_api; " . ($a{location} // '') . " } } }\n";
+    close $fh;
+    my $out = `nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    Test::More::ok($? != 0, "refused: $directives");
+    Test::More::like($out, qr/\Q$a{error}\E/, "saying why: $a{error}");
+}
+
 # Waits, at most 5 s, until no query sleeps inside Postgres: a block
 # that waits for its own query to sleep must not see the previous block's
 # (cancelled by statement_timeout only after nginx stopped).

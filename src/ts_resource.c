@@ -18,13 +18,15 @@
 #include "ts_json.h"
 #include "ts_media.h"
 #include "ts_resource.h"
+#include "ts_shm.h"
+
+
+/* a cache dependency is a bit per resource, in the zone and in Redis */
+_Static_assert(TS_NRESOURCES <= TS_SHM_DEPS_MAX,
+               "more resources than TS_SHM_DEPS_MAX cache dependencies");
 
 
 #define TS_SQL_CHUNK  4096
-
-/* what ts_resource_init() fills in */
-#define TS_RESOURCE_GENERATED  0, "", "", "", "", "", { { "" } }, "", 0
-
 
 typedef struct {
     ngx_pool_t     *pool;
@@ -56,53 +58,65 @@ static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
 
 
-/* name, output, JSON type, input, required, longest text, references */
+/*
+ * Descriptions refer to each other by name (TS_ARTISTS, ...): the
+ * designated initialisers of ts_resources[] put each at its index.
+ */
 
 static ts_column_t  ts_artist_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
-    { ngx_string("name"), "name", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
-    { ngx_string("country"), "country", TS_COL_STRING, TS_IN_TEXT, 0, 100,
-      NULL },
-    { ngx_string("description"), "description", TS_COL_STRING, TS_IN_TEXT,
-      0, 5000, NULL },
-    { ngx_string("dob"),
-      "to_char(dob AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')",
-      TS_COL_STRING, TS_IN_TIME, 0, 0, NULL },
-    { ngx_string("website"), "website", TS_COL_STRING, TS_IN_TEXT, 0, 500,
-      NULL },
-    { ngx_string("picture_url"), "picture_url", TS_COL_STRING, TS_IN_TEXT,
-      0, 500, NULL },
+    { .name = ngx_string("id"), .select = "id", .type = TS_COL_NUMBER },
+    { .name = ngx_string("name"), .select = "name", .type = TS_COL_STRING,
+      .input = TS_IN_TEXT, .required = 1, .max = 200 },
+    { .name = ngx_string("country"), .select = "country",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 100 },
+    { .name = ngx_string("description"), .select = "description",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 5000 },
+    { .name = ngx_string("dob"),
+      .select = "to_char(dob AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD HH24:MI:SS \"UTC\"')",
+      .type = TS_COL_STRING, .input = TS_IN_TIME },
+    { .name = ngx_string("website"), .select = "website",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 500 },
+    { .name = ngx_string("picture_url"), .select = "picture_url",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 500 },
 };
 
 
 static ts_column_t  ts_album_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
-    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
-      &ts_resources[0] },
-    { ngx_string("title"), "title", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
-    { ngx_string("release_date"), "to_char(release_date, 'YYYY-MM-DD')",
-      TS_COL_STRING, TS_IN_DATE, 0, 0, NULL },
-    { ngx_string("genre"), "genre", TS_COL_STRING, TS_IN_TEXT, 0, 100, NULL },
-    { ngx_string("cover_url"), "cover_url", TS_COL_STRING, TS_IN_TEXT, 0, 500,
-      NULL },
+    { .name = ngx_string("id"), .select = "id", .type = TS_COL_NUMBER },
+    { .name = ngx_string("artist_id"), .select = "artist_id",
+      .type = TS_COL_NUMBER, .input = TS_IN_ID, .required = 1,
+      .references = &ts_resources[TS_ARTISTS] },
+    { .name = ngx_string("title"), .select = "title", .type = TS_COL_STRING,
+      .input = TS_IN_TEXT, .required = 1, .max = 200 },
+    { .name = ngx_string("release_date"),
+      .select = "to_char(release_date, 'YYYY-MM-DD')",
+      .type = TS_COL_STRING, .input = TS_IN_DATE },
+    { .name = ngx_string("genre"), .select = "genre", .type = TS_COL_STRING,
+      .input = TS_IN_TEXT, .max = 100 },
+    { .name = ngx_string("cover_url"), .select = "cover_url",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 500 },
 };
 
 
 static ts_column_t  ts_song_columns[] = {
-    { ngx_string("id"), "id", TS_COL_NUMBER, TS_IN_NONE, 0, 0, NULL },
-    { ngx_string("album_id"), "album_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
-      &ts_resources[1] },
-    { ngx_string("artist_id"), "artist_id", TS_COL_NUMBER, TS_IN_ID, 1, 0,
-      &ts_resources[0] },
-    { ngx_string("title"), "title", TS_COL_STRING, TS_IN_TEXT, 1, 200, NULL },
-    { ngx_string("track_number"), "track_number", TS_COL_NUMBER,
-      TS_IN_INTEGER, 0, 0, NULL },
-    { ngx_string("duration_ms"), "duration_ms", TS_COL_NUMBER, TS_IN_INTEGER,
-      0, 0, NULL },
-    { ngx_string("audio"), TS_MEDIA_AUDIO_SQL, TS_COL_AUDIO, TS_IN_NONE, 0,
-      0, NULL },
-    { ngx_string("stream_url"), TS_MEDIA_STREAM_SQL, TS_COL_STREAM,
-      TS_IN_NONE, 0, 0, NULL },
+    { .name = ngx_string("id"), .select = "id", .type = TS_COL_NUMBER },
+    { .name = ngx_string("album_id"), .select = "album_id",
+      .type = TS_COL_NUMBER, .input = TS_IN_ID, .required = 1,
+      .references = &ts_resources[TS_ALBUMS] },
+    { .name = ngx_string("artist_id"), .select = "artist_id",
+      .type = TS_COL_NUMBER, .input = TS_IN_ID, .required = 1,
+      .references = &ts_resources[TS_ARTISTS] },
+    { .name = ngx_string("title"), .select = "title", .type = TS_COL_STRING,
+      .input = TS_IN_TEXT, .required = 1, .max = 200 },
+    { .name = ngx_string("track_number"), .select = "track_number",
+      .type = TS_COL_NUMBER, .input = TS_IN_INTEGER },
+    { .name = ngx_string("duration_ms"), .select = "duration_ms",
+      .type = TS_COL_NUMBER, .input = TS_IN_INTEGER },
+    { .name = ngx_string("audio"), .select = TS_MEDIA_AUDIO_SQL,
+      .type = TS_COL_AUDIO },
+    { .name = ngx_string("stream_url"), .select = TS_MEDIA_STREAM_SQL,
+      .type = TS_COL_STREAM },
 };
 
 
@@ -124,45 +138,52 @@ static ts_filter_t  ts_song_filters[] = {
 
 
 static ts_relation_t  ts_artist_relations[] = {
-    { ngx_string("albums"), &ts_resources[1], 0, NULL, { { "" } } },
-    { ngx_string("songs"), &ts_resources[2], 1, NULL, { { "" } } },
+    { .name = ngx_string("albums"), .child = &ts_resources[TS_ALBUMS],
+      .filter = 0 },
+    { .name = ngx_string("songs"), .child = &ts_resources[TS_SONGS],
+      .filter = 1 },
 };
 
 
 static ts_relation_t  ts_album_relations[] = {
-    { ngx_string("songs"), &ts_resources[2], 0, "track_number",
-      { { "" } } },
+    { .name = ngx_string("songs"), .child = &ts_resources[TS_SONGS],
+      .filter = 0, .sort = "track_number" },
 };
 
 
-ts_resource_t  ts_resources[] = {
+#define ts_nelts(a)  (sizeof(a) / sizeof((a)[0]))
 
-    { ngx_string("artists"), ngx_string("artist"), "artists",
-      ts_artist_columns, sizeof(ts_artist_columns) / sizeof(ts_column_t),
-      ts_artist_filters, sizeof(ts_artist_filters) / sizeof(ts_filter_t),
-      "name", ngx_string("ts:v:artists"),
-      ts_artist_relations,
-      sizeof(ts_artist_relations) / sizeof(ts_relation_t),
-      TS_RESOURCE_GENERATED },
 
-    { ngx_string("albums"), ngx_string("album"), "albums",
-      ts_album_columns, sizeof(ts_album_columns) / sizeof(ts_column_t),
-      ts_album_filters, sizeof(ts_album_filters) / sizeof(ts_filter_t),
-      "title", ngx_string("ts:v:albums"),
-      ts_album_relations,
-      sizeof(ts_album_relations) / sizeof(ts_relation_t),
-      TS_RESOURCE_GENERATED },
+ts_resource_t  ts_resources[TS_NRESOURCES] = {
 
-    { ngx_string("songs"), ngx_string("song"), "songs",
-      ts_song_columns, sizeof(ts_song_columns) / sizeof(ts_column_t),
-      ts_song_filters, sizeof(ts_song_filters) / sizeof(ts_filter_t),
-      "title", ngx_string("ts:v:songs"),
-      NULL, 0,
-      TS_RESOURCE_GENERATED },
+    [TS_ARTISTS] = {
+        .name = ngx_string("artists"), .singular = ngx_string("artist"),
+        .table = "artists",
+        .columns = ts_artist_columns, .ncolumns = ts_nelts(ts_artist_columns),
+        .filters = ts_artist_filters, .nfilters = ts_nelts(ts_artist_filters),
+        .search = "name", .version_key = ngx_string("ts:v:artists"),
+        .relations = ts_artist_relations,
+        .nrelations = ts_nelts(ts_artist_relations) },
+
+    [TS_ALBUMS] = {
+        .name = ngx_string("albums"), .singular = ngx_string("album"),
+        .table = "albums",
+        .columns = ts_album_columns, .ncolumns = ts_nelts(ts_album_columns),
+        .filters = ts_album_filters, .nfilters = ts_nelts(ts_album_filters),
+        .search = "title", .version_key = ngx_string("ts:v:albums"),
+        .relations = ts_album_relations,
+        .nrelations = ts_nelts(ts_album_relations) },
+
+    [TS_SONGS] = {
+        .name = ngx_string("songs"), .singular = ngx_string("song"),
+        .table = "songs",
+        .columns = ts_song_columns, .ncolumns = ts_nelts(ts_song_columns),
+        .filters = ts_song_filters, .nfilters = ts_nelts(ts_song_filters),
+        .search = "title", .version_key = ngx_string("ts:v:songs") },
 };
 
 
-ngx_uint_t  ts_nresources = sizeof(ts_resources) / sizeof(ts_resource_t);
+ngx_uint_t  ts_nresources = TS_NRESOURCES;
 
 const char  ts_health_statement[] = "ts_health";
 

@@ -69,6 +69,15 @@
 #define TS_DELETE_COUNT  1
 
 
+/* the resources, by name: their index in ts_resources[] */
+typedef enum {
+    TS_ARTISTS = 0,
+    TS_ALBUMS,
+    TS_SONGS,
+    TS_NRESOURCES
+} ts_resource_e;
+
+
 typedef struct ts_resource_s  ts_resource_t;
 
 /* names live as long as the process: a failed reload must not free them */
@@ -141,6 +150,10 @@ struct ts_resource_s {
 
 
 extern ts_resource_t   ts_resources[];
+
+/* a resource's bit in cache dependencies (ts_cache.h) */
+#define ts_resource_dep(rs)  ((ngx_uint_t) 1 << ((rs) - ts_resources))
+
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
 

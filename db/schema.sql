@@ -88,6 +88,116 @@ ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_size bigint;
 ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_bitrate_kbps integer;
 ALTER TABLE songs ADD COLUMN IF NOT EXISTS audio_duration_ms integer;
 
+-- Editorial playlists: an ordered list of songs (a song may appear more
+-- than once).  An entry is a row of playlist_songs; positions run from 0
+-- with no gap, kept so by ts_entries_write() under the playlist's row
+-- lock.  The unique constraint is checked at the end of each statement
+-- (DEFERRABLE), so that shifting a range of positions by one is one
+-- UPDATE; it also serves the reads in position order.  Deleting a
+-- playlist deletes its entries; a song in a playlist cannot be deleted
+-- (the API answers 409 naming the playlists).  revision counts the
+-- writes of the playlist and of its entries: its ETag changes with them.
+CREATE TABLE IF NOT EXISTS playlists (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    description text,
+    category    text,
+    cover_url   text,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    revision    bigint NOT NULL DEFAULT 1
+);
+
+CREATE TABLE IF NOT EXISTS playlist_songs (
+    id          bigserial PRIMARY KEY,
+    playlist_id bigint NOT NULL REFERENCES playlists (id) ON DELETE CASCADE,
+    song_id     bigint NOT NULL REFERENCES songs (id),
+    position    integer NOT NULL CHECK (position >= 0),
+    CONSTRAINT playlist_songs_position UNIQUE (playlist_id, position)
+        DEFERRABLE INITIALLY IMMEDIATE
+);
+
+CREATE INDEX IF NOT EXISTS playlists_category_idx
+    ON playlists (category, id);
+CREATE INDEX IF NOT EXISTS playlist_songs_song_idx
+    ON playlist_songs (song_id, playlist_id);
+
+-- One write of an ordered relation's entries (ts_resource.c generates the
+-- statement that calls it, with the names its description gives): the
+-- caller has locked the parent's row, and each statement here takes a
+-- new snapshot (READ COMMITTED), so it sees every entry committed before
+-- the lock was granted.  op: 'replace' (ids, in order), 'insert' (ids[1]
+-- at pos, or at the end when pos is NULL), 'move' (entry to pos),
+-- 'remove' (entry).  Returns NULL, or why it could not (a 409).
+CREATE OR REPLACE FUNCTION ts_entries_write(tbl text, parent_col text,
+    child_col text, parent bigint, op text, ids bigint[], entry bigint,
+    pos integer)
+    RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    n    integer;
+    cur  integer;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %I WHERE %I = $1', tbl, parent_col)
+        INTO n USING parent;
+
+    IF op = 'replace' THEN
+        EXECUTE format('DELETE FROM %I WHERE %I = $1', tbl, parent_col)
+            USING parent;
+        EXECUTE format('INSERT INTO %I (%I, %I, position)'
+                       ' SELECT $1, u.id, u.o - 1'
+                       ' FROM unnest($2::bigint[]) WITH ORDINALITY'
+                       ' AS u (id, o)', tbl, parent_col, child_col)
+            USING parent, ids;
+        RETURN NULL;
+    END IF;
+
+    IF op = 'insert' THEN
+        pos := coalesce(pos, n);
+
+        IF pos > n THEN
+            RETURN format('position %s is past the end: the list has %s'
+                          ' entries', pos, n);
+        END IF;
+
+        EXECUTE format('UPDATE %I SET position = position + 1'
+                       ' WHERE %I = $1 AND position >= $2', tbl, parent_col)
+            USING parent, pos;
+        EXECUTE format('INSERT INTO %I (%I, %I, position)'
+                       ' VALUES ($1, $2, $3)', tbl, parent_col, child_col)
+            USING parent, ids[1], pos;
+        RETURN NULL;
+    END IF;
+
+    EXECUTE format('SELECT position FROM %I WHERE id = $1 AND %I = $2',
+                   tbl, parent_col)
+        INTO cur USING entry, parent;
+
+    IF cur IS NULL THEN
+        RETURN format('entry %s is not in this list', entry);
+    END IF;
+
+    IF op = 'remove' THEN
+        EXECUTE format('DELETE FROM %I WHERE id = $1', tbl) USING entry;
+        EXECUTE format('UPDATE %I SET position = position - 1'
+                       ' WHERE %I = $1 AND position > $2', tbl, parent_col)
+            USING parent, cur;
+        RETURN NULL;
+    END IF;
+
+    -- move
+    IF pos >= n THEN
+        RETURN format('position %s is past the end: the list has %s'
+                      ' entries', pos, n);
+    END IF;
+
+    EXECUTE format('UPDATE %I SET position = CASE WHEN id = $3 THEN $4'
+                   ' WHEN $4 < $2 THEN position + 1 ELSE position - 1 END'
+                   ' WHERE %I = $1 AND position BETWEEN least($2, $4)'
+                   ' AND greatest($2, $4)', tbl, parent_col)
+        USING parent, cur, entry, pos;
+    RETURN NULL;
+END $$;
+
 -- Filters and nested lists walk these in id (or track) order.
 CREATE INDEX IF NOT EXISTS artists_country_idx ON artists (country, id);
 CREATE INDEX IF NOT EXISTS albums_artist_idx ON albums (artist_id, id);
@@ -116,8 +226,9 @@ CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 --    probes of that word list, never a comparison with every title.
 -- ts_search_ids_TABLE() finds a search's candidates, the statement in
 -- ts_resource.c ranks them.
--- kind: 'a' artists, 'l' albums, 's' songs.  Text compares bytewise
--- (COLLATE "C"), so that a prefix is a range of an index.
+-- kind: 'a' artists, 'l' albums, 's' songs, 'p' playlists.  Text
+-- compares bytewise (COLLATE "C"), so that a prefix is a range of an
+-- index.
 
 -- The words of a folded search text, all required; the last one also as a
 -- prefix ("metal" finds "metallica": search as the user types) unless the
@@ -622,6 +733,7 @@ END $$;
 SELECT ts_search_install('artists', 'a', 'name');
 SELECT ts_search_install('albums', 'l', 'title');
 SELECT ts_search_install('songs', 's', 'title');
+SELECT ts_search_install('playlists', 'p', 'name');
 
 -- What searched before: every match of a common word was read from
 -- these, and typos compared with every title.
@@ -859,3 +971,5 @@ END $$;
 SELECT ts_list_counts_install('artists', 'country');
 SELECT ts_list_counts_install('albums', 'artist_id', 'genre');
 SELECT ts_list_counts_install('songs', 'album_id', 'artist_id');
+SELECT ts_list_counts_install('playlists', 'category');
+SELECT ts_list_counts_install('playlist_songs', 'playlist_id');

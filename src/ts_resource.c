@@ -43,6 +43,10 @@ static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
     ts_resource_t *parent, ngx_uint_t parent_filter, const char *sort);
 static ngx_int_t ts_resource_prepare_writes(ts_sql_t *sql,
     ts_resource_t *rs);
+static ngx_int_t ts_resource_prepare_entries(ts_sql_t *sql,
+    ts_resource_t *rs, ts_relation_t *rel);
+static ngx_int_t ts_sql_writes(ts_sql_t *sql, ts_resource_t *rs,
+    ngx_uint_t n);
 static ngx_int_t ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_result(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
@@ -120,6 +124,29 @@ static ts_column_t  ts_song_columns[] = {
 };
 
 
+static ts_column_t  ts_playlist_columns[] = {
+    { .name = ngx_string("id"), .select = "id", .type = TS_COL_NUMBER },
+    { .name = ngx_string("name"), .select = "name", .type = TS_COL_STRING,
+      .input = TS_IN_TEXT, .required = 1, .max = 200 },
+    { .name = ngx_string("description"), .select = "description",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 5000 },
+    { .name = ngx_string("category"), .select = "category",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 100 },
+    { .name = ngx_string("cover_url"), .select = "cover_url",
+      .type = TS_COL_STRING, .input = TS_IN_TEXT, .max = 500 },
+    { .name = ngx_string("created_at"),
+      .select = "to_char(created_at AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD HH24:MI:SS \"UTC\"')",
+      .type = TS_COL_STRING },
+    { .name = ngx_string("updated_at"),
+      .select = "to_char(updated_at AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD HH24:MI:SS \"UTC\"')",
+      .type = TS_COL_STRING, .write = "clock_timestamp()" },
+    { .name = ngx_string("revision"), .select = "revision",
+      .type = TS_COL_NUMBER, .write = "revision + 1" },
+};
+
+
 static ts_filter_t  ts_artist_filters[] = {
     { ngx_string("country"), "country", TS_ARG_TEXT },
 };
@@ -137,6 +164,11 @@ static ts_filter_t  ts_song_filters[] = {
 };
 
 
+static ts_filter_t  ts_playlist_filters[] = {
+    { ngx_string("category"), "category", TS_ARG_TEXT },
+};
+
+
 static ts_relation_t  ts_artist_relations[] = {
     { .name = ngx_string("albums"), .child = &ts_resources[TS_ALBUMS],
       .filter = 0 },
@@ -148,6 +180,13 @@ static ts_relation_t  ts_artist_relations[] = {
 static ts_relation_t  ts_album_relations[] = {
     { .name = ngx_string("songs"), .child = &ts_resources[TS_SONGS],
       .filter = 0, .sort = "track_number" },
+};
+
+
+static ts_relation_t  ts_playlist_relations[] = {
+    { .name = ngx_string("songs"), .child = &ts_resources[TS_SONGS],
+      .join = "playlist_songs", .parent_column = "playlist_id",
+      .child_column = "song_id" },
 };
 
 
@@ -180,6 +219,17 @@ ts_resource_t  ts_resources[TS_NRESOURCES] = {
         .columns = ts_song_columns, .ncolumns = ts_nelts(ts_song_columns),
         .filters = ts_song_filters, .nfilters = ts_nelts(ts_song_filters),
         .search = "title", .version_key = ngx_string("ts:v:songs") },
+
+    [TS_PLAYLISTS] = {
+        .name = ngx_string("playlists"), .singular = ngx_string("playlist"),
+        .table = "playlists",
+        .columns = ts_playlist_columns,
+        .ncolumns = ts_nelts(ts_playlist_columns),
+        .filters = ts_playlist_filters,
+        .nfilters = ts_nelts(ts_playlist_filters),
+        .search = "name", .version_key = ngx_string("ts:v:playlists"),
+        .relations = ts_playlist_relations,
+        .nrelations = ts_nelts(ts_playlist_relations) },
 };
 
 
@@ -193,6 +243,7 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
 {
     ngx_uint_t      i, j;
     ts_sql_t        sql;
+    ts_relation_t  *rel;
     ts_resource_t  *rs;
 
     sql.pool = pool;
@@ -206,6 +257,30 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /* who lists whom: a child's delete statement asks its holder */
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
+
+        for (j = 0; j < rs->nrelations; j++) {
+            rel = &rs->relations[j];
+            rel->parent = rs;
+
+            if (rel->join == NULL) {
+                continue;
+            }
+
+            if (rel->child->holder) {
+                ngx_log_error(NGX_LOG_EMERG, pool->log, 0,
+                              "tunesheap: %V are in two ordered lists: "
+                              "one is supported",
+                              &rel->child->name);
+                return NGX_ERROR;
+            }
+
+            rel->child->holder = rel;
+        }
     }
 
     for (i = 0; i < ts_nresources; i++) {
@@ -299,6 +374,15 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
 
         if (ts_resource_prepare_lists(&sql, rs) != NGX_OK) {
             return NGX_ERROR;
+        }
+
+        for (j = 0; j < rs->nrelations; j++) {
+            if (rs->relations[j].join
+                && ts_resource_prepare_entries(&sql, rs, &rs->relations[j])
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -468,6 +552,11 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
     for (i = 0; i < rs->nrelations; i++) {
         rel = &rs->relations[i];
         nmasks = (ngx_uint_t) 1 << rel->child->nfilters;
+
+        if (rel->join) {
+            /* ordered: ts_resource_prepare_entries() */
+            continue;
+        }
 
         for (kind = 0; kind < TS_PAGE_KINDS; kind++) {
 
@@ -819,7 +908,8 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
         }
     }
 
-    if (ts_sql_add(sql, " FROM s, c WHERE id = $1") != NGX_OK
+    if (ts_sql_writes(sql, rs, n) != NGX_OK
+        || ts_sql_add(sql, " FROM s, c WHERE id = $1") != NGX_OK
         || ts_sql_references(sql, rs, 1) != NGX_OK
         || ts_sql_add(sql, " AND ($3::text[] IS NULL OR ") != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
@@ -837,7 +927,11 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
         return NGX_ERROR;
     }
 
-    /* delete: a row still referenced fails with 23503, kept for a 409 */
+    /*
+     * delete: a row still referenced fails with 23503, kept for a 409;
+     * one in an ordered list is kept, and the lists that hold it are
+     * named (the foreign key still says no to one added meanwhile)
+     */
 
     if (ts_sql_add(sql, "PREPARE %s AS WITH ", rs->delete_statement)
            != NGX_OK
@@ -848,16 +942,167 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
                       rs->table)
            != NGX_OK
         || ts_sql_etag(sql, rs) != NGX_OK
-        || ts_sql_add(sql, " = ANY ($2::text[])) RETURNING id),"
+        || ts_sql_add(sql, " = ANY ($2::text[]))") != NGX_OK
+        || (rs->holder
+            && ts_sql_add(sql, " AND NOT EXISTS (SELECT 1 FROM %s"
+                               " WHERE %s = $1)",
+                          rs->holder->join, rs->holder->child_column)
+               != NGX_OK)
+        || ts_sql_add(sql, " RETURNING id),"
                            " r AS (SELECT EXISTS (SELECT 1 FROM %s"
                            " WHERE id = $1) AS found,"
-                           " (SELECT count(*) FROM w) AS deleted"
-                           " FROM l WHERE l.ok)",
+                           " (SELECT count(*) FROM w) AS deleted",
                       rs->table)
            != NGX_OK
+        || (rs->holder
+            && ts_sql_add(sql, ", (SELECT string_agg(h::text, ', '"
+                               " ORDER BY h) FROM (SELECT DISTINCT %s AS h"
+                               " FROM %s WHERE %s = $1 ORDER BY h LIMIT 20)"
+                               " AS h) AS held",
+                          rs->holder->parent_column, rs->holder->join,
+                          rs->holder->child_column)
+               != NGX_OK)
+        || ts_sql_add(sql, " FROM l WHERE l.ok)") != NGX_OK
         || ts_sql_result(sql, 3) != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An ordered relation: its list statements (parameters as every nested
+ * list's: $1 rows, $2 offset or anchor entry, $3 the parent's id), the
+ * entries in position order, each with its child; and its write (see
+ * TS_ENTRIES_ in ts_resource.h).  A write locks the parent's row first:
+ * db/schema.sql's ts_entries_write() then sees every entry committed
+ * before it, and positions stay dense whatever writes run at once.
+ */
+static ngx_int_t
+ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
+    ts_relation_t *rel)
+{
+    char           *name;
+    ngx_uint_t      kind;
+    ts_resource_t  *child;
+
+    static const char  *suffix[] = { "", "_after", "_before" };
+    static const char  *cond[] = {
+        "", " AND position > (SELECT a_pos FROM a)",
+        " AND position < (SELECT a_pos FROM a)"
+    };
+
+    child = rel->child;
+
+    for (kind = 0; kind < TS_PAGE_KINDS; kind++) {
+        name = rel->statements[kind][0];
+
+        ts_resource_name(name, "ts_%V_%V_0%s", &rs->name, &rel->name,
+                         suffix[kind]);
+
+        if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK
+            || (kind != TS_PAGE_OFFSET
+                && ts_sql_add(sql, "WITH a AS (SELECT position AS a_pos"
+                                   " FROM %s WHERE id = $2 AND %s = $3) ",
+                              rel->join, rel->parent_column)
+                   != NGX_OK)
+            || ts_sql_add(sql, "SELECT coalesce((SELECT n FROM ts_list_counts"
+                               " WHERE tbl = '%s' AND cols = '{%s}'"
+                               " AND vals = ARRAY[$3::bigint::text]), 0)"
+                               " AS total, EXISTS (SELECT 1 FROM %s"
+                               " WHERE id = $3) AS found, %s AS anchored,"
+                               " x.* FROM (SELECT 1) AS d LEFT JOIN LATERAL"
+                               " (SELECT e.id AS entry_id, e.position, s.*"
+                               " FROM (SELECT id, %s, position FROM %s"
+                               " WHERE %s = $3%s ORDER BY position%s"
+                               " LIMIT $1%s) AS e CROSS JOIN LATERAL"
+                               " (SELECT ",
+                          rel->join, rel->parent_column, rs->table,
+                          kind == TS_PAGE_OFFSET
+                          ? "true" : "EXISTS (SELECT 1 FROM a)",
+                          rel->child_column, rel->join, rel->parent_column,
+                          cond[kind], kind == TS_PAGE_BEFORE ? " DESC" : "",
+                          kind == TS_PAGE_OFFSET ? " OFFSET $2" : "")
+               != NGX_OK
+            || ts_sql_columns(sql, child) != NGX_OK
+            || ts_sql_add(sql, " FROM %s WHERE id = e.%s) AS s"
+                               " ORDER BY e.position%s) AS x ON true;",
+                          child->table, rel->child_column,
+                          kind == TS_PAGE_BEFORE ? " DESC" : "")
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ts_resource_name(rel->write_statement, "ts_%V_%V_write", &rs->name,
+                     &rel->name);
+
+    if (ts_sql_add(sql, "PREPARE %s AS WITH ", rel->write_statement)
+           != NGX_OK
+        || ts_sql_keyed(sql, 7) != NGX_OK
+        || ts_sql_add(sql, "p AS (SELECT id FROM %s WHERE id = $1"
+                           " AND (SELECT ok FROM l)"
+                           " AND ($6::text[] IS NULL OR ",
+                      rs->table)
+           != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, " = ANY ($6::text[])) FOR UPDATE),"
+                           " m AS (SELECT string_agg(u.id::text, ', '"
+                           " ORDER BY u.id) AS missing FROM (SELECT DISTINCT"
+                           " id FROM unnest($3::bigint[]) AS v (id)) AS u"
+                           " WHERE NOT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = u.id)),"
+                           " e AS (SELECT ts_entries_write('%s', '%s', '%s',"
+                           " p.id, $2::text, $3::bigint[], $4::bigint,"
+                           " $5::integer) AS problem FROM p, m"
+                           " WHERE m.missing IS NULL),"
+                           " w AS (UPDATE %s SET ",
+                      child->table, rel->join, rel->parent_column,
+                      rel->child_column, rs->table)
+           != NGX_OK
+        || ts_sql_writes(sql, rs, 0) != NGX_OK
+        || ts_sql_add(sql, " FROM e WHERE %s.id = $1 AND e.problem IS NULL"
+                           " RETURNING ", rs->table)
+           != NGX_OK
+        || ts_sql_columns(sql, rs) != NGX_OK
+        || ts_sql_add(sql, ", ") != NGX_OK
+        || ts_sql_etag(sql, rs) != NGX_OK
+        || ts_sql_add(sql, "), r AS (SELECT EXISTS (SELECT 1 FROM %s"
+                           " WHERE id = $1) AS found,"
+                           " (SELECT missing FROM m) AS missing,"
+                           " (SELECT problem FROM e) AS problem, w.*"
+                           " FROM l LEFT JOIN w ON true WHERE l.ok)",
+                      rs->table)
+           != NGX_OK
+        || ts_sql_result(sql, 7) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* ", col = expression" for the columns every write sets; n: set so far */
+static ngx_int_t
+ts_sql_writes(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t n)
+{
+    ngx_uint_t    i;
+    ts_column_t  *col;
+
+    for (i = 0; i < rs->ncolumns; i++) {
+        col = &rs->columns[i];
+
+        if (col->write
+            && ts_sql_add(sql, "%s%V = %s", n++ ? ", " : "", &col->name,
+                          col->write)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;

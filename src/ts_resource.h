@@ -67,6 +67,26 @@
 #define TS_WRITE_FOUND   0
 #define TS_WRITE_REFS    1
 #define TS_DELETE_COUNT  1
+#define TS_DELETE_HELD   2    /* the lists that hold it (see holder) */
+
+/*
+ * An ordered relation's entries: a list statement returns the entry's id
+ * and position before the child's columns.  Its write statement takes $1
+ * the parent's id, $2 the operation (TS_ENTRIES_REPLACE...), $3 child ids
+ * (bigint[]), $4 an entry's id, $5 a position, $6 If-Match, then an
+ * Idempotency-Key's four; it returns whether the parent exists, the child
+ * ids that do not (text, or NULL), why the entries could not be written
+ * (a 409, or NULL), then the parent as written and its ETag.
+ */
+#define TS_ENTRY_COLUMNS   2
+#define TS_ENTRIES_MISSING 1
+#define TS_ENTRIES_PROBLEM 2
+#define TS_ENTRIES_ITEM    3
+
+#define TS_ENTRIES_REPLACE "replace"
+#define TS_ENTRIES_INSERT  "insert"
+#define TS_ENTRIES_MOVE    "move"
+#define TS_ENTRIES_REMOVE  "remove"
 
 
 /* the resources, by name: their index in ts_resources[] */
@@ -74,6 +94,7 @@ typedef enum {
     TS_ARTISTS = 0,
     TS_ALBUMS,
     TS_SONGS,
+    TS_PLAYLISTS,
     TS_NRESOURCES
 } ts_resource_e;
 
@@ -92,6 +113,8 @@ typedef struct {
     ngx_uint_t        required;
     size_t            max;           /* characters in a text */
     ts_resource_t    *references;    /* TS_IN_ID: whose id */
+    const char       *write;         /* SQL it is set to by every write of
+                                        the item or of its entries */
 } ts_column_t;
 
 
@@ -107,7 +130,15 @@ typedef struct {
 } ts_filter_t;
 
 
-/* a list of child items under one item: /artists/4/albums */
+/*
+ * A list of child items under one item: /artists/4/albums, the children
+ * whose filter names our id.  With join, an ordered many-to-many list
+ * instead: /playlists/3/songs, the rows of the join table (entries: id,
+ * parent_column, child_column, position from 0 without gaps) in position
+ * order, a child possibly more than once; its entries are written through
+ * the parent (ts_write.c), and a child that is in a list cannot be
+ * deleted.
+ */
 typedef struct {
     ngx_str_t         name;          /* path segment */
     ts_resource_t    *child;
@@ -116,8 +147,15 @@ typedef struct {
                                         by id; NULL: by id.  The name of
                                         a column, in the table and in
                                         JSON */
+    const char       *join;          /* the join table, or NULL */
+    const char       *parent_column; /* our id in it */
+    const char       *child_column;  /* the child's id in it */
+
+    ts_resource_t    *parent;        /* the resource it is of */
     ts_statement_t    statements[TS_PAGE_KINDS][1 << TS_FILTERS_MAX];
-                                     /* by page kind and filter mask */
+                                     /* by page kind and filter mask;
+                                        ordered: mask 0 */
+    ts_statement_t    write_statement;    /* ordered: see TS_ENTRIES_ */
 } ts_relation_t;
 
 
@@ -135,6 +173,7 @@ struct ts_resource_s {
     ngx_uint_t        nrelations;
 
     ngx_uint_t        nreferences;   /* columns with references */
+    ts_relation_t    *holder;        /* an ordered relation listing us */
 
     ts_statement_t    item_statement;     /* the item, then its ETag */
     ts_statement_t    search_statement;

@@ -268,23 +268,24 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
     ts_route_t         route;
     const char        *message;
     ts_loc_conf_t     *tlcf;
+    ts_route_result_e  found;
 
     if (ngx_http_tunesheap_path(r, &path) != NGX_OK) {
-        rc = NGX_DECLINED;
+        found = ts_route_none;
 
     } else {
-        rc = ts_route(&path, &route);
+        found = ts_route(&path, &route);
     }
 
-    if (rc == NGX_DECLINED) {
+    if (found == ts_route_none) {
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
                                   "no resource at this path");
     }
 
-    if (rc == NGX_HTTP_BAD_REQUEST) {
+    if (found == ts_route_bad_id) {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "%V id must be a non-negative integer",
-                                  &route.resource->singular);
+                                  &route.bad);
     }
 
     if (!(r->method & route.methods)) {

@@ -1,8 +1,8 @@
 
 /*
  * Tunesheap: maps a request's path below the API's location to an
- * operation on a resource.  Paths have at most three segments:
- * resource, id, relation.
+ * operation on a resource.  Paths have at most four segments:
+ * resource, id, relation, and an entry of an ordered relation.
  */
 
 
@@ -51,7 +51,7 @@ static ngx_str_t  ts_route_search_name = ngx_string("search");
 static ngx_str_t  ts_route_health_name = ngx_string("health");
 
 
-ngx_int_t
+ts_route_result_e
 ts_route(ngx_str_t *path, ts_route_t *route)
 {
     int64_t      id;
@@ -66,45 +66,66 @@ ts_route(ngx_str_t *path, ts_route_t *route)
     n = ts_route_split(path, seg);
 
     if (n == 0 || n > TS_ROUTE_SEGMENTS) {
-        return NGX_DECLINED;
+        return ts_route_none;
     }
 
     if (n == 1) {
         if (ts_route_eq(&seg[0], &ts_route_search_name)) {
             route->kind = ts_route_search;
-            return NGX_OK;
+            return ts_route_found;
         }
 
         if (ts_route_eq(&seg[0], &ts_route_health_name)) {
             route->kind = ts_route_health;
-            return NGX_OK;
+            return ts_route_found;
         }
     }
 
     route->resource = ts_resource_find(&seg[0]);
     if (route->resource == NULL) {
-        return NGX_DECLINED;
+        return ts_route_none;
     }
 
     if (n == 1) {
         route->kind = ts_route_list;
         route->methods = TS_ROUTE_READ|NGX_HTTP_POST;
         route->allow = "GET, HEAD, POST";
-        return NGX_OK;
+        return ts_route_found;
     }
 
     if (n >= 3) {
         if (ts_route_media(route, seg, n) == NGX_OK) {
             /* route set */
 
-        } else if (n == 3
-                   && (route->relation = ts_relation_find(route->resource,
-                                                          &seg[2])))
+        } else if ((route->relation = ts_relation_find(route->resource,
+                                                       &seg[2]))
+                   == NULL)
         {
+            return ts_route_none;
+
+        } else if (n == 3) {
             route->kind = ts_route_nested;
 
+            if (route->relation->join) {
+                /* an ordered list: replaced whole, or one entry added */
+                route->methods = TS_ROUTE_READ|NGX_HTTP_PUT|NGX_HTTP_POST;
+                route->allow = "GET, HEAD, PUT, POST";
+            }
+
+        } else if (route->relation->join) {
+            /* one entry of an ordered list: moved or removed */
+            route->kind = ts_route_entry;
+            route->methods = NGX_HTTP_PATCH|NGX_HTTP_DELETE;
+            route->allow = "PATCH, DELETE";
+            route->entry = seg[3];
+
+            if (ts_http_parse_int(&seg[3], &id) != NGX_OK) {
+                ngx_str_set(&route->bad, "entry");
+                return ts_route_bad_id;
+            }
+
         } else {
-            return NGX_DECLINED;
+            return ts_route_none;
         }
 
     } else {
@@ -117,10 +138,11 @@ ts_route(ngx_str_t *path, ts_route_t *route)
     route->id = seg[1];
 
     if (ts_http_parse_int(&seg[1], &id) != NGX_OK) {
-        return NGX_HTTP_BAD_REQUEST;
+        route->bad = route->resource->singular;
+        return ts_route_bad_id;
     }
 
-    return NGX_OK;
+    return ts_route_found;
 }
 
 

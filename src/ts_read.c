@@ -43,6 +43,7 @@ typedef struct {
     ngx_uint_t           fixed;      /* the filter its path sets, or none */
     ngx_str_t            filters[TS_FILTERS_MAX];
     ngx_uint_t           mask;
+    ngx_uint_t           ordered;    /* a list of entries (ts_relation_t) */
     int64_t              item;       /* an item's id */
     ts_read_batch_t     *batch;      /* the item's batch, until answered */
     ngx_uint_t           member;     /* its place in the batch */
@@ -94,6 +95,9 @@ static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
 static void ts_read_batch_send(ngx_event_t *ev);
 static void ts_read_batch_done(ts_pg_query_t *q);
 static void ts_read_batch_cleanup(void *data);
+
+
+static ngx_str_t  ts_read_entry = ngx_string("entry");
 
 
 /* this worker's batches still taking items, by resource */
@@ -197,7 +201,7 @@ ts_read_cache_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         args[n++] = ts_read_list_args_read[i];
     }
 
-    for (i = 0; i < ctx->listed->nfilters; i++) {
+    for (i = 0; !ctx->ordered && i < ctx->listed->nfilters; i++) {
         if (i != ctx->fixed) {
             args[n++] = ctx->listed->filters[i].name;
         }
@@ -346,6 +350,7 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 
     ctx->listed = rs;
     ctx->fixed = fixed;
+    ctx->ordered = (rel && rel->join);
 
     if (ts_read_limit(r, &ctx->limit) != NGX_OK) {
         return ts_read_invalid(ctx, TS_LIMIT_ERROR, NULL);
@@ -380,7 +385,15 @@ ts_read_list_args(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 
     n = 2;
 
-    for (i = 0; i < rs->nfilters; i++) {
+    if (ctx->ordered) {
+        /* entries: by the parent's id alone, the child's filters unused */
+        ctx->params[n] = ts_http_cstr(r->pool, &ctx->route.id);
+        if (ctx->params[n++] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    for (i = 0; !ctx->ordered && i < rs->nfilters; i++) {
         filter = &rs->filters[i];
 
         if (i == fixed) {
@@ -517,7 +530,7 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row)
 static ngx_int_t
 ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 {
-    int                  i, n, first, head, tail, id;
+    int                  i, n, first, head, tail, id, entry, row;
     int64_t              total;
     yajl_gen             g;
     ngx_str_t            body, value;
@@ -533,6 +546,13 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     r = ctx->request;
     rs = ctx->listed;
     first = TS_LIST_ANCHOR + 1;
+
+    /* entries: their id and position come before the child's columns */
+    entry = first;
+
+    if (ctx->ordered) {
+        first += TS_ENTRY_COLUMNS;
+    }
 
     if (PQntuples(res) == 0 || PQnfields(res) != first + (int) rs->ncolumns) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -550,7 +570,9 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     if (PQgetvalue(res, 0, TS_LIST_ANCHOR)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "%V: %V %L is not in this list",
-                                  &names[ctx->page], &rs->singular,
+                                  &names[ctx->page],
+                                  ctx->ordered ? &ts_read_entry
+                                               : &rs->singular,
                                   ctx->anchor);
     }
 
@@ -572,8 +594,13 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
         }
     }
 
+    if (ctx->ordered) {
+        /* pages of entries go after and before entries */
+        id = entry;
+    }
+
     /* an empty page is one row whose item is all NULL */
-    n = PQgetisnull(res, 0, first) ? 0 : PQntuples(res);
+    n = PQgetisnull(res, 0, entry) ? 0 : PQntuples(res);
     more = (n > ctx->limit);
 
     if (more) {
@@ -601,8 +628,29 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     }
 
     for (i = 0; st == yajl_gen_status_ok && i < n; i++) {
-        st = ts_resource_item(ctx->request, g, rs, res, back ? n - 1 - i : i,
-                              first);
+        row = back ? n - 1 - i : i;
+
+        if (!ctx->ordered) {
+            st = ts_resource_item(ctx->request, g, rs, res, row, first);
+            continue;
+        }
+
+        /* {"entry_id":12,"position":0,"song":{...}} */
+        if ((st = yajl_gen_map_open(g)) == yajl_gen_status_ok
+            && (st = ts_json_literal(g, "entry_id")) == yajl_gen_status_ok
+            && (st = yajl_gen_number(g, PQgetvalue(res, row, entry),
+                                     PQgetlength(res, row, entry)))
+               == yajl_gen_status_ok
+            && (st = ts_json_literal(g, "position")) == yajl_gen_status_ok
+            && (st = yajl_gen_number(g, PQgetvalue(res, row, entry + 1),
+                                     PQgetlength(res, row, entry + 1)))
+               == yajl_gen_status_ok
+            && (st = ts_json_str(g, &rs->singular)) == yajl_gen_status_ok
+            && (st = ts_resource_item(ctx->request, g, rs, res, row, first))
+               == yajl_gen_status_ok)
+        {
+            st = yajl_gen_map_close(g);
+        }
     }
 
     if (st == yajl_gen_status_ok

@@ -24,6 +24,7 @@
 
 #define TS_REFERENCES_MAX  4
 #define TS_INTEGER_MAX     2147483647
+#define TS_ENTRIES_MAX     10000      /* ids in a PUT of entries */
 
 
 typedef struct {
@@ -36,10 +37,11 @@ typedef struct {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
-    const char          *params[3 + TS_IDEMPOTENCY_PARAMS];
+    const char          *params[6 + TS_IDEMPOTENCY_PARAMS];
     ts_idempotency_t    *idem;            /* its Idempotency-Key, or NULL */
     ngx_array_t          problems;        /* ts_write_problem_t */
     ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
+    ngx_str_t            ids_field;       /* entries: the ids' field */
 
     /* a success, answered once the cache forgot what it changed */
     ngx_uint_t           status;
@@ -75,6 +77,12 @@ static ngx_int_t ts_write_location(ts_write_ctx_t *ctx, PGresult *res,
 static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
 static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
 static ngx_int_t ts_write_date(u_char *p, size_t len);
+static ngx_int_t ts_write_entries_fields(ts_write_ctx_t *ctx,
+    yajl_val tree);
+static ngx_int_t ts_write_entries_ids(ts_write_ctx_t *ctx, yajl_val v,
+    ngx_str_t *field);
+static ngx_int_t ts_write_entries_written(ts_write_ctx_t *ctx,
+    PGresult *res);
 
 
 
@@ -293,7 +301,25 @@ ts_write_start(ts_write_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (r->method) {
+    switch (ctx->route.relation ? 0 : r->method) {
+
+    case 0:
+        /* entries: the operation and its values are in params 1 to 4 */
+        q->statement = ctx->route.relation->write_statement;
+        q->nparams = 6;
+        ctx->params[0] = id;
+        ctx->params[5] = ts_write_if_match(r);
+
+        if (r->method == NGX_HTTP_DELETE) {
+            ctx->params[1] = TS_ENTRIES_REMOVE;
+            ctx->params[3] = ts_http_cstr(r->pool, &ctx->route.entry);
+
+            if (ctx->params[3] == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        break;
 
     case NGX_HTTP_POST:
         q->statement = rs->create_statement;
@@ -375,6 +401,18 @@ ts_write_body(ts_write_ctx_t *ctx)
     tree = ts_write_json(r, &rc);
     if (tree == NULL) {
         return rc;
+    }
+
+    if (ctx->route.relation) {
+        /* an ordered list's entries: ts_write_start() has the rest */
+        rc = ts_write_entries_fields(ctx, tree);
+
+        if (rc == NGX_DECLINED) {
+            return ts_write_send_problems(ctx);
+        }
+
+        return (rc == NGX_OK) ? ts_write_start(ctx)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_str_null(&fields);
@@ -931,6 +969,10 @@ ts_write_fate_unknown(ngx_http_request_t *r)
 static ngx_int_t
 ts_write_result(ts_write_ctx_t *ctx, PGresult *res)
 {
+    if (ctx->route.relation) {
+        return ts_write_entries_written(ctx, res);
+    }
+
     if (ctx->request->method == NGX_HTTP_DELETE) {
         return ts_write_deleted(ctx, res);
     }
@@ -1073,6 +1115,19 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
                                   &ctx->route.resource->singular,
                                   &ctx->route.id);
+    }
+
+    if (PQgetvalue(res, 0, TS_DELETE_COUNT)[0] == '0'
+        && PQnfields(res) > TS_DELETE_HELD
+        && !PQgetisnull(res, 0, TS_DELETE_HELD))
+    {
+        return ts_http_send_error(r, NGX_HTTP_CONFLICT,
+                                  "%V %V is in %V %s: remove it from them "
+                                  "first",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id,
+                                  &ctx->route.resource->holder->parent->name,
+                                  PQgetvalue(res, 0, TS_DELETE_HELD));
     }
 
     if (PQgetvalue(res, 0, TS_DELETE_COUNT)[0] == '0') {
@@ -1372,4 +1427,252 @@ ts_write_date(u_char *p, size_t len)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The entries of an ordered list (ts_relation_t with a join table) are
+ * written through their parent, with bodies as flat as Spotify's:
+ *
+ *   PUT    /playlists/3/songs      {"song_ids":[7,2,7]}  all, in order
+ *   POST   /playlists/3/songs      {"song_id":7,"position":0}  one more,
+ *                                  at the end without a position
+ *   PATCH  /playlists/3/songs/12   {"position":4}  entry 12 moved
+ *   DELETE /playlists/3/songs/12   entry 12 removed
+ *
+ * Positions count from 0.  Each answers the parent as written, with its
+ * new ETag (If-Match is the parent's).  Sets params 1 to 4 (operation,
+ * ids, entry, position); NGX_DECLINED: problems to answer.
+ */
+static ngx_int_t
+ts_write_entries_fields(ts_write_ctx_t *ctx, yajl_val tree)
+{
+    size_t               len;
+    u_char              *p;
+    int64_t              n;
+    yajl_val             v, ids, pos;
+    ngx_str_t            name, field, position;
+    ngx_uint_t           i;
+    ts_resource_t       *child;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    child = ctx->route.relation->child;
+    ids = NULL;
+    pos = NULL;
+
+    ngx_str_set(&position, "position");
+
+    /* song_ids for a PUT, song_id for a POST */
+    len = child->singular.len + sizeof("_ids") - 1;
+    field.data = ngx_pnalloc(r->pool, len);
+    if (field.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(field.data, "%V_id%s", &child->singular,
+                    r->method == NGX_HTTP_PUT ? "s" : "");
+    field.len = p - field.data;
+    ctx->ids_field = field;
+
+    if (!YAJL_IS_OBJECT(tree)) {
+        ngx_str_set(&name, "body");
+        return (ts_write_problem(ctx, &name, "must be an object") == NGX_OK)
+               ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    for (i = 0; i < tree->u.object.len; i++) {
+        name.data = (u_char *) tree->u.object.keys[i];
+        name.len = ngx_strlen(name.data);
+        v = tree->u.object.values[i];
+
+        if (r->method != NGX_HTTP_PATCH && name.len == field.len
+            && ngx_strncmp(name.data, field.data, field.len) == 0)
+        {
+            ids = v;
+
+        } else if (r->method != NGX_HTTP_PUT && name.len == position.len
+                   && ngx_strncmp(name.data, position.data, name.len) == 0)
+        {
+            pos = v;
+
+        } else if (ts_write_problem(ctx, &name, "is not allowed here")
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->params[2] = "{}";
+
+    if (r->method != NGX_HTTP_PATCH) {
+        ctx->params[1] = (r->method == NGX_HTTP_PUT) ? TS_ENTRIES_REPLACE
+                                                     : TS_ENTRIES_INSERT;
+
+        if (ts_write_entries_ids(ctx, ids, &field) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ctx->params[1] = TS_ENTRIES_MOVE;
+        ctx->params[3] = ts_http_cstr(r->pool, &ctx->route.entry);
+
+        if (ctx->params[3] == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (pos == NULL
+            && ts_write_problem(ctx, &position, "is required") != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (pos && !YAJL_IS_NULL(pos)) {
+        if (ts_write_integer(pos, &n) != NGX_OK || n < 0
+            || n > TS_INTEGER_MAX)
+        {
+            if (ts_write_problem(ctx, &position,
+                                 "must be an integer from 0 to %d",
+                                 TS_INTEGER_MAX)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+        } else {
+            ctx->params[4] = pos->u.number.r;
+        }
+
+    } else if (pos && r->method == NGX_HTTP_PATCH
+               && ts_write_problem(ctx, &position, "is required") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ctx->problems.nelts ? NGX_DECLINED : NGX_OK;
+}
+
+
+/* the child ids of a PUT (an array) or a POST (one), as a bigint[] */
+static ngx_int_t
+ts_write_entries_ids(ts_write_ctx_t *ctx, yajl_val v, ngx_str_t *field)
+{
+    u_char              *p;
+    int64_t              n;
+    ngx_uint_t           i, count;
+    yajl_val            *values;
+    ts_resource_t       *child;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    child = ctx->route.relation->child;
+
+    if (v == NULL) {
+        return ts_write_problem(ctx, field, "is required");
+    }
+
+    if (r->method == NGX_HTTP_PUT) {
+        if (!YAJL_IS_ARRAY(v)) {
+            return ts_write_problem(ctx, field, "must be an array of %V ids",
+                                    &child->singular);
+        }
+
+        if (v->u.array.len > TS_ENTRIES_MAX) {
+            return ts_write_problem(ctx, field, "must have at most %d ids",
+                                    TS_ENTRIES_MAX);
+        }
+
+        values = v->u.array.values;
+        count = v->u.array.len;
+
+    } else {
+        values = &v;
+        count = 1;
+    }
+
+    p = ngx_pnalloc(r->pool, 3 + count * (NGX_INT64_LEN + 1));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->params[2] = (char *) p;
+    *p++ = '{';
+
+    for (i = 0; i < count; i++) {
+        if (ts_write_integer(values[i], &n) != NGX_OK || n < 1) {
+            return ts_write_problem(ctx, field,
+                                    v->type == yajl_t_array
+                                    ? "must be an array of %V ids"
+                                    : "must be the id of a %V",
+                                    &child->singular);
+        }
+
+        p = ngx_sprintf(p, "%s%L", i ? "," : "", n);
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ts_write_entries_written(ts_write_ctx_t *ctx, PGresult *res)
+{
+    u_char              *hash;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+
+    if (PQntuples(res) != 1 || PQnfields(res) <= TS_ENTRIES_ITEM) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQgetvalue(res, 0, TS_WRITE_FOUND)[0] != 't') {
+        return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
+                                  &rs->singular, &ctx->route.id);
+    }
+
+    if (!PQgetisnull(res, 0, TS_ENTRIES_MISSING)) {
+        if (ts_write_problem(ctx, &ctx->ids_field, "%V %s: no such %V",
+                             &ctx->route.relation->child->name,
+                             PQgetvalue(res, 0, TS_ENTRIES_MISSING),
+                             &ctx->route.relation->child->singular)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ts_write_send_problems(ctx);
+    }
+
+    if (!PQgetisnull(res, 0, TS_ENTRIES_PROBLEM)) {
+        return ts_http_send_error(r, NGX_HTTP_CONFLICT, "%V %V: %s",
+                                  &rs->singular, &ctx->route.id,
+                                  PQgetvalue(res, 0, TS_ENTRIES_PROBLEM));
+    }
+
+    if (PQgetisnull(res, 0, TS_ENTRIES_ITEM)) {
+        return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                  "%V %V has changed: If-Match does not "
+                                  "match its ETag", &rs->singular,
+                                  &ctx->route.id);
+    }
+
+    if (ts_resource_item_body(r, rs, res, TS_ENTRIES_ITEM, &ctx->body, &hash)
+        != NGX_OK
+        || ts_http_etag(r, hash, &ctx->etag) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->disable_not_modified = 1;
+    ctx->status = (r->method == NGX_HTTP_POST) ? NGX_HTTP_CREATED
+                                               : NGX_HTTP_OK;
+
+    return NGX_AGAIN;
 }

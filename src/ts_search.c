@@ -113,7 +113,7 @@ ts_search_handler(ngx_http_request_t *r)
     if (ts_search_types(r, &ctx->types) != NGX_OK) {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "type must be a comma-separated list of "
-                                  "artist, album and song");
+                                  "artist, album, song and playlist");
     }
 
     ctx->request = r;

@@ -57,7 +57,7 @@ __DATA__
 GET /api/v1/search?q=master+of+puppets
 --- error_code: 200
 --- response_body
-{"artists":[],"albums":[{"id":4,"artist_id":5,"title":"Master of Puppets","release_date":"1986-03-03","genre":"Metal","cover_url":null}],"songs":[{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}]}
+{"artists":[],"albums":[{"id":4,"artist_id":5,"title":"Master of Puppets","release_date":"1986-03-03","genre":"Metal","cover_url":null}],"songs":[{"id":7,"album_id":4,"artist_id":5,"title":"Master of Puppets","track_number":2,"duration_ms":515000,"audio":null,"stream_url":null}],"playlists":[]}
 
 
 
@@ -86,7 +86,7 @@ GET /api/v1/search?q=ok%20computer&type=song,album
 GET /api/v1/search?q=zzzzqqqq
 --- error_code: 200
 --- response_body
-{"artists":[],"albums":[],"songs":[]}
+{"artists":[],"albums":[],"songs":[],"playlists":[]}
 
 
 
@@ -121,8 +121,8 @@ GET /api/v1/search?q=zzzzqqqq
  qq{{"error":{"status":400,"message":"q must be at most 200 bytes of UTF-8 text"}}\n},
  qq{{"error":{"status":400,"message":"q must be at most 200 bytes of UTF-8 text"}}\n},
  qq{{"error":{"status":400,"message":"q must be at most 200 bytes of UTF-8 text"}}\n},
- qq{{"error":{"status":400,"message":"type must be a comma-separated list of artist, album and song"}}\n},
- qq{{"error":{"status":400,"message":"type must be a comma-separated list of artist, album and song"}}\n},
+ qq{{"error":{"status":400,"message":"type must be a comma-separated list of artist, album, song and playlist"}}\n},
+ qq{{"error":{"status":400,"message":"type must be a comma-separated list of artist, album, song and playlist"}}\n},
  qq{{"error":{"status":400,"message":"limit must be an integer from 1 to 100"}}\n}]
 --- no_error_log
 [error]
@@ -169,16 +169,16 @@ GET /api/v1/search?q=zzzzqqqq
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
-[qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\{"id":1,[^{]*\},\{"id":4,[^{]*\}\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\]\}$/,
+[qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\{"id":1,[^{]*\},\{"id":4,[^{]*\}\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\{"id":1,"artist_id":4,"title":"The Blueprint",[^{]*\}\],"songs":\[\],"playlists":\[\]\}$/,
  qr/^\{"songs":\[\{"id":10,[^{]*"title":"Karma Police",[^{]*\}\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/,
- qr/^\{"artists":\[\],"albums":\[\],"songs":\[\]\}$/]
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/,
+ qr/^\{"artists":\[\],"albums":\[\],"songs":\[\],"playlists":\[\]\}$/]
 --- no_error_log
 [error]
 

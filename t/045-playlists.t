@@ -84,7 +84,19 @@ Test::More::is($st, 201, "created");
 
 
 
-=== TEST 3: a new playlist has no entries; the parent must exist
+=== TEST 3: search finds playlists by name, as it finds the rest
+--- request eval
+["GET /api/v1/search?q=todays%20top&type=playlist",
+ "GET /api/v1/search?q=rapcav&type=playlist,song"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"playlists":\[\{"id":1,"name":"Today's Top Hits",[^{}]*\}\]\}$/,
+ qr/^\{"songs":\[\],"playlists":\[\{"id":2,"name":"RapCaviar",[^{}]*\}\]\}$/]
+
+
+
+=== TEST 4: a new playlist has no entries; the parent must exist
 --- request eval
 ["GET /api/v1/playlists/1/songs", "GET /api/v1/playlists/99/songs",
  "GET /api/v1/playlists/x/songs"]
@@ -97,7 +109,7 @@ Test::More::is($st, 201, "created");
 
 
 
-=== TEST 4: PUT the whole ordered list: a song may be there twice
+=== TEST 5: PUT the whole ordered list: a song may be there twice
 --- request
 PUT /api/v1/playlists/1/songs
 {"song_ids":[3,1,3,2]}
@@ -113,7 +125,7 @@ qr/^\{"playlist":\{"id":1,"name":"Today's Top Hits",.*"revision":2\}\}$/
 
 
 
-=== TEST 5: the entries, in order, each with its id, position and song
+=== TEST 6: the entries, in order, each with its id, position and song
 --- init
 Test::More::is(main::entries(1), '3@0 1@1 3@2 2@3', "rows in Postgres");
 --- request
@@ -124,7 +136,7 @@ qr/^\{"songs":\[\{"entry_id":\d+,"position":0,"song":\{"id":3,"album_id":1,"arti
 
 
 
-=== TEST 6: pages of entries: by offset, after and before an entry
+=== TEST 7: pages of entries: by offset, after and before an entry
 Entries 1 to 4 are those of the PUT, in order.
 --- init
 Test::More::is(join(' ', map { main::entry_at(1, $_) } 0 .. 3), '1 2 3 4',
@@ -148,7 +160,7 @@ Test::More::is(join(' ', map { main::entry_at(1, $_) } 0 .. 3), '1 2 3 4',
 
 
 
-=== TEST 7: insert one entry at a position, and one at the end
+=== TEST 8: insert one entry at a position, and one at the end
 --- init
 my ($st) = Tunesheap::Test::http(POST => "/api/v1/playlists/1/songs",
     headers => \%::Writer, body => '{"song_id":5,"position":1}');
@@ -167,7 +179,7 @@ qr/^\{"playlist":\{"id":1,.*"revision":4\}\}$/
 
 
 
-=== TEST 8: move one entry, up and down; the others keep their ids
+=== TEST 9: move one entry, up and down; the others keep their ids
 Entry 6 is last, entry 1 first.
 --- init
 my $last = main::entry_at(1, 5);
@@ -192,7 +204,7 @@ qr/^\{"songs":\[\{"entry_id":6,"position":0,"song":\{"id":6,/
 
 
 
-=== TEST 9: remove one entry: those after it move up
+=== TEST 10: remove one entry: those after it move up
 --- init
 Test::More::is(main::entry_at(1, 1), 5, "entry 5 is second");
 --- request eval
@@ -209,7 +221,7 @@ Test::More::is(main::entry_at(1, 1), 5, "entry 5 is second");
 
 
 
-=== TEST 10: entries left dense, in Postgres and in the list's total
+=== TEST 11: entries left dense, in Postgres and in the list's total
 --- init
 Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4', "dense positions");
 --- request
@@ -219,7 +231,7 @@ qr/^\{"songs":\[\{"entry_id":\d+,"position":4,"song":\{"id":2,[^{}]*\}\}\],"meta
 
 
 
-=== TEST 11: every entry write changes the playlist's ETag; If-Match: 412
+=== TEST 12: every entry write changes the playlist's ETag; If-Match: 412
 --- init
 my $path = "/api/v1/playlists/1";
 my $old = main::etag($path);
@@ -255,7 +267,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 12: unknown songs: 422 naming them; nothing written
+=== TEST 13: unknown songs: 422 naming them; nothing written
 --- request eval
 ["PUT /api/v1/playlists/1/songs\n{\"song_ids\":[3,98,1,99,98]}",
  "POST /api/v1/playlists/1/songs\n{\"song_id\":97,\"position\":0}",
@@ -273,7 +285,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 13: bodies that are not entries: 422 naming the field
+=== TEST 14: bodies that are not entries: 422 naming the field
 --- request eval
 ["PUT /api/v1/playlists/1/songs\n{\"song_ids\":3}",
  "PUT /api/v1/playlists/1/songs\n{\"song_ids\":[1,\"2\"]}",
@@ -299,7 +311,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 14: 409: a position past the end, an entry of another list
+=== TEST 15: 409: a position past the end, an entry of another list
 Playlist 1 has 6 entries, entry 6 first.
 --- init
 Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
@@ -321,7 +333,7 @@ Test::More::is(main::entry_at(1, 0), 6, "entry 6 first");
 
 
 
-=== TEST 15: routes of entries: ids, methods, the key
+=== TEST 16: routes of entries: ids, methods, the key
 --- request eval
 ["DELETE /api/v1/playlists/1/songs/x", "GET /api/v1/playlists/1/songs/1",
  "DELETE /api/v1/playlists/1/songs/1", "PATCH /api/v1/playlists/1/songs",
@@ -339,7 +351,7 @@ Test::More::is(main::entry_at(1, 0), 6, "entry 6 first");
 
 
 
-=== TEST 16: a song a playlist holds cannot be deleted: 409 naming it
+=== TEST 17: a song a playlist holds cannot be deleted: 409 naming it
 --- init
 my ($st) = Tunesheap::Test::http(PUT => "/api/v1/playlists/2/songs",
     headers => \%::Writer, body => '{"song_ids":[2,4]}');
@@ -359,7 +371,7 @@ Test::More::is($st, 200, "playlist 2 holds song 2");
 
 
 
-=== TEST 17: concurrent inserts, moves and removals keep positions dense
+=== TEST 18: concurrent inserts, moves and removals keep positions dense
 Four clients write playlist 2 at once, without If-Match: each inserts
 at the top, moves the last entry first and removes the second, ten
 times; positions end dense, from 0, and no insert is lost.
@@ -415,7 +427,7 @@ GET /api/v1/playlists/2/songs?limit=100
 
 
 
-=== TEST 18: cache: a song's change reaches the playlist's cached pages
+=== TEST 19: cache: a song's change reaches the playlist's cached pages
 --- http_config eval: Tunesheap::Test::cached_config()
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
@@ -440,7 +452,7 @@ Test::More::is($st, 200, "the song changed");
 
 
 
-=== TEST 19: cache: an entry write reaches the playlist and its pages
+=== TEST 20: cache: an entry write reaches the playlist and its pages
 --- http_config eval: Tunesheap::Test::cached_config()
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
@@ -462,7 +474,7 @@ Test::More::is($h->{'x-cache'}, 'HIT redis', "the playlist is cached");
 
 
 
-=== TEST 20: update a playlist: its revision and updated_at move on
+=== TEST 21: update a playlist: its revision and updated_at move on
 --- request
 PATCH /api/v1/playlists/2
 {"playlist":{"description":"Hip-hop's heaviest.","cover_url":null}}
@@ -474,7 +486,7 @@ qr/^\{"playlist":\{"id":2,"name":"RapCaviar","description":"Hip-hop's heaviest\.
 
 
 
-=== TEST 21: delete the playlists: their entries go with them; songs stay
+=== TEST 22: delete the playlists: 204, then 404; their songs stay
 --- request eval
 ["DELETE /api/v1/playlists/1", "DELETE /api/v1/playlists/2",
  "GET /api/v1/playlists/1/songs", "GET /api/v1/songs/4",

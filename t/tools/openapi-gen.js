@@ -134,6 +134,46 @@ const resources = [
     exampleInput: { album_id: 11, artist_id: 4, title: 'Izzo (H.O.V.A.)',
                     track_number: 3 },
   },
+  {
+    name: 'playlists', one: 'playlist', Name: 'Playlist',
+    fields: {
+      id: { ...id, description: 'Set by the server.' },
+      name: { type: 'string', maxLength: 200 },
+      description: nullable(text(5000)),
+      category: nullable(text(100)),
+      cover_url: nullable(text(500)),
+      created_at: {
+        type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} UTC$',
+        description: 'Set by the server, UTC.',
+      },
+      updated_at: {
+        type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} UTC$',
+        description: 'The last write of the playlist or of its songs, UTC.',
+      },
+      revision: {
+        type: 'integer', format: 'int64', minimum: 1,
+        description: 'Counts the writes of the playlist and of its songs ' +
+          '(as Spotify\'s `snapshot_id`): its ETag changes with them.',
+      },
+    },
+    input: {
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      description: nullable(text(5000)),
+      category: nullable(text(100)),
+      cover_url: nullable(text(500)),
+    },
+    required: ['name'],
+    filters: { category: { type: 'string', maxLength: 200 } },
+    relations: {},
+    example: {
+      id: 1, name: 'Today\'s Top Hits',
+      description: 'The hottest tracks right now.', category: 'Pop',
+      cover_url: 'https://tunesheap-content.s3.amazonaws.com/1-playlist-cover',
+      created_at: '2026-11-30 09:00:00 UTC',
+      updated_at: '2026-12-01 08:15:42 UTC', revision: 12,
+    },
+    exampleInput: { name: 'RapCaviar', category: 'Hip-Hop' },
+  },
 ];
 
 const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
@@ -176,9 +216,12 @@ const errorText = {
   403: 'The key lacks the scope needed; or a stream link that is tampered ' +
     'with or expired.',
   404: 'No item with this id (also as the parent of a nested list).',
-  409: 'Deleting an artist or album that still has albums or songs; an ' +
-    'audio route of the other kind of storage; a write whose ' +
-    '`Idempotency-Key` is in use by a request still running (retry later).',
+  409: 'Deleting an artist or album that still has albums or songs, or a ' +
+    'song that playlists hold (the message names them); a playlist\'s ' +
+    'entry write with a position past the end or an entry no longer in ' +
+    'the playlist; an audio route of the other kind of storage; a write ' +
+    'whose `Idempotency-Key` is in use by a request still running (retry ' +
+    'later).',
   412: '`If-Match` does not match the item\'s ETag: nothing changed.',
   413: 'A body larger than `tunesheap_max_body_size`, or audio larger than ' +
     '`tunesheap_media_max_size`.',
@@ -492,7 +535,7 @@ for (const r of resources) {
 
 schemas.SearchResult = {
   type: 'object',
-  description: 'One array for each type searched (all three by default), ' +
+  description: 'One array for each type searched (all of them by default), ' +
     'best match first, at most `limit` each.',
   minProperties: 1,
   additionalProperties: false,
@@ -500,6 +543,31 @@ schemas.SearchResult = {
     artists: { type: 'array', items: ref('schemas', 'Artist') },
     albums: { type: 'array', items: ref('schemas', 'Album') },
     songs: { type: 'array', items: ref('schemas', 'Song') },
+    playlists: { type: 'array', items: ref('schemas', 'Playlist') },
+  },
+};
+
+// a playlist's entries (an ordered relation in src/ts_resource.c)
+schemas.PlaylistEntry = {
+  type: 'object',
+  required: ['entry_id', 'position', 'song'],
+  additionalProperties: false,
+  properties: {
+    entry_id: { ...id, description: 'This entry: a song may be in a ' +
+      'playlist more than once, an entry only once. Moves and removals ' +
+      'name it; it stays the same when the entry moves.' },
+    position: { type: 'integer', minimum: 0,
+                description: 'From 0, without gaps.' },
+    song: ref('schemas', 'Song'),
+  },
+};
+schemas.PlaylistEntryList = {
+  type: 'object',
+  required: ['songs', 'meta'],
+  additionalProperties: false,
+  properties: {
+    songs: { type: 'array', items: ref('schemas', 'PlaylistEntry') },
+    meta: ref('schemas', 'Meta'),
   },
 };
 
@@ -661,6 +729,11 @@ const samplePages = {
       next: '/api/v1/songs?album_id=11&limit=1&after=109',
       previous: '/api/v1/songs?album_id=11&limit=1&offset=0' },
   },
+  playlists: {
+    playlists: [byName.playlists.example], meta: {
+      total: 2, limit: 1, offset: 0,
+      next: '/api/v1/playlists?limit=1&after=1', previous: null },
+  },
 };
 
 for (const r of resources) {
@@ -730,12 +803,15 @@ for (const r of resources) {
     },
     delete: {
       operationId: `delete${r.Name}`, summary: `Delete an ${r.one}`.replace(/an ([^aeiou])/, 'a $1'),
-      description: r.name === 'songs' ? 'Its audio goes with it.'
-        : `A 409 while it still has ${r.name === 'artists' ? 'albums or songs' : 'songs'}: nothing cascades.`,
+      description: {
+        songs: 'Its audio goes with it. A 409 naming the playlists that ' +
+          'hold it: nothing cascades.',
+        playlists: 'Its entries go with it; the songs stay.',
+      }[r.name] || `A 409 while it still has ${r.name === 'artists' ? 'albums or songs' : 'songs'}: nothing cascades.`,
       tags, security: writeSecurity, parameters: writeParams,
       responses: {
         204: { description: 'Deleted.' },
-        ...std([400, 401, 403, 404, ...(r.name === 'songs' ? [] : [409]),
+        ...std([400, 401, 403, 404, ...(r.name === 'playlists' ? [] : [409]),
                 412, 429, 500, 503, 504]),
       },
     },
@@ -761,7 +837,112 @@ for (const r of resources) {
   }
 }
 
-paths['/search'] = readPair('search', 'Search artists, albums and songs',
+// a playlist's songs: an ordered list of entries, written through the
+// playlist (its If-Match and ETag), as Spotify's playlist items
+{
+  const r = byName.playlists;
+  const tags = ['Playlists'];
+  const entry = {
+    name: 'entry_id', in: 'path', required: true,
+    description: 'The entry\'s id (a 400 if not a non-negative integer).',
+    schema: id, example: 12,
+  };
+  const list = readPair('listPlaylistSongs', 'List a playlist\'s songs',
+    'Its entries in position order, each with its `entry_id`, `position` ' +
+    'and song. Paged by `offset`, or `after`/`before` an entry (an ' +
+    '`entry_id`). A 404 when the playlist does not exist.',
+    [ref('parameters', 'id'), ref('parameters', 'limit'),
+     ref('parameters', 'offset'),
+     { ...parameters.after, description: 'The entries after this entry ' +
+       '(an `entry_id` of this playlist: otherwise a 400).' },
+     { ...parameters.before, description: 'The entries just before this ' +
+       'entry.' },
+     ref('parameters', 'If-None-Match')],
+    {
+      description: 'A page of the playlist\'s entries.',
+      headers: okHeaders,
+      content: jsonContent(ref('schemas', 'PlaylistEntryList'), {
+        page: { value: { songs: [{ entry_id: 12, position: 0,
+                                   song: byName.songs.example }],
+                         meta: { total: 50, limit: 1, offset: 0,
+                                 next: '/api/v1/playlists/1/songs?limit=1&after=12',
+                                 previous: null } } } }),
+    },
+    [400, 401, 403, 404, 503, 504], readSecurity, tags);
+  const written = (code, description) => ({
+    [code]: itemOk(r, description),
+  });
+  const problems = [400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 500,
+                    503, 504];
+  const writeParams = [ref('parameters', 'id'), ref('parameters', 'If-Match')];
+  const idRef = { ...id, minimum: 1 };
+  const position = { type: 'integer', minimum: 0, maximum: 2147483647 };
+  const bodyOf = (schema, example) => ({
+    required: true,
+    content: jsonContent({ type: 'object', additionalProperties: false,
+                           ...schema }, { body: { value: example } }),
+  });
+  paths['/playlists/{id}/songs'] = {
+    ...list,
+    put: {
+      operationId: 'replacePlaylistSongs',
+      summary: 'Replace a playlist\'s songs',
+      description: 'The whole list, in order (a song may be there more ' +
+        'than once; at most 10000). Unknown songs are a 422 naming them; ' +
+        'nothing is written then. The answer is the playlist, with its ' +
+        'new `revision` and ETag.',
+      tags, security: writeSecurity, parameters: writeParams,
+      requestBody: bodyOf({
+        required: ['song_ids'],
+        properties: { song_ids: { type: 'array', maxItems: 10000,
+                                  items: idRef } },
+      }, { song_ids: [109, 110, 109] }),
+      responses: { ...written(200, 'The playlist as it is now.'),
+                   ...std(problems) },
+    },
+    post: {
+      operationId: 'insertPlaylistSong',
+      summary: 'Add a song to a playlist',
+      description: 'One entry at `position` (from 0; at the end when ' +
+        'left out or `null`); the entries from there on move down one. ' +
+        'A position past the end is a 409 (the playlist changed since ' +
+        'it was read); an unknown song a 422.',
+      tags, security: writeSecurity, parameters: writeParams,
+      requestBody: bodyOf({
+        required: ['song_id'],
+        properties: { song_id: idRef, position: nullable(position) },
+      }, { song_id: 109, position: 0 }),
+      responses: { ...written(201, 'Added: the playlist as it is now.'),
+                   ...std(problems) },
+    },
+  };
+  paths['/playlists/{id}/songs/{entry_id}'] = {
+    patch: {
+      operationId: 'movePlaylistSong', summary: 'Move a playlist\'s entry',
+      description: 'The entry goes to `position`; those between move one ' +
+        'up or down, no other entry is rewritten. A 409 when the entry ' +
+        'is not (or no longer) in the playlist, or the position is past ' +
+        'the last.',
+      tags, security: writeSecurity,
+      parameters: [ref('parameters', 'id'), entry, ref('parameters', 'If-Match')],
+      requestBody: bodyOf({ required: ['position'],
+                            properties: { position } }, { position: 3 }),
+      responses: { ...written(200, 'The playlist as it is now.'),
+                   ...std(problems) },
+    },
+    delete: {
+      operationId: 'removePlaylistSong', summary: 'Remove a playlist\'s entry',
+      description: 'The entries after it move up one. A 409 when it is ' +
+        'not (or no longer) in the playlist.',
+      tags, security: writeSecurity,
+      parameters: [ref('parameters', 'id'), entry, ref('parameters', 'If-Match')],
+      responses: { ...written(200, 'The playlist as it is now.'),
+                   ...std([400, 401, 403, 404, 409, 412, 429, 500, 503, 504]) },
+    },
+  };
+}
+
+paths['/search'] = readPair('search', 'Search artists, albums, songs and playlists',
   'Prefix search as the user types: the last word of `q` is also a prefix ' +
   'once it has 3 letters (unless `q` ends in a space or punctuation); one ' +
   'or two letters match the start of a whole name; names holding every ' +
@@ -772,9 +953,9 @@ paths['/search'] = readPair('search', 'Search artists, albums and songs',
       schema: { type: 'string', minLength: 1, maxLength: 200 },
       example: 'jay' },
     { name: 'type', in: 'query',
-      description: 'A comma-separated list of `artist`, `album`, `song` ' +
-        '(all three by default).',
-      schema: { type: 'string', pattern: '^(artist|album|song)(,(artist|album|song))*$' },
+      description: 'A comma-separated list of `artist`, `album`, `song`, ' +
+        '`playlist` (all of them by default).',
+      schema: { type: 'string', pattern: '^(artist|album|song|playlist)(,(artist|album|song|playlist))*$' },
       example: 'artist,song' },
     { name: 'limit', in: 'query', description: 'At most this many of each type.',
       schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
@@ -989,9 +1170,15 @@ paths['/openapi.json'] = {
 // key's first request runs, a 422 when it was used for another request,
 // and the first answer again, marked, on a retry
 for (const r of resources) {
-  for (const [tpl, method] of [[`/${r.name}`, 'post'], [`/${r.name}/{id}`, 'put'],
-                               [`/${r.name}/{id}`, 'patch'],
-                               [`/${r.name}/{id}`, 'delete']]) {
+  const writes = [[`/${r.name}`, 'post'], [`/${r.name}/{id}`, 'put'],
+                  [`/${r.name}/{id}`, 'patch'], [`/${r.name}/{id}`, 'delete']];
+  if (r.name === 'playlists') {
+    writes.push(['/playlists/{id}/songs', 'put'],
+                ['/playlists/{id}/songs', 'post'],
+                ['/playlists/{id}/songs/{entry_id}', 'patch'],
+                ['/playlists/{id}/songs/{entry_id}', 'delete']);
+  }
+  for (const [tpl, method] of writes) {
     const op = paths[tpl][method];
     op.parameters = (op.parameters || []).concat(
       ref('parameters', 'Idempotency-Key'));
@@ -1057,8 +1244,8 @@ const doc = {
     title: 'Tunesheap',
     version: '1.0.0',
     summary: 'The music catalog\'s REST API, served from inside nginx.',
-    description: 'Artists, their albums and songs, search as you type, ' +
-      'and songs\' audio. Every answer is JSON (`application/json; ' +
+    description: 'Artists, their albums and songs, editorial playlists, ' +
+      'search as you type, and songs\' audio. Every answer is JSON (`application/json; ' +
       'charset=utf-8`) ending with a newline, except audio. Errors are ' +
       '`{"error":{"status":N,"message":"..."}}` (`Error`). Reads are public ' +
       'unless the server says `tunesheap_auth_read on`; writes need an API ' +
@@ -1092,6 +1279,8 @@ const doc = {
     { name: 'Artists', description: 'Artists, their albums and songs.' },
     { name: 'Albums', description: 'Albums and their songs.' },
     { name: 'Songs', description: 'Songs.' },
+    { name: 'Playlists', description: 'Editorial playlists: ordered lists ' +
+      'of songs, written whole or an entry at a time.' },
     { name: 'Search', description: 'Search as you type.' },
     { name: 'Audio', description: 'Playing and uploading songs\' audio.' },
     { name: 'Health', description: 'For load balancers, and this document.' },

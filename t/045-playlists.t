@@ -71,16 +71,17 @@ Test::More::is($st, 201, "created");
 --- request eval
 ["GET /api/v1/playlists", "GET /api/v1/playlists?category=Hip-Hop",
  "GET /api/v1/playlists?limit=1", "GET /api/v1/playlists?limit=1&after=1",
- "GET /api/v1/playlists?category=Jazz", "HEAD /api/v1/playlists/2"]
+ "GET /api/v1/playlists?category=Jazz", "HEAD /api/v1/playlists/2",
+ "HEAD /api/v1/playlists", "HEAD /api/v1/playlists/2/songs"]
 --- error_code eval
-[200, 200, 200, 200, 200, 200]
+[200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [qr/^\{"playlists":\[\{"id":1,"name":"Today's Top Hits",.*\},\{"id":2,"name":"RapCaviar","description":null,"category":"Hip-Hop","cover_url":"https:\/\/tunesheap-content.s3.amazonaws.com\/rapcaviar",.*"revision":1\}\],"meta":\{"total":2,"limit":20,"offset":0,"next":null,"previous":null\}\}$/,
  qr/^\{"playlists":\[\{"id":2,[^{}]*\}\],"meta":\{"total":1,/,
  qr/^\{"playlists":\[\{"id":1,[^{}]*\}\],"meta":\{"total":2,"limit":1,"offset":0,"next":"\/api\/v1\/playlists\?limit=1&after=1","previous":null\}\}$/,
  qr/^\{"playlists":\[\{"id":2,[^{}]*\}\],"meta":\{"total":2,"limit":1,"offset":null,"next":null,"previous":"\/api\/v1\/playlists\?limit=1&before=2"\}\}$/,
  qr/^\{"playlists":\[\],"meta":\{"total":0,/,
- qr/^$/]
+ qr/^$/, qr/^$/, qr/^$/]
 
 
 
@@ -475,18 +476,43 @@ Test::More::is($h->{'x-cache'}, 'HIT redis', "the playlist is cached");
 
 
 === TEST 21: update a playlist: its revision and updated_at move on
---- request
-PATCH /api/v1/playlists/2
-{"playlist":{"description":"Hip-hop's heaviest.","cover_url":null}}
+--- request eval
+["PATCH /api/v1/playlists/2\n" . '{"playlist":{"description":"Hip-hop\'s heaviest.","cover_url":null}}',
+ "PUT /api/v1/playlists/2\n" . '{"playlist":{"name":"RapCaviar","category":"Hip-Hop"}}']
 --- more_headers eval
-"$::Key\n$::Json"
---- error_code: 200
+["$::Key\n$::Json", "$::Key\n$::Json"]
+--- error_code eval
+[200, 200]
 --- response_body_like eval
-qr/^\{"playlist":\{"id":2,"name":"RapCaviar","description":"Hip-hop's heaviest\.","category":"Hip-Hop","cover_url":null,"created_at":$::T,"updated_at":$::T,"revision":\d+\}\}$/
+[qr/^\{"playlist":\{"id":2,"name":"RapCaviar","description":"Hip-hop's heaviest\.","category":"Hip-Hop","cover_url":null,"created_at":$::T,"updated_at":$::T,"revision":(\d+)\}\}$/,
+ qr/^\{"playlist":\{"id":2,"name":"RapCaviar","description":null,"category":"Hip-Hop","cover_url":null,"created_at":$::T,"updated_at":$::T,"revision":\d+\}\}$/]
 
 
 
-=== TEST 22: delete the playlists: 204, then 404; their songs stay
+=== TEST 22: an entry write retried with its Idempotency-Key is done once
+--- init
+my ($st) = Tunesheap::Test::http(POST => "/api/v1/playlists",
+    headers => \%::Writer, body => '{"playlist":{"name":"Retried"}}');
+Test::More::is($st, 201, "playlist 3");
+--- request eval
+["POST /api/v1/playlists/3/songs\n{\"song_id\":9}",
+ "POST /api/v1/playlists/3/songs\n{\"song_id\":9}",
+ "POST /api/v1/playlists/3/songs\n{\"song_id\":10}",
+ "GET /api/v1/playlists/3/songs", "DELETE /api/v1/playlists/3"]
+--- more_headers eval
+["$::Key\n$::Json\nIdempotency-Key: entry-1", "$::Key\n$::Json\nIdempotency-Key: entry-1",
+ "$::Key\n$::Json\nIdempotency-Key: entry-1", "", $::Key]
+--- error_code eval
+[201, 201, 422, 200, 204]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true", "", "", ""]
+--- response_body_like eval
+[qr/"revision":2\}/, qr/"revision":2\}/, qr/"status":422/,
+ qr/^\{"songs":\[\{"entry_id":\d+,"position":0,"song":\{"id":9,[^{}]*\}\}\],"meta":\{"total":1,/, qr/^$/]
+
+
+
+=== TEST 23: delete the playlists: 204, then 404; their songs stay
 --- request eval
 ["DELETE /api/v1/playlists/1", "DELETE /api/v1/playlists/2",
  "GET /api/v1/playlists/1/songs", "GET /api/v1/songs/4",

@@ -259,7 +259,14 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         return NGX_ERROR;
     }
 
-    /* who lists whom: a child's delete statement asks its holder */
+    /*
+     * who lists whom: a child's delete statement asks its holder (found
+     * anew on every configuration load: the tables outlive a reload)
+     */
+    for (i = 0; i < ts_nresources; i++) {
+        ts_resources[i].holder = NULL;
+    }
+
     for (i = 0; i < ts_nresources; i++) {
         rs = &ts_resources[i];
 

@@ -132,7 +132,7 @@ Content-Type: application/json; charset=utf-8
 
 === TEST 12: unknown routes are JSON 404s
 --- request eval
-["GET /api/v1/", "GET /api/v1/playlists", "GET /api/v1/artists/4/friends",
+["GET /api/v1/", "GET /api/v1/podcasts", "GET /api/v1/artists/4/friends",
  "GET /api/v1/songs/1/albums", "GET /api/v1/artists/4/albums/1/songs",
  "GET /api/v1/ARTISTS"]
 --- error_code eval

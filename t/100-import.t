@@ -40,7 +40,7 @@ sub write_file {
 
 my $counts = "SELECT (SELECT count(*) FROM artists) || '/' || (SELECT count(*) FROM albums) || '/' || (SELECT count(*) FROM songs)";
 
-sql("TRUNCATE songs, albums, artists RESTART IDENTITY");
+sql("TRUNCATE playlist_songs, playlists, songs, albums, artists RESTART IDENTITY");
 
 my ($rc, $out) = import_file('t/data/catalog.json');
 is($rc, 0, 'a good file loads') or diag $out;

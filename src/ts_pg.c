@@ -1285,8 +1285,8 @@ ts_pg_conn_connect_failed(ts_pg_conn_t *conn)
 
     pool->failures++;
 
-    backoff = TS_PG_BACKOFF_MIN << ngx_min(pool->failures - 1, 5);
-    backoff = ngx_min(backoff, TS_PG_BACKOFF_MAX);
+    backoff = ts_event_backoff(pool->failures, TS_PG_BACKOFF_MIN,
+                               TS_PG_BACKOFF_MAX);
     pool->retry_at = ngx_current_msec + backoff;
 
     if (pool->nconns) {

@@ -262,9 +262,9 @@ ts_redis_retry(ts_redis_t *rd)
         return;
     }
 
-    backoff = TS_REDIS_BACKOFF_MIN << ngx_min(rd->failures, 5);
-    backoff = ngx_min(backoff, TS_REDIS_BACKOFF_MAX);
     rd->failures++;
+    backoff = ts_event_backoff(rd->failures, TS_REDIS_BACKOFF_MIN,
+                               TS_REDIS_BACKOFF_MAX);
 
     ngx_add_timer(&rd->reconnect, backoff);
 }

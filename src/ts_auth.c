@@ -510,7 +510,7 @@ static void
 ts_auth_keep(ngx_http_request_t *r, ts_auth_ctx_t *ctx)
 {
     ngx_str_t        key, body, etag;
-    ngx_uint_t       versions[TS_SHM_DEPS_MAX];
+    ngx_uint_t       versions[TS_RESOURCES_MAX];
     ts_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);

@@ -42,7 +42,6 @@
 #include "ts_replica.h"
 
 
-#define TS_CACHE_DEPS_MAX  8
 #define TS_CACHE_RETRY     1000       /* ms between bumps of what is pending */
 
 
@@ -54,7 +53,7 @@ typedef struct {
     ts_redis_cmd_t       cmd;
     ngx_queue_t          queue;       /* in ts_cache_bumps */
     ngx_uint_t           deps;
-    ngx_atomic_uint_t    written[TS_SHM_DEPS_MAX];   /* when it was sent */
+    ngx_atomic_uint_t    written[TS_RESOURCES_MAX];   /* when it was sent */
     ts_cache_ctx_t      *ctx;         /* the write waiting for it, or NULL */
     unsigned             retry:1;
 } ts_cache_bump_t;
@@ -76,7 +75,7 @@ struct ts_cache_ctx_s {
     ts_redis_cmd_t       cmd;
     ngx_str_t            path;        /* path and sorted arguments */
     ngx_str_t            key;         /* versioned, from Redis */
-    ngx_uint_t           versions[TS_SHM_DEPS_MAX];   /* this node's */
+    ngx_uint_t           versions[TS_RESOURCES_MAX];   /* this node's */
     ts_cache_fill_t     *filling;     /* when this request leads */
     ngx_queue_t          queue;       /* when it waits */
     const char          *state;       /* for X-Cache */
@@ -155,10 +154,10 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
 {
     int                 argc;
     u_char              numkeys[NGX_INT_T_LEN];
-    size_t              lens[4 + TS_CACHE_DEPS_MAX];
+    size_t              lens[4 + TS_RESOURCES_MAX];
     ngx_int_t           rc;
     ngx_str_t           body, etag;
-    const char         *argv[4 + TS_CACHE_DEPS_MAX];
+    const char         *argv[4 + TS_RESOURCES_MAX];
     ts_loc_conf_t      *tlcf;
     ts_main_conf_t     *tmcf;
     ts_cache_ctx_t     *ctx;
@@ -414,8 +413,8 @@ ts_cache_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
         b = ngx_queue_data(q, ts_cache_bump_t, queue);
         ngx_queue_remove(q);
 
-        for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-            if (b->deps & ((ngx_uint_t) 1 << i)) {
+        for (i = 0; i < ts_nresources; i++) {
+            if (b->deps & ts_resource_bit(&ts_resources[i])) {
                 ts_cache_raise(&ts_cache_ledger->failed[i], b->written[i]);
             }
         }
@@ -452,8 +451,8 @@ ts_cache_wrote(ngx_uint_t deps)
 {
     ngx_uint_t  i;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             (void) ngx_atomic_fetch_add(&ts_cache_ledger->written[i], 1);
         }
     }
@@ -470,9 +469,9 @@ ts_cache_pending(void)
     l = ts_cache_ledger;
     deps = 0;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < ts_nresources; i++) {
         if ((ngx_atomic_int_t) (l->failed[i] - l->acked[i]) > 0) {
-            deps |= (ngx_uint_t) 1 << i;
+            deps |= ts_resource_bit(&ts_resources[i]);
         }
     }
 
@@ -490,9 +489,9 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
 {
     int               argc;
     u_char            numkeys[NGX_INT_T_LEN], lsn[NGX_INT64_LEN];
-    size_t            lens[4 + TS_CACHE_DEPS_MAX];
+    size_t            lens[4 + TS_RESOURCES_MAX];
     ngx_uint_t        i;
-    const char       *argv[4 + TS_CACHE_DEPS_MAX];
+    const char       *argv[4 + TS_RESOURCES_MAX];
     ts_cache_bump_t  *b;
 
     b = ngx_alloc(sizeof(ts_cache_bump_t), ngx_cycle->log);
@@ -503,7 +502,7 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
     ngx_memzero(b, sizeof(ts_cache_bump_t));
     b->deps = deps;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         b->written[i] = ts_cache_ledger->written[i];
     }
 
@@ -543,8 +542,8 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
 failed:
 
     /* not sent: pending until a bump sent later is acknowledged */
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             ts_cache_raise(&ts_cache_ledger->failed[i],
                            ts_cache_ledger->written[i]);
         }
@@ -565,8 +564,8 @@ ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
     b = cmd->data;
     ok = (reply && reply->type != REDIS_REPLY_ERROR);
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (b->deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0; i < ts_nresources; i++) {
+        if (b->deps & ts_resource_bit(&ts_resources[i])) {
             ts_cache_raise(ok ? &ts_cache_ledger->acked[i]
                               : &ts_cache_ledger->failed[i],
                            b->written[i]);
@@ -668,8 +667,8 @@ ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
     lens[argc++] = len;
     argc++;
 
-    for (i = 0, n = 0; i < ts_nresources && n < TS_CACHE_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0, n = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             argv[argc] = (char *) ts_resources[i].version_key.data;
             lens[argc++] = ts_resources[i].version_key.len;
             n++;
@@ -789,7 +788,7 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
     r = ctx->request;
 
     ctx->key.data = ngx_pnalloc(r->pool, sizeof("ts:l") - 1
-                                + TS_SHM_DEPS_MAX * (1 + NGX_INT_T_LEN)
+                                + TS_RESOURCES_MAX * (1 + NGX_INT_T_LEN)
                                 + 1 + ctx->path.len);
     if (ctx->key.data == NULL) {
         return ts_cache_run_fill(ctx);
@@ -797,7 +796,7 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
 
     p = ngx_cpymem(ctx->key.data, "ts:l", sizeof("ts:l") - 1);
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         p = ngx_sprintf(p, ":%ui", ctx->versions[i]);
     }
 

@@ -157,6 +157,7 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
     size_t              lens[4 + TS_RESOURCES_MAX];
     ngx_int_t           rc;
     ngx_str_t           body, etag;
+    ngx_uint_t          fresh;
     const char         *argv[4 + TS_RESOURCES_MAX];
     ts_loc_conf_t      *tlcf;
     ts_main_conf_t     *tmcf;
@@ -190,6 +191,9 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
 
     if (!tlcf->cache || ts_cache_request_key(r, args, &ctx->path) != NGX_OK)
     {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: bypass, cache:%ui",
+                       (ngx_uint_t) tlcf->cache);
         return ts_cache_run_fill(ctx);
     }
 
@@ -198,10 +202,16 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         ts_shm_versions(tmcf->shm, deps, ctx->versions);
 
         /* in step with the fleet's writes, or Redis answers */
-        rc = ts_sync_fresh(tmcf)
+        fresh = ts_sync_fresh(tmcf);
+
+        rc = fresh
              ? ts_shm_get(tmcf->shm, &ctx->path, deps, r->pool, &body,
                           &etag)
              : NGX_DECLINED;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: shm %s \"%V\", synced:%ui",
+                       rc == NGX_OK ? "hit" : "miss", &ctx->path, fresh);
 
         if (rc == NGX_OK) {
             ctx->state = "HIT shm";
@@ -220,6 +230,11 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         || (deps & ts_cache_pending()))
     {
         /* down, or may still hold answers older than a write of ours */
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis bypassed, up:%ui, "
+                       "pending:%ui",
+                       (ngx_uint_t) (tmcf->redis && ts_redis_up(tmcf->redis)),
+                       deps & ts_cache_pending());
         rc = ts_cache_coalesce(ctx);
 
         if (rc == NGX_DONE && ctx->waiting) {
@@ -341,6 +356,10 @@ ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
     }
 
     rc = ts_cache_bump(tmcf->redis, deps, ctx, NULL);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: invalidation of deps:%ui %s", deps,
+                   rc == NGX_OK ? "sent" : "not sent");
 
     if (rc == NGX_OK && ctx) {
         /* answered once Redis took it, or gave up on it (then pending) */
@@ -563,6 +582,11 @@ ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
 
     b = cmd->data;
     ok = (reply && reply->type != REDIS_REPLY_ERROR);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "tunesheap cache: invalidation of deps:%ui %s, retry:%ui",
+                   b->deps, ok ? "acknowledged" : "failed",
+                   (ngx_uint_t) b->retry);
 
     for (i = 0; i < ts_nresources; i++) {
         if (b->deps & ts_resource_bit(&ts_resources[i])) {
@@ -805,6 +829,9 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
     ctx->key.len = p - ctx->key.data;
     ctx->local = 1;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: local key \"%V\"", &ctx->key);
+
     return ts_cache_miss(ctx);
 }
 
@@ -824,12 +851,21 @@ ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
         /* timed out or failed: still one Postgres query per key */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis lookup failed, reply:%d",
+                       reply ? reply->type : 0);
         rc = ts_cache_coalesce(ctx);
 
     } else if (reply->element[1]->type == REDIS_REPLY_STRING) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis hit \"%*s\"",
+                       reply->element[0]->len, reply->element[0]->str);
         rc = ts_cache_hit(ctx, reply->element[1]);
 
     } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis miss \"%*s\"",
+                       reply->element[0]->len, reply->element[0]->str);
         ts_replica_fenced(r, reply->element[2]);
 
         ctx->key.len = reply->element[0]->len;
@@ -896,6 +932,9 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
     fl = ts_cache_find(&tmcf->fills, &ctx->key);
 
     if (fl) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "tunesheap cache: joins the fill of \"%V\"",
+                       &ctx->key);
         ctx->state = "HIT coalesced";
         ctx->waiting = 1;
         ngx_queue_insert_tail(&fl->waiters, &ctx->queue);
@@ -922,6 +961,10 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
 
     ngx_rbtree_insert(&tmcf->fills, &fl->sn.node);
     ctx->filling = fl;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "tunesheap cache: leads the fill of \"%V\", local:%ui",
+                   &ctx->key, (ngx_uint_t) ctx->local);
 
     return ts_cache_run_fill(ctx);
 }
@@ -985,6 +1028,10 @@ ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
     *p++ = '\n';
     ngx_memcpy(p, body->data, body->len);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: stored in redis \"%V\", ttl:%M",
+                   &ctx->key, tlcf->cache_ttl);
+
     /* nobody waits for it: a failed store is only a later miss */
     (void) ts_redis_command(tmcf->redis, NULL, 5, argv, lens);
 }
@@ -1005,6 +1052,10 @@ ts_cache_keep(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
     r = ctx->request;
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: kept in shm \"%V\", ttl:%M",
+                   &ctx->path, tlcf->shm_ttl);
 
     ts_shm_put(tmcf->shm, &ctx->path, ctx->deps, ctx->versions, body,
                etag, tlcf->shm_ttl);
@@ -1028,6 +1079,10 @@ ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body, ngx_str_t *etag)
         w->waiting = 0;
 
         r = w->request;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: answered by the fill of \"%V\"",
+                       &fl->sn.str);
 
         e.len = etag->len;
         b.len = body->len;
@@ -1071,6 +1126,10 @@ ts_cache_release(ts_cache_fill_t *fl)
         w->state = "MISS";
 
         r = w->request;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: the fill of \"%V\" ended unshared, "
+                       "filling on its own", &fl->sn.str);
         rc = w->fill(r, w->data);
 
         if (rc != NGX_DONE) {

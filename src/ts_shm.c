@@ -121,6 +121,9 @@ ts_shm_sync(ts_shm_t *shm, ngx_msec_t sent, ngx_uint_t n, ngx_uint_t *remote)
      */
     for (i = 0; i < n && i < TS_RESOURCES_MAX; i++) {
         if (shm->sh->remote[i] != remote[i]) {
+            ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                           "tunesheap shm: version %ui moved in redis, "
+                           "%ui -> %ui", i, shm->sh->remote[i], remote[i]);
             shm->sh->remote[i] = remote[i];
             (void) ngx_atomic_fetch_add(&shm->sh->ledger.written[i], 1);
         }
@@ -157,6 +160,8 @@ ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
 
     /* never wait for another worker: a busy zone is only a miss */
     if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, pool->log, 0,
+                       "tunesheap shm: zone busy, a miss");
         return NGX_DECLINED;
     }
 
@@ -168,6 +173,9 @@ ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
     }
 
     if (!ts_shm_fresh(shm, e, deps)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, pool->log, 0,
+                       "tunesheap shm: \"%V\" expired or outdated, dropped",
+                       key);
         ts_shm_delete(shm, e);
         ngx_shmtx_unlock(&shm->shpool->mutex);
         return NGX_DECLINED;
@@ -208,6 +216,8 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
     size = offsetof(ts_shm_entry_t, data) + key->len + etag->len + body->len;
 
     if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                       "tunesheap shm: zone busy, not kept");
         return;
     }
 
@@ -226,6 +236,10 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
         q = ngx_queue_last(&shm->sh->lru);
         ts_shm_delete(shm, ngx_queue_data(q, ts_shm_entry_t, lru));
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "tunesheap shm: %s \"%V\", evicted:%ui",
+                   e ? "kept" : "no room for", key, i);
 
     if (e == NULL) {
         ngx_shmtx_unlock(&shm->shpool->mutex);

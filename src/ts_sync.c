@@ -181,6 +181,9 @@ ts_sync_tick(ngx_event_t *ev)
 
     if (now - sync->used > TS_SYNC_IDLE) {
         /* the next lookup starts them again (and meets Redis) */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "tunesheap sync: idle for %M ms, readings stop",
+                       now - sync->used);
         return;
     }
 
@@ -201,6 +204,8 @@ ts_sync_start(ts_sync_t *sync, ngx_msec_t now)
         != NGX_OK)
     {
         /* Redis is down: the zone does not answer until it is back */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sync->timer.log, 0,
+                       "tunesheap sync: redis down, versions not read");
         return;
     }
 

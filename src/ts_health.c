@@ -141,6 +141,10 @@ ts_health_answer(ts_health_ctx_t *ctx)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "tunesheap health: postgres:%ui, redis:\"%s\"",
+                   ctx->postgres, ctx->redis ? ctx->redis : "none");
+
     ts_http_finish(ctx->request, ts_health_send(ctx->request, ctx));
 }
 

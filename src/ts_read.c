@@ -217,10 +217,10 @@ ts_read_deps(ts_route_t *route)
 {
     ngx_uint_t  deps;
 
-    deps = ts_resource_dep(route->resource);
+    deps = ts_resource_bit(route->resource);
 
     if (route->relation) {
-        deps |= ts_resource_dep(route->relation->child);
+        deps |= ts_resource_bit(route->relation->child);
     }
 
     return deps;

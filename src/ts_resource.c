@@ -18,12 +18,6 @@
 #include "ts_json.h"
 #include "ts_media.h"
 #include "ts_resource.h"
-#include "ts_shm.h"
-
-
-/* a cache dependency is a bit per resource, in the zone and in Redis */
-_Static_assert(TS_NRESOURCES <= TS_SHM_DEPS_MAX,
-               "more resources than TS_SHM_DEPS_MAX cache dependencies");
 
 
 #define TS_SQL_CHUNK  4096
@@ -234,6 +228,10 @@ ts_resource_t  ts_resources[TS_NRESOURCES] = {
 
 
 ngx_uint_t  ts_nresources = TS_NRESOURCES;
+
+_Static_assert(sizeof(ts_resources) / sizeof(ts_resource_t)
+               <= TS_RESOURCES_MAX,
+               "more resources than TS_RESOURCES_MAX (ts_resource.h)");
 
 const char  ts_health_statement[] = "ts_health";
 

@@ -88,7 +88,6 @@ static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
     PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     const char *arg, u_char *value, size_t len);
-static void ts_read_cleanup(void *data);
 static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
     ts_read_ctx_t *ctx);
 static void ts_read_batch_send(ngx_event_t *ev);
@@ -241,59 +240,6 @@ ts_read_fill(ngx_http_request_t *r, void *data)
     }
 
     return NGX_DONE;
-}
-
-
-ngx_int_t
-ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
-{
-    ts_main_conf_t  *tmcf;
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
-
-    q->log = r->connection->log;
-
-    if (tmcf->pools[q->lane] == NULL) {
-        q->rc = TS_PG_UNAVAILABLE;
-        return NGX_ERROR;
-    }
-
-    if (first && ts_http_cleanup(r, ts_read_cleanup, q) != NGX_OK) {
-        q->rc = TS_PG_ERROR;
-        return NGX_ERROR;
-    }
-
-    return ts_pg_query(tmcf->pools[q->lane], q);
-}
-
-
-ngx_int_t
-ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
-{
-    switch (q->rc) {
-
-    case TS_PG_BUSY:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "too many requests are waiting "
-                                  "for the database");
-
-    case TS_PG_UNAVAILABLE:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "the database is unavailable");
-
-    case TS_PG_UNKNOWN:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "the database connection was lost: "
-                                  "the write may or may not have been done");
-
-    case TS_PG_TIMEOUT:
-        return ts_http_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                  "the database did not answer in time");
-
-    default:
-        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                  "internal error");
-    }
 }
 
 
@@ -757,13 +703,6 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, const char *arg,
     p = ngx_cpymem(p, value, len);
 
     return yajl_gen_string(g, url, p - url);
-}
-
-
-static void
-ts_read_cleanup(void *data)
-{
-    ts_pg_query_cancel(data);
 }
 
 

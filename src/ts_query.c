@@ -73,3 +73,79 @@ ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
                                   "internal error");
     }
 }
+
+
+/*
+ * If-Match as a text[] parameter of the strong tags it lists, or NULL when
+ * there is none or it is "*" (the item must exist, as it must anyway).
+ * Weak tags never match strongly, so they are left out.
+ */
+const char *
+ts_write_if_match(ngx_http_request_t *r)
+{
+    u_char           *p, *end, *arr, *a;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.if_match;
+
+    if (h == NULL || (h->value.len == 1 && h->value.data[0] == '*')) {
+        return NULL;
+    }
+
+    arr = ngx_pnalloc(r->pool, h->value.len + 3);
+    if (arr == NULL) {
+        return NULL;
+    }
+
+    a = arr;
+    *a++ = '{';
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    while (p < end) {
+        if (*p == 'W' && p + 1 < end && p[1] == '/') {
+            /* skip the weak tag's quoted part */
+            for (p += 3; p < end && *p != '"'; p++) { /* void */ }
+            p++;
+            continue;
+        }
+
+        if (*p != '"') {
+            p++;
+            continue;
+        }
+
+        for (i = 1; p + i < end && p[i] != '"'; i++) {
+            /* void */
+        }
+
+        if (i == 33 && p + i < end) {
+            /* only a tag of 32 hex digits can be ours */
+            for (i = 1; i < 33; i++) {
+                if (!((p[i] >= '0' && p[i] <= '9')
+                      || (p[i] >= 'a' && p[i] <= 'f')))
+                {
+                    break;
+                }
+            }
+
+            if (i == 33) {
+                if (a > arr + 1) {
+                    *a++ = ',';
+                }
+
+                a = ngx_cpymem(a, p + 1, 32);
+            }
+        }
+
+        for (p++; p < end && *p != '"'; p++) { /* void */ }
+        p++;
+    }
+
+    *a++ = '}';
+    *a = '\0';
+
+    return (char *) arr;
+}

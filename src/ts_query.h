@@ -28,4 +28,11 @@ ngx_int_t ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q,
 ngx_int_t ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q);
 
 
+/*
+ * If-Match as a text[] parameter of the strong tags it lists, or NULL
+ * (none, or "*")
+ */
+const char *ts_write_if_match(ngx_http_request_t *r);
+
+
 #endif /* _TS_QUERY_H_INCLUDED_ */

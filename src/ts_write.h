@@ -17,6 +17,7 @@
 
 #include "ts_router.h"
 #include "ts_body.h"
+#include "ts_query.h"
 
 
 /* POST to a list, PUT, PATCH and DELETE of an item; the key is checked */
@@ -24,12 +25,6 @@ ngx_int_t ts_write_handler(ngx_http_request_t *r, ts_route_t *route);
 
 /* run on every Postgres connection (db/schema.sql's songs_album_artist) */
 extern const char  ts_write_setup[];
-
-/*
- * If-Match as a text[] parameter of the strong tags it lists, or NULL
- * (none, or "*")
- */
-const char *ts_write_if_match(ngx_http_request_t *r);
 
 
 #endif /* _TS_WRITE_H_INCLUDED_ */

@@ -18,6 +18,7 @@
 #include "ts_read.h"
 #include "ts_search.h"
 #include "ts_health.h"
+#include "ts_body.h"
 #include "ts_write.h"
 #include "ts_idempotency.h"
 #include "ts_auth.h"
@@ -415,7 +416,7 @@ ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tunesheap_postconfiguration(ngx_conf_t *cf)
 {
-    if (ts_write_init(cf) != NGX_OK) {
+    if (ts_body_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -15,16 +15,15 @@
 #include "ts_body.h"
 
 
-static ngx_int_t ts_write_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
-static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
+static ngx_int_t ts_body_filter(ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ts_body_is_json(ngx_http_request_t *r);
 
 
-static ngx_http_request_body_filter_pt  ts_write_next_body_filter;
+static ngx_http_request_body_filter_pt  ts_body_next_filter;
 
 
 ngx_int_t
-ts_write_read_json(ngx_http_request_t *r,
+ts_body_read_json(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler)
 {
     ngx_int_t          rc;
@@ -33,7 +32,7 @@ ts_write_read_json(ngx_http_request_t *r,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (!ts_write_is_json(r)) {
+    if (!ts_body_is_json(r)) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -73,10 +72,10 @@ ts_write_read_json(ngx_http_request_t *r,
 
 
 ngx_int_t
-ts_write_init(ngx_conf_t *cf)
+ts_body_init(ngx_conf_t *cf)
 {
-    ts_write_next_body_filter = ngx_http_top_request_body_filter;
-    ngx_http_top_request_body_filter = ts_write_body_filter;
+    ts_body_next_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ts_body_filter;
 
     return NGX_OK;
 }
@@ -86,12 +85,12 @@ ts_write_init(ngx_conf_t *cf)
  * A chunked JSON body is counted as nginx decodes it (the location's
  * client_max_body_size is the audio's, 60 MB): once what arrived, with
  * the rest of the chunk being read, is past the limit, the reading ends
- * there, as if the body were whole, and ts_write_json() answers 413.
+ * there, as if the body were whole, and ts_body_json() answers 413.
  * What the client still sends is never read: the connection is not kept,
  * and nginx's lingering close lets the client see the answer.
  */
 static ngx_int_t
-ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+ts_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     off_t                     got;
     ngx_buf_t                *b;
@@ -105,7 +104,7 @@ ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     if (rctx == NULL || rctx->json_max == 0 || rb == NULL
         || !r->headers_in.chunked)
     {
-        return ts_write_next_body_filter(r, in);
+        return ts_body_next_filter(r, in);
     }
 
     if (rctx->json_over) {
@@ -125,7 +124,7 @@ ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (got <= (off_t) rctx->json_max) {
-        return ts_write_next_body_filter(r, in);
+        return ts_body_next_filter(r, in);
     }
 
     rctx->json_over = 1;
@@ -147,12 +146,12 @@ ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     r->keepalive = 0;
     r->lingering_close = 1;
 
-    return ts_write_next_body_filter(r, &last);
+    return ts_body_next_filter(r, &last);
 }
 
 
 yajl_val
-ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
+ts_body_json(ngx_http_request_t *r, ngx_int_t *rc)
 {
     yajl_val           tree;
     ngx_str_t          text;
@@ -164,7 +163,7 @@ ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
 
     rctx = ts_request_ctx(r);
 
-    if (rctx == NULL || ts_write_read_body(r, &text) != NGX_OK) {
+    if (rctx == NULL || ts_body_text(r, &text) != NGX_OK) {
         *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NULL;
     }
@@ -193,7 +192,7 @@ ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
 
 /* the whole body in one piece, NUL-terminated */
 ngx_int_t
-ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text)
+ts_body_text(ngx_http_request_t *r, ngx_str_t *text)
 {
     u_char       *p;
     size_t        len;
@@ -250,7 +249,7 @@ ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text)
 
 /* application/json, with parameters or not */
 static ngx_int_t
-ts_write_is_json(ngx_http_request_t *r)
+ts_body_is_json(ngx_http_request_t *r)
 {
     u_char     *p, *end;
     ngx_str_t  *type;

@@ -25,8 +25,8 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
-#include "ts_read.h"
-#include "ts_write.h"
+#include "ts_query.h"
+#include "ts_body.h"
 #include "ts_cache.h"
 #include "ts_audio.h"
 #include "ts_auth.h"
@@ -478,7 +478,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
 
     case ts_route_audio:
         if (r->method == NGX_HTTP_DELETE) {
-            ctx->params[1] = (char *) ts_write_if_match(r);
+            ctx->params[1] = (char *) ts_query_if_match(r);
             return ts_media_query(ctx, "ts_media_clear", 2, 0);
         }
 
@@ -505,7 +505,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                                       "audio instead");
         }
 
-        return ts_write_read_json(r, ts_media_json_body);
+        return ts_body_read_json(r, ts_media_json_body);
     }
 }
 
@@ -526,9 +526,9 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
     ctx->query.once = 1;    /* may write: never sent twice */
     ctx->query.nparams = nparams;
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
         ts_media_forget(ctx);
-        return ts_read_query_error(r, &ctx->query);
+        return ts_query_error(r, &ctx->query);
     }
 
     if (!held) {
@@ -762,7 +762,7 @@ ts_media_json_body(ngx_http_request_t *r)
     rctx = ts_request_ctx(r);
     ctx = rctx->write;
 
-    tree = ts_write_json(r, &rc);
+    tree = ts_body_json(r, &rc);
 
     if (tree && !YAJL_IS_OBJECT(tree)) {
         rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -1377,7 +1377,7 @@ ts_media_record(ts_media_ctx_t *ctx)
     p = ngx_sprintf(p, "%L", ctx->duration);
     *p = '\0';
 
-    ctx->params[6] = (char *) ts_write_if_match(r);
+    ctx->params[6] = (char *) ts_query_if_match(r);
 
     return ts_media_query(ctx, "ts_media_set", 7, 1);
 }
@@ -1397,7 +1397,7 @@ ts_media_done(ts_pg_query_t *q)
 
     if (q->rc != TS_PG_OK) {
         ts_media_forget(ctx);
-        ts_http_finish(r, ts_read_query_error(r, q));
+        ts_http_finish(r, ts_query_error(r, q));
         return;
     }
 

@@ -16,14 +16,14 @@
 
 
 static void
-ts_read_cleanup(void *data)
+ts_query_cleanup(void *data)
 {
     ts_pg_query_cancel(data);
 }
 
 
 ngx_int_t
-ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
+ts_query_send(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
 {
     ts_main_conf_t  *tmcf;
 
@@ -36,7 +36,7 @@ ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
         return NGX_ERROR;
     }
 
-    if (first && ts_http_cleanup(r, ts_read_cleanup, q) != NGX_OK) {
+    if (first && ts_http_cleanup(r, ts_query_cleanup, q) != NGX_OK) {
         q->rc = TS_PG_ERROR;
         return NGX_ERROR;
     }
@@ -46,7 +46,7 @@ ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
 
 
 ngx_int_t
-ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
+ts_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
 {
     switch (q->rc) {
 
@@ -81,7 +81,7 @@ ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
  * Weak tags never match strongly, so they are left out.
  */
 const char *
-ts_write_if_match(ngx_http_request_t *r)
+ts_query_if_match(ngx_http_request_t *r)
 {
     u_char           *p, *end, *arr, *a;
     ngx_uint_t        i;

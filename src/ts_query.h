@@ -21,18 +21,17 @@
  * away first (first: the first query of q for r).  The caller holds the
  * request (r->main->count) while it waits.
  */
-ngx_int_t ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q,
+ngx_int_t ts_query_send(ngx_http_request_t *r, ts_pg_query_t *q,
     ngx_uint_t first);
 
 /* answers r with a failed query's error; returns the status to finish */
-ngx_int_t ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q);
-
+ngx_int_t ts_query_error(ngx_http_request_t *r, ts_pg_query_t *q);
 
 /*
  * If-Match as a text[] parameter of the strong tags it lists, or NULL
  * (none, or "*")
  */
-const char *ts_write_if_match(ngx_http_request_t *r);
+const char *ts_query_if_match(ngx_http_request_t *r);
 
 
 #endif /* _TS_QUERY_H_INCLUDED_ */

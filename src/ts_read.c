@@ -13,6 +13,7 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
+#include "ts_query.h"
 #include "ts_read.h"
 #include "ts_cache.h"
 #include "ts_replica.h"
@@ -235,8 +236,8 @@ ts_read_fill(ngx_http_request_t *r, void *data)
         return ts_read_batch_add(r, ctx);
     }
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
-        return ts_read_query_error(r, &ctx->query);
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
+        return ts_query_error(r, &ctx->query);
     }
 
     return NGX_DONE;
@@ -410,7 +411,7 @@ ts_read_done(ts_pg_query_t *q)
     r = ctx->request;
 
     if (q->rc != TS_PG_OK) {
-        rc = ts_read_query_error(r, q);
+        rc = ts_query_error(r, q);
 
     } else if (ctx->route.kind == ts_route_item) {
         rc = ts_read_item(ctx, q->result, PQntuples(q->result) ? 0 : -1);
@@ -883,7 +884,7 @@ ts_read_batch_done(ts_pg_query_t *q)
         r = ctx->request;
 
         if (q->rc != TS_PG_OK) {
-            rc = ts_read_query_error(r, q);
+            rc = ts_query_error(r, q);
 
         } else {
             for (row = 0; row < rows; row++) {

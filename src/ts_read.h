@@ -1,7 +1,6 @@
 
 /*
- * Tunesheap: the read side of the catalog (items, lists, nested lists),
- * and the plumbing every handler uses to query Postgres for a request.
+ * Tunesheap: the read side of the catalog (items, lists, nested lists).
  */
 
 
@@ -15,7 +14,6 @@
 
 #include "ts_pg.h"
 #include "ts_router.h"
-#include "ts_query.h"
 
 
 #define TS_LIMIT_DEFAULT  20

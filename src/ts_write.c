@@ -16,7 +16,8 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
-#include "ts_read.h"
+#include "ts_query.h"
+#include "ts_body.h"
 #include "ts_write.h"
 #include "ts_cache.h"
 #include "ts_idempotency.h"
@@ -129,7 +130,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
         return rc;
     }
 
-    return ts_write_read_json(r, ts_write_body_handler);
+    return ts_body_read_json(r, ts_write_body_handler);
 }
 
 
@@ -168,7 +169,7 @@ ts_write_start(ts_write_ctx_t *ctx)
         q->statement = rs->delete_statement;
         q->nparams = 2;
         ctx->params[0] = id;
-        ctx->params[1] = ts_write_if_match(r);
+        ctx->params[1] = ts_query_if_match(r);
         break;
 
     default: /* PUT, PATCH */
@@ -176,7 +177,7 @@ ts_write_start(ts_write_ctx_t *ctx)
         q->nparams = 3;
         ctx->params[1] = ctx->params[0];
         ctx->params[0] = id;
-        ctx->params[2] = ts_write_if_match(r);
+        ctx->params[2] = ts_query_if_match(r);
         break;
     }
 
@@ -188,7 +189,7 @@ ts_write_start(ts_write_ctx_t *ctx)
 
     if (ctx->idem) {
         /* the key is looked up first: ts_write_keyed() goes on */
-        if (ts_write_read_body(r, &body) != NGX_OK) {
+        if (ts_body_text(r, &body) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -200,8 +201,8 @@ ts_write_start(ts_write_ctx_t *ctx)
         return (rc == NGX_OK) ? NGX_DONE : rc;
     }
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        return ts_read_query_error(r, q);
+    if (ts_query_send(r, q, 1) != NGX_OK) {
+        return ts_query_error(r, q);
     }
 
     return NGX_DONE;
@@ -236,7 +237,7 @@ ts_write_body(ts_write_ctx_t *ctx)
 
     r = ctx->request;
 
-    tree = ts_write_json(r, &rc);
+    tree = ts_body_json(r, &rc);
     if (tree == NULL) {
         return rc;
     }
@@ -619,7 +620,7 @@ ts_write_keyed(ts_idempotency_t *idem)
         return;
 
     case TS_IDEM_FAILED:
-        ts_http_finish(r, ts_read_query_error(r, &idem->query));
+        ts_http_finish(r, ts_query_error(r, &idem->query));
         return;
 
     default: /* TS_IDEM_NONE */
@@ -631,8 +632,8 @@ ts_write_keyed(ts_idempotency_t *idem)
     ngx_memcpy(&ctx->params[q->nparams - TS_IDEMPOTENCY_PARAMS], params,
                TS_IDEMPOTENCY_PARAMS * sizeof(const char *));
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        ts_http_finish(r, ts_read_query_error(r, q));
+    if (ts_query_send(r, q, 1) != NGX_OK) {
+        ts_http_finish(r, ts_query_error(r, q));
     }
 }
 
@@ -671,7 +672,7 @@ ts_write_done(ts_pg_query_t *q)
         return;
 
     } else if (q->rc != TS_PG_OK) {
-        rc = ts_read_query_error(r, q);
+        rc = ts_query_error(r, q);
 
     } else {
         rc = ts_write_result(ctx, q->result);
@@ -691,7 +692,7 @@ ts_write_fate_unknown(ngx_http_request_t *r)
     rctx = ts_request_ctx(r);
     ctx = rctx->write;
 
-    ts_http_finish(r, ts_read_query_error(r, &ctx->query));
+    ts_http_finish(r, ts_query_error(r, &ctx->query));
 }
 
 

@@ -16,8 +16,6 @@
 #include <yajl/yajl_tree.h>
 
 #include "ts_router.h"
-#include "ts_body.h"
-#include "ts_query.h"
 
 
 /* POST to a list, PUT, PATCH and DELETE of an item; the key is checked */

@@ -24,6 +24,7 @@
 #include "ts_auth.h"
 #include "ts_cache.h"
 #include "ts_sync.h"
+#include "ts_media_conf.h"
 #include "ts_media.h"
 #include "ts_replica.h"
 

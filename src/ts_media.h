@@ -17,15 +17,8 @@
 #include <yajl/yajl_gen.h>
 
 #include "ts_router.h"
-#include "ts_sign.h"
+#include "ts_media_conf.h"
 
-
-/*
- * Links expire at the end of a window of this many seconds plus the
- * link lifetime: the same within a window, so that answers with links
- * can be cached and keep their ETag, which covers the window.
- */
-#define TS_MEDIA_WINDOW  900
 
 /* a song's audio for ts_media_audio_json(): "type size bitrate duration" */
 #define TS_MEDIA_AUDIO_SQL                                                   \
@@ -51,32 +44,9 @@
     TS_MEDIA_STREAM_SQL ")::text)"
 
 
-typedef struct {
-    ngx_str_t            root;          /* local files; empty: none */
-    ngx_str_t            location;      /* the internal location for root */
-    ngx_str_t            secret;        /* signs local links */
-    time_t               link_ttl;
-    off_t                max_size;      /* of an upload */
-    ts_s3_conf_t        *s3;            /* NULL: files under root */
-    ngx_str_t            cloudfront;    /* "https://domain/", or empty */
-    ts_cloudfront_t     *signer;
-} ts_media_conf_t;
-
-
 /* the statements media uses, prepared on every Postgres connection */
 extern const char  ts_media_setup[];
 
-
-void ts_media_create_conf(ts_media_conf_t *conf);
-char *ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
-    ts_media_conf_t *conf);
-
-/* tunesheap_media_s3 bucket=B region=R [endpoint=URL] [access_key= ...] */
-char *ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-
-/* tunesheap_media_cloudfront domain=D key_pair_id=K private_key=FILE */
-char *ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 /* $tunesheap_s3_url, for the internal location of S3 checks */
 ngx_int_t ts_media_add_variables(ngx_conf_t *cf);

@@ -15,7 +15,7 @@
 #include "ts_pg.h"
 #include "ts_redis.h"
 #include "ts_shm.h"
-#include "ts_media.h"
+#include "ts_media_conf.h"
 
 
 typedef struct ts_sync_s  ts_sync_t;

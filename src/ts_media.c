@@ -30,10 +30,11 @@
 #include "ts_cache.h"
 #include "ts_audio.h"
 #include "ts_auth.h"
+#include "ts_media_ctx.h"
+#include "ts_media_types.h"
 #include "ts_media.h"
 
 
-#define TS_MEDIA_RANDOM     8         /* bytes of randomness in a name */
 #define TS_MEDIA_S3_PREFIX  "songs/"  /* of object keys in the bucket */
 #define TS_MEDIA_INT32_MAX  2147483647
 
@@ -41,37 +42,6 @@
 #define TS_MEDIA_S3_LOCATION  "/_tunesheap_s3"
 #define TS_MEDIA_S3_PIECE     65536
 #define TS_MEDIA_S3_FETCHES   12
-
-
-typedef struct {
-    ngx_str_t            type;
-    ngx_str_t            extension;
-} ts_media_type_t;
-
-
-typedef struct {
-    ngx_http_request_t  *request;
-    ts_route_t           route;
-    ts_pg_query_t        query;
-    char                *params[7];
-    ngx_str_t            etag;        /* the song's, once written */
-    time_t               expires;     /* of the signed link being followed */
-    ngx_str_t            key;         /* the audio being recorded */
-    ngx_str_t            path;        /* its file, until it is recorded */
-    ngx_str_t            type;
-    off_t                size;
-    int64_t              bitrate;
-    int64_t              duration;
-    ts_s3_request_t      s3;          /* the range of the object asked for */
-    ngx_http_request_t  *sr;          /* its subrequest, once it is done */
-    ngx_int_t            sr_rc;
-    ngx_uint_t           sr_status;
-    ngx_uint_t           sr_proxied;
-    ngx_uint_t           fetches;
-    off_t                object;      /* the object's size; -1: the song is
-                                         being looked for, -2: unknown */
-    ngx_array_t          pieces;      /* ts_audio_piece_t: what came */
-} ts_media_ctx_t;
 
 
 static ngx_int_t ts_media_query(ts_media_ctx_t *ctx, const char *statement,
@@ -115,27 +85,6 @@ static ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id,
 static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
     ngx_str_t *id, time_t expires, ngx_str_t *key, ngx_str_t *sig);
 static ngx_int_t ts_media_send_named(ts_media_ctx_t *ctx);
-static ts_media_type_t *ts_media_key_type(ts_media_ctx_t *ctx,
-    const char *prefix, ngx_str_t *key);
-static ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
-    ngx_str_t *extension);
-static ts_media_type_t *ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type);
-static yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
-    ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
-static ngx_uint_t ts_media_words(const char *value, size_t len,
-    ngx_str_t *words, ngx_uint_t n);
-
-
-/* what uploads may be, by Content-Type and by the name's extension */
-static ts_media_type_t  ts_media_types[] = {
-    { ngx_string("audio/mpeg"), ngx_string("mp3") },
-    { ngx_string("audio/ogg"), ngx_string("ogg") },
-    { ngx_string("audio/ogg"), ngx_string("opus") },
-    { ngx_string("audio/flac"), ngx_string("flac") },
-    { ngx_string("audio/mp4"), ngx_string("m4a") },
-};
-
-#define TS_MEDIA_TYPES  "audio/mpeg, audio/ogg, audio/flac or audio/mp4"
 
 
 /*
@@ -1601,19 +1550,6 @@ ts_media_path(ngx_http_request_t *r, ngx_str_t *key, ngx_str_t *path)
 
 
 yajl_gen_status
-ts_media_audio_json(yajl_gen g, const char *value, size_t len)
-{
-    ngx_str_t  w[4];
-
-    if (ts_media_words(value, len, w, 4) != 4) {
-        return yajl_gen_null(g);
-    }
-
-    return ts_media_audio_object(g, &w[0], &w[1], &w[2], &w[3]);
-}
-
-
-yajl_gen_status
 ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
     size_t len)
 {
@@ -1849,165 +1785,5 @@ ts_media_local_signature(ngx_http_request_t *r, ngx_str_t *id,
     text.len = p - text.data;
 
     return ts_sign_hmac(r->pool, &tlcf->media.secret, &text, sig);
-}
-
-
-/* a name no client chose: prefix, the song's id, randomness, extension */
-static ngx_int_t
-ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
-{
-    u_char               rnd[TS_MEDIA_RANDOM], *p;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (RAND_bytes(rnd, TS_MEDIA_RANDOM) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tunesheap: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    ctx->key.data = ngx_pnalloc(r->pool, ngx_strlen(prefix)
-                                         + ctx->route.id.len
-                                         + 2 * TS_MEDIA_RANDOM
-                                         + extension->len + 2);
-    if (ctx->key.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(ctx->key.data, "%s%V-", prefix, &ctx->route.id);
-    p = ngx_hex_dump(p, rnd, TS_MEDIA_RANDOM);
-    p = ngx_sprintf(p, ".%V", extension);
-
-    ctx->key.len = p - ctx->key.data;
-
-    return NGX_OK;
-}
-
-
-/* the type of a name ts_media_name() gives this song, or NULL */
-static ts_media_type_t *
-ts_media_key_type(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *key)
-{
-    u_char     *p, *hex, *dot;
-    size_t      len;
-    ngx_str_t   ext;
-
-    /* prefix, id, "-", the random digits, ".", an extension */
-    len = ngx_strlen(prefix);
-
-    if (key->len <= len + ctx->route.id.len + 2 * TS_MEDIA_RANDOM + 2) {
-        return NULL;
-    }
-
-    hex = key->data + len + ctx->route.id.len + 1;
-    dot = hex + 2 * TS_MEDIA_RANDOM;
-
-    if (ngx_strncmp(key->data, prefix, len) != 0
-        || ngx_strncmp(key->data + len, ctx->route.id.data,
-                       ctx->route.id.len) != 0
-        || hex[-1] != '-'
-        || *dot != '.')
-    {
-        return NULL;
-    }
-
-    for (p = hex; p < dot; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-            return NULL;
-        }
-    }
-
-    ext.data = dot + 1;
-    ext.len = key->data + key->len - ext.data;
-
-    return ts_media_type_of(&ext, 0);
-}
-
-
-static ts_media_type_t *
-ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type)
-{
-    ngx_str_t   *name;
-    ngx_uint_t   i;
-
-    for (i = 0; i < sizeof(ts_media_types) / sizeof(ts_media_type_t); i++) {
-        name = by_type ? &ts_media_types[i].type
-                       : &ts_media_types[i].extension;
-
-        if (s->len == name->len
-            && ngx_strncmp(s->data, name->data, name->len) == 0)
-        {
-            return &ts_media_types[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-/* {"content_type":...,"size":N,"bitrate_kbps":N,"duration_ms":N}; 0: null */
-static yajl_gen_status
-ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
-    ngx_str_t *bitrate, ngx_str_t *duration)
-{
-    yajl_gen_status  st;
-
-    st = yajl_gen_map_open(g);
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "content_type")) == yajl_gen_status_ok
-        && (st = ts_json_str(g, type)) == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "size")) == yajl_gen_status_ok
-        && (st = yajl_gen_number(g, (char *) size->data, size->len))
-           == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "bitrate_kbps")) == yajl_gen_status_ok)
-    {
-        st = (bitrate->len == 1 && bitrate->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) bitrate->data, bitrate->len);
-    }
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "duration_ms")) == yajl_gen_status_ok)
-    {
-        st = (duration->len == 1 && duration->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) duration->data, duration->len);
-    }
-
-    if (st != yajl_gen_status_ok) {
-        return st;
-    }
-
-    return yajl_gen_map_close(g);
-}
-
-
-/* splits value on spaces into at most n words, the last takes the rest */
-static ngx_uint_t
-ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
-{
-    u_char      *p, *end;
-    ngx_uint_t   i;
-
-    p = (u_char *) value;
-    end = p + len;
-
-    for (i = 0; i < n && p < end; i++) {
-        words[i].data = p;
-
-        while (p < end && (*p != ' ' || i == n - 1)) {
-            p++;
-        }
-
-        words[i].len = p - words[i].data;
-
-        if (p < end) {
-            p++;
-        }
-    }
-
-    return i;
 }
 

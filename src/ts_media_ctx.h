@@ -1,0 +1,46 @@
+
+/*
+ * Tunesheap: what media keeps of a request from one event to the next,
+ * shared by its files (ts_media*.c).
+ */
+
+
+#ifndef _TS_MEDIA_CTX_H_INCLUDED_
+#define _TS_MEDIA_CTX_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ts_pg.h"
+#include "ts_router.h"
+#include "ts_sign.h"
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ts_route_t           route;
+    ts_pg_query_t        query;
+    char                *params[7];
+    ngx_str_t            etag;        /* the song's, once written */
+    time_t               expires;     /* of the signed link being followed */
+    ngx_str_t            key;         /* the audio being recorded */
+    ngx_str_t            path;        /* its file, until it is recorded */
+    ngx_str_t            type;
+    off_t                size;
+    int64_t              bitrate;
+    int64_t              duration;
+    ts_s3_request_t      s3;          /* the range of the object asked for */
+    ngx_http_request_t  *sr;          /* its subrequest, once it is done */
+    ngx_int_t            sr_rc;
+    ngx_uint_t           sr_status;
+    ngx_uint_t           sr_proxied;
+    ngx_uint_t           fetches;
+    off_t                object;      /* the object's size; -1: the song is
+                                         being looked for, -2: unknown */
+    ngx_array_t          pieces;      /* ts_audio_piece_t: what came */
+} ts_media_ctx_t;
+
+
+#endif /* _TS_MEDIA_CTX_H_INCLUDED_ */

@@ -26,6 +26,7 @@
 #include "ts_sync.h"
 #include "ts_media_conf.h"
 #include "ts_media.h"
+#include "ts_media_link.h"
 #include "ts_replica.h"
 
 

@@ -32,6 +32,7 @@
 #include "ts_media_ctx.h"
 #include "ts_media_types.h"
 #include "ts_media_link.h"
+#include "ts_media_local.h"
 #include "ts_media.h"
 
 
@@ -46,9 +47,7 @@
 
 static ngx_int_t ts_media_query(ts_media_ctx_t *ctx, const char *statement,
     int nparams, ngx_uint_t held);
-static ngx_int_t ts_media_receive(ts_media_ctx_t *ctx);
 static void ts_media_file_body(ngx_http_request_t *r);
-static ngx_int_t ts_media_store(ts_media_ctx_t *ctx);
 static void ts_media_json_body(ngx_http_request_t *r);
 static ngx_int_t ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree);
 static ngx_int_t ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree);
@@ -69,17 +68,10 @@ static ngx_int_t ts_media_s3_variable(ngx_http_request_t *r,
 static ngx_int_t ts_media_record(ts_media_ctx_t *ctx);
 static void ts_media_done(ts_pg_query_t *q);
 static ngx_int_t ts_media_found(ts_media_ctx_t *ctx, PGresult *res);
-static ngx_int_t ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key,
-    ngx_str_t *type);
 static ngx_int_t ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key);
 static ngx_int_t ts_media_upload_url(ts_media_ctx_t *ctx);
 static ngx_int_t ts_media_changed(ts_media_ctx_t *ctx, PGresult *res);
 static void ts_media_respond(ngx_http_request_t *r);
-static void ts_media_forget(ts_media_ctx_t *ctx);
-static void ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key);
-static ngx_int_t ts_media_path(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *path);
-static ngx_int_t ts_media_send_named(ts_media_ctx_t *ctx);
 
 
 /*
@@ -215,7 +207,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                                       "upload for a URL to upload it to");
         }
 
-        return ts_media_receive(ctx);
+        return ts_media_receive(ctx, ts_media_file_body);
 
     default: /* ts_route_upload, ts_route_upload_done */
         if (mc->s3 == NULL) {
@@ -262,69 +254,6 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
 }
 
 
-/*
- * The file a verified link names, without asking Postgres; NGX_DECLINED
- * when it is gone (the song's audio was replaced): Postgres knows which
- * one plays now
- */
-static ngx_int_t
-ts_media_send_named(ts_media_ctx_t *ctx)
-{
-    ngx_str_t         path;
-    ngx_file_info_t   fi;
-    ts_media_type_t  *t;
-
-    if (ts_media_path(ctx->request, &ctx->key, &path) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    t = ts_media_key_type(ctx, "", &ctx->key);
-
-    return ts_media_send_file(ctx, &ctx->key, &t->type);
-}
-
-
-/* PUT audio: nginx streams the body into a file of its own */
-static ngx_int_t
-ts_media_receive(ts_media_ctx_t *ctx)
-{
-    ngx_int_t            rc;
-    ts_loc_conf_t       *tlcf;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    if (r->headers_in.content_length_n > tlcf->media.max_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the audio is larger than %O bytes",
-                                  tlcf->media.max_size);
-    }
-
-    /* a file with a name, renamed into place; nginx removes it if not */
-    r->request_body_in_file_only = 1;
-    r->request_body_in_persistent_file = 1;
-    r->request_body_in_clean_file = 1;
-    r->request_body_file_log_level = 0;
-
-    rc = ngx_http_read_client_request_body(r, ts_media_file_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
 static void
 ts_media_file_body(ngx_http_request_t *r)
 {
@@ -335,93 +264,14 @@ ts_media_file_body(ngx_http_request_t *r)
 
     rc = ts_media_store(rctx->write);
 
+    if (rc == NGX_OK) {
+        rc = ts_media_record(rctx->write);
+    }
+
     /* the body reader's hold on the request lasts until the answer */
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
     }
-}
-
-
-static ngx_int_t
-ts_media_store(ts_media_ctx_t *ctx)
-{
-    off_t                     size;
-    ngx_int_t                 rc;
-    ngx_err_t                 err;
-    ngx_temp_file_t          *tf;
-    ts_loc_conf_t            *tlcf;
-    ts_audio_info_t           info;
-    ngx_http_request_t       *r;
-    ngx_http_request_body_t  *rb;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    rb = r->request_body;
-    tf = rb ? rb->temp_file : NULL;
-    size = tf ? tf->file.offset : 0;
-
-    if (size == 0) {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "the body is empty: send the audio file");
-    }
-
-    /* a chunked body has no Content-Length to refuse early */
-    if (size > tlcf->media.max_size) {
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the audio is larger than %O bytes",
-                                  tlcf->media.max_size);
-    }
-
-    rc = ts_audio_probe(tf->file.fd, size, &info, r->connection->log);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                  "the body is not audio in a format taken "
-                                  "here: MP3, Ogg Vorbis or Opus, FLAC, "
-                                  "M4A (AAC)");
-    }
-
-    if (info.claimed_size) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the audio is cut short: its header counts "
-                                  "%O bytes of %V, the file holds %O",
-                                  info.claimed_size, &info.format,
-                                  info.stream_size);
-    }
-
-    if (ts_media_name(ctx, "", &info.extension) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ts_media_path(r, &ctx->key, &ctx->path) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* a new name: whoever plays the old file goes on reading it */
-    if (ngx_rename_file(tf->file.name.data, ctx->path.data)
-        == NGX_FILE_ERROR)
-    {
-        err = ngx_errno;
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      "tunesheap: rename \"%V\" to \"%V\" failed "
-                      "(client_body_temp_path must be on the file system "
-                      "of tunesheap_media_root)",
-                      &tf->file.name, &ctx->path);
-        ngx_str_null(&ctx->path);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->type = info.content_type;
-    ctx->size = size;
-    ctx->bitrate = info.bitrate_kbps;
-    ctx->duration = info.duration_ms;
-
-    return ts_media_record(ctx);
 }
 
 
@@ -1149,55 +999,6 @@ ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 }
 
 
-/* hands the file to nginx's static module, in the internal location */
-static ngx_int_t
-ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key, ngx_str_t *type)
-{
-    u_char              *p;
-    ngx_str_t            uri, cache;
-    ts_loc_conf_t       *tlcf;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    uri.len = tlcf->media.location.len + key->len;
-    uri.data = ngx_pnalloc(r->pool, uri.len);
-
-    cache.data = ngx_pnalloc(r->pool, sizeof("private, max-age=")
-                                      + NGX_TIME_T_LEN);
-    if (uri.data == NULL || cache.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(uri.data, "%V%V", &tlcf->media.location, key);
-
-    /* a player may keep what it got for as long as the link lives */
-    p = ngx_sprintf(cache.data, "private, max-age=%T",
-                    ngx_max(ctx->expires - ngx_time(), 0));
-    cache.len = p - cache.data;
-
-    if (ts_http_header(r, "Cache-Control", &cache, NULL) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the static module keeps a type already set: the one the bytes said */
-    r->headers_out.content_type.data = ngx_pstrdup(r->pool, type);
-    if (r->headers_out.content_type.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.content_type.len = type->len;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_http_internal_redirect(r, &uri, NULL);
-
-    /* the redirect holds the request now: let go of ours */
-    return NGX_DONE;
-}
-
-
 /* 302 to a link made now: the stream endpoint without a signature */
 static ngx_int_t
 ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
@@ -1431,66 +1232,3 @@ ts_media_respond(ngx_http_request_t *r)
 
     ts_http_finish(r, rc);
 }
-
-
-/* a file stored but not recorded: nothing will ever point at it */
-static void
-ts_media_forget(ts_media_ctx_t *ctx)
-{
-    if (ctx->path.len == 0) {
-        return;
-    }
-
-    if (ngx_delete_file(ctx->path.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &ctx->path);
-    }
-
-    ngx_str_null(&ctx->path);
-}
-
-
-/* removes a local file nothing points at any more */
-static void
-ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key)
-{
-    ngx_str_t       path;
-    ts_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    /* an S3 object stays: the bucket's lifecycle rules remove it */
-    if (tlcf->media.s3 || tlcf->media.root.len == 0
-        || ts_media_path(r, key, &path) != NGX_OK)
-    {
-        return;
-    }
-
-    if (ngx_delete_file(path.data) == NGX_FILE_ERROR
-        && ngx_errno != NGX_ENOENT)
-    {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &path);
-    }
-}
-
-
-/* the file of key under the media root, NUL-terminated for the system */
-static ngx_int_t
-ts_media_path(ngx_http_request_t *r, ngx_str_t *key, ngx_str_t *path)
-{
-    ts_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    path->len = tlcf->media.root.len + 1 + key->len;
-    path->data = ngx_pnalloc(r->pool, path->len + 1);
-    if (path->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    *ngx_sprintf(path->data, "%V/%V", &tlcf->media.root, key) = '\0';
-
-    return NGX_OK;
-}
-

@@ -132,7 +132,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     ctx->query.params = (const char **) ctx->params;
     ctx->query.done = ts_media_done;
     ctx->query.data = ctx;
-    rctx->write = ctx;
+    rctx->media = ctx;
 
     ctx->params[0] = ts_http_cstr(r->pool, &route->id);
     if (ctx->params[0] == NULL) {
@@ -189,11 +189,13 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
             }
         }
 
+        ctx->state = ts_media_looking;
         return ts_media_query(ctx, "ts_media_get", 1, 0);
 
     case ts_route_audio:
         if (r->method == NGX_HTTP_DELETE) {
             ctx->params[1] = (char *) ts_query_if_match(r);
+            ctx->state = ts_media_recording;
             return ts_media_query(ctx, "ts_media_clear", 2, 0);
         }
 
@@ -258,14 +260,16 @@ static void
 ts_media_file_body(ngx_http_request_t *r)
 {
     ngx_int_t          rc;
+    ts_media_ctx_t    *ctx;
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
+    ctx = rctx->media;
 
-    rc = ts_media_store(rctx->write);
+    rc = ts_media_store(ctx);
 
-    if (rc == NGX_OK) {
-        rc = ts_media_record(rctx->write);
+    if (ctx->state == ts_media_checked) {
+        rc = ts_media_record(ctx);
     }
 
     /* the body reader's hold on the request lasts until the answer */
@@ -284,7 +288,7 @@ ts_media_json_body(ngx_http_request_t *r)
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx->write;
+    ctx = rctx->media;
 
     tree = ts_body_json(r, &rc);
 
@@ -297,6 +301,13 @@ ts_media_json_body(ngx_http_request_t *r)
 
     } else if (tree) {
         rc = ts_media_complete(ctx, tree);
+    }
+
+    if (ctx->state == ts_media_valid) {
+        /* the item first: its upload is signed, or its object looked at,
+           only if it exists */
+        ctx->state = ts_media_looking;
+        rc = ts_media_query(ctx, "ts_media_get", 1, 1);
     }
 
     if (rc != NGX_DONE) {
@@ -358,7 +369,9 @@ ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ts_media_query(ctx, "ts_media_get", 1, 1);
+    ctx->state = ts_media_valid;
+
+    return NGX_OK;
 }
 
 
@@ -446,8 +459,9 @@ ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the song first: its object is looked at only if it exists */
-    return ts_media_query(ctx, "ts_media_get", 1, 1);
+    ctx->state = ts_media_valid;
+
+    return NGX_OK;
 }
 
 
@@ -574,7 +588,7 @@ ts_media_s3_fetch(ts_media_ctx_t *ctx, off_t offset, size_t len)
     }
 
     ctx->sr = NULL;
-    r->write_event_handler = ts_media_s3_resume;
+    ctx->state = ts_media_fetching;
 
     return NGX_DONE;
 }
@@ -640,17 +654,33 @@ ts_media_s3_resume(ngx_http_request_t *r)
     ngx_http_request_t  *sr;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx ? rctx->write : NULL;
+    ctx = rctx ? rctx->media : NULL;
 
-    if (ctx == NULL || ctx->sr == NULL) {
+    if (ctx == NULL || ctx->state != ts_media_fetching || ctx->sr == NULL) {
         return;
     }
 
     sr = ctx->sr;
     ctx->sr = NULL;
+    ctx->state = ts_media_routed;
     r->write_event_handler = ngx_http_request_empty_handler;
 
     rc = ts_media_s3_checked(ctx, sr);
+
+    switch (ctx->state) {
+
+    case ts_media_fetching:
+        /* more of the object is needed */
+        r->write_event_handler = ts_media_s3_resume;
+        return;
+
+    case ts_media_checked:
+        rc = ts_media_record(ctx);
+        break;
+
+    default: /* answered */
+        break;
+    }
 
     /* the body reader's hold on the request lasts until the answer */
     if (rc != NGX_DONE) {
@@ -866,8 +896,9 @@ ts_media_s3_probe(ts_media_ctx_t *ctx)
     ctx->size = ctx->object;
     ctx->bitrate = info.bitrate_kbps;
     ctx->duration = info.duration_ms;
+    ctx->state = ts_media_checked;
 
-    return ts_media_record(ctx);
+    return NGX_OK;
 }
 
 
@@ -902,6 +933,7 @@ ts_media_record(ts_media_ctx_t *ctx)
     *p = '\0';
 
     ctx->params[6] = (char *) ts_query_if_match(r);
+    ctx->state = ts_media_recording;
 
     return ts_media_query(ctx, "ts_media_set", 7, 1);
 }
@@ -933,6 +965,22 @@ ts_media_done(ts_pg_query_t *q)
         return;
     }
 
+    if (ctx->state == ts_media_recording) {
+        rc = ts_media_changed(ctx, res);
+
+        if (ctx->state == ts_media_recorded) {
+            ts_cache_invalidate(r, (ngx_uint_t) 1
+                                   << (ctx->route.resource - ts_resources),
+                                ts_media_respond);
+            return;
+        }
+
+        ts_http_finish(r, rc);
+        return;
+    }
+
+    /* ts_media_looking: the item is there */
+
     switch (ctx->route.kind) {
 
     case ts_route_stream:
@@ -943,30 +991,14 @@ ts_media_done(ts_pg_query_t *q)
         rc = ts_media_upload_url(ctx);
         break;
 
-    case ts_route_upload_done:
-        if (ctx->object == -1) {
-            /* the song is there: now its object */
-            ctx->object = -2;
-            rc = ts_media_s3_fetch(ctx, 0, TS_MEDIA_S3_PIECE);
+    default: /* ts_route_upload_done: now its object */
+        rc = ts_media_s3_fetch(ctx, 0, TS_MEDIA_S3_PIECE);
 
-            if (rc == NGX_DONE) {
-                /* from Postgres' event: nobody else runs the subrequest */
-                ngx_http_run_posted_requests(r->connection);
-                return;
-            }
+        if (ctx->state == ts_media_fetching) {
+            r->write_event_handler = ts_media_s3_resume;
 
-            break;
-        }
-
-        /* fall through */
-
-    default:
-        rc = ts_media_changed(ctx, res);
-
-        if (rc == NGX_AGAIN) {
-            ts_cache_invalidate(r, (ngx_uint_t) 1
-                                   << (ctx->route.resource - ts_resources),
-                                ts_media_respond);
+            /* from Postgres' event: nobody else runs the subrequest */
+            ngx_http_run_posted_requests(r->connection);
             return;
         }
     }
@@ -1117,8 +1149,9 @@ ts_media_upload_url(ts_media_ctx_t *ctx)
 
 
 /*
- * The song points at its new audio, or at none: the old file goes.
- * NGX_AGAIN: answer once the cache has forgotten the song.
+ * The song points at its new audio, or at none: the old file goes, and
+ * the state is ts_media_recorded: answered once the cache has forgotten
+ * the song.  Else the status answered.
  */
 static ngx_int_t
 ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
@@ -1164,8 +1197,9 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
     }
 
     r->disable_not_modified = 1;
+    ctx->state = ts_media_recorded;
 
-    return NGX_AGAIN;
+    return NGX_OK;
 }
 
 
@@ -1180,7 +1214,7 @@ ts_media_respond(ngx_http_request_t *r)
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx->write;
+    ctx = rctx->media;
 
     if (r->method == NGX_HTTP_DELETE) {
         r->headers_out.status = NGX_HTTP_NO_CONTENT;

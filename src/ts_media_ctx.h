@@ -13,12 +13,32 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ts_module.h"
 #include "ts_pg.h"
 #include "ts_router.h"
 #include "ts_sign.h"
 
 
-typedef struct {
+/*
+ * Where a media request is.  Its events go on from here, never from a
+ * return code: a step returns what a content handler returns (a status,
+ * NGX_DONE, or what sending an answer gave, NGX_OK or NGX_AGAIN among
+ * them) and names what comes next here.
+ */
+typedef enum {
+    ts_media_routed = 0,        /* its body, if any, is being read */
+    ts_media_valid,             /* the body is good: look the item up */
+    ts_media_looking,           /* ts_media_get sent */
+    ts_media_fetching,          /* S3: a range of the object asked for */
+    ts_media_checked,           /* the audio is what it says: record it */
+    ts_media_recording,         /* ts_media_set or ts_media_clear sent */
+    ts_media_recorded           /* written: the cache forgets the item,
+                                   then the answer */
+} ts_media_state_e;
+
+
+struct ts_media_ctx_s {
+    ts_media_state_e     state;
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
@@ -37,10 +57,9 @@ typedef struct {
     ngx_uint_t           sr_status;
     ngx_uint_t           sr_proxied;
     ngx_uint_t           fetches;
-    off_t                object;      /* the object's size; -1: the song is
-                                         being looked for, -2: unknown */
+    off_t                object;      /* the object's size; -1: unknown */
     ngx_array_t          pieces;      /* ts_audio_piece_t: what came */
-} ts_media_ctx_t;
+};
 
 
 #endif /* _TS_MEDIA_CTX_H_INCLUDED_ */

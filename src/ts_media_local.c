@@ -144,6 +144,7 @@ ts_media_store(ts_media_ctx_t *ctx)
     ctx->size = size;
     ctx->bitrate = info.bitrate_kbps;
     ctx->duration = info.duration_ms;
+    ctx->state = ts_media_checked;
 
     return NGX_OK;
 }

@@ -33,7 +33,7 @@ typedef struct {
 } ts_write_problem_t;
 
 
-typedef struct {
+struct ts_write_ctx_s {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
@@ -46,7 +46,7 @@ typedef struct {
     ngx_uint_t           status;
     ngx_str_t            body;
     ngx_str_t            etag;
-} ts_write_ctx_t;
+};
 
 
 static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);

@@ -33,6 +33,17 @@ typedef struct {
 } ts_write_problem_t;
 
 
+/*
+ * Where a write is once its statement answered: a success is answered
+ * only once the cache has forgotten what it changed.  A return code
+ * cannot say it: an answer's send may return NGX_OK or NGX_AGAIN.
+ */
+typedef enum {
+    ts_write_pending = 0,
+    ts_write_changed
+} ts_write_state_e;
+
+
 struct ts_write_ctx_s {
     ngx_http_request_t  *request;
     ts_route_t           route;
@@ -43,6 +54,7 @@ struct ts_write_ctx_s {
     ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
 
     /* a success, answered once the cache forgot what it changed */
+    ts_write_state_e     state;
     ngx_uint_t           status;
     ngx_str_t            body;
     ngx_str_t            etag;
@@ -696,7 +708,10 @@ ts_write_fate_unknown(ngx_http_request_t *r)
 }
 
 
-/* the answer a write statement's row gives: NGX_AGAIN for a success */
+/*
+ * the answer a write statement's row gives; a success is not answered
+ * yet: its state is ts_write_changed
+ */
 static ngx_int_t
 ts_write_result(ts_write_ctx_t *ctx, PGresult *res)
 {
@@ -715,7 +730,7 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
 
     r = ctx->request;
 
-    if (rc == NGX_AGAIN) {
+    if (ctx->state == ts_write_changed) {
         ts_cache_invalidate(r, (ngx_uint_t) 1
                                << (ctx->route.resource - ts_resources),
                             ts_write_respond);
@@ -824,7 +839,9 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
         ctx->status = NGX_HTTP_CREATED;
     }
 
-    return NGX_AGAIN;
+    ctx->state = ts_write_changed;
+
+    return NGX_OK;
 }
 
 
@@ -855,8 +872,9 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
 
     r->disable_not_modified = 1;
     ctx->status = NGX_HTTP_NO_CONTENT;
+    ctx->state = ts_write_changed;
 
-    return NGX_AGAIN;
+    return NGX_OK;
 }
 
 

@@ -325,12 +325,27 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
         }
     }
 
-    if (route.kind >= ts_route_stream) {
-        return ts_media_handler(r, &route);
-    }
+    switch (route.kind) {
 
-    if (write) {
-        return ts_write_handler(r, &route);
+    case ts_route_stream:
+    case ts_route_audio:
+    case ts_route_upload:
+    case ts_route_upload_done:
+        /* media reads (or discards) its own bodies */
+        return ts_media_handler(r, &route);
+
+    case ts_route_list:
+    case ts_route_item:
+    case ts_route_nested:
+        if (write) {
+            return ts_write_handler(r, &route);
+        }
+
+        break;
+
+    case ts_route_search:
+    case ts_route_health:
+        break;
     }
 
     rc = ngx_http_discard_request_body(r);

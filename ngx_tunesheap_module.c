@@ -27,6 +27,7 @@
 #include "ts_media_conf.h"
 #include "ts_media.h"
 #include "ts_media_link.h"
+#include "ts_media_s3.h"
 #include "ts_replica.h"
 
 

@@ -48,9 +48,6 @@
 extern const char  ts_media_setup[];
 
 
-/* $tunesheap_s3_url, for the internal location of S3 checks */
-ngx_int_t ts_media_add_variables(ngx_conf_t *cf);
-
 /* the stream, audio, upload and upload/complete routes */
 ngx_int_t ts_media_handler(ngx_http_request_t *r, ts_route_t *route);
 

@@ -479,7 +479,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
-    ngx_str_t                  setup;
+    ngx_str_t                  setup, media;
     ngx_msec_t                 timeout;
     const char                *replica;
     ngx_http_core_loc_conf_t  *clcf;
@@ -492,6 +492,11 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
     ngx_conf_init_msec_value(tmcf->redis_conf.connect_timeout, 1000);
     ngx_conf_init_msec_value(tmcf->shm_sync, TS_SYNC_WINDOW);
+
+    /* the audio's statements, and its columns' JSON for the items */
+    if (ts_media_init(cf->pool, &media) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (tmcf->pg.conninfo.len == 0) {
         return ts_replica_init_main_conf(cf, tmcf);
@@ -521,7 +526,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     replica = tmcf->replicas ? ts_replica_setup : "";
 
     tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
-                         + ngx_strlen(ts_media_setup)
+                         + media.len
                          + ngx_strlen(ts_idempotency_setup)
                          + ngx_strlen(ts_write_setup)
                          + ngx_strlen(replica);
@@ -530,9 +535,8 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s%s%s", &setup, ts_auth_setup,
-                ts_media_setup, ts_idempotency_setup, ts_write_setup,
-                replica);
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%V%s%s%s", &setup, ts_auth_setup,
+                &media, ts_idempotency_setup, ts_write_setup, replica);
 
     return ts_replica_init_main_conf(cf, tmcf);
 }

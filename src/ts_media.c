@@ -42,37 +42,111 @@ static ngx_int_t ts_media_changed(ts_media_ctx_t *ctx, PGresult *res);
 static void ts_media_respond(ngx_http_request_t *r);
 
 
+#define TS_MEDIA_RESOURCES_MAX  8
+
+
 /*
- * The old key comes back, so that its file can go once nothing needs it,
- * with the song's new ETag; a song found but whose ETag is not one
- * If-Match lists ($7, $2; NULL: none) comes back with neither, unchanged.
+ * The statements on the audio of a resource (its name, its table, then
+ * its ETag's SQL): the old key comes back, so that its file can go once
+ * nothing needs it, with the item's new ETag; an item found but whose
+ * ETag is not one If-Match lists ($7, $2; NULL: none) comes back with
+ * neither, unchanged.
  */
-const char  ts_media_setup[] =
-    "PREPARE ts_media_get (bigint) AS"
-    " SELECT audio_key, audio_type FROM songs WHERE id = $1;"
-    "PREPARE ts_media_set (bigint, text, text, bigint, integer, integer,"
+static const char  ts_media_statements[] =
+    "PREPARE ts_%V_audio_get (bigint) AS"
+    " SELECT audio_key, audio_type FROM %s WHERE id = $1;"
+    "PREPARE ts_%V_audio_set (bigint, text, text, bigint, integer, integer,"
     " text[]) AS"
     " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
-    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " %V AS old_etag FROM %s WHERE id = $1"
     " FOR UPDATE),"
-    " w AS (UPDATE songs s SET audio_key = $2, audio_type = $3,"
+    " w AS (UPDATE %s s SET audio_key = $2, audio_type = $3,"
     " audio_size = $4, audio_bitrate_kbps = nullif($5, 0),"
     " audio_duration_ms = nullif($6, 0)"
     " FROM old WHERE s.id = old.old_id"
     " AND ($7::text[] IS NULL OR old.old_etag = ANY ($7::text[]))"
-    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " RETURNING old.old_key, %V AS etag)"
     " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;"
-    "PREPARE ts_media_clear (bigint, text[]) AS"
+    "PREPARE ts_%V_audio_clear (bigint, text[]) AS"
     " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
-    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " %V AS old_etag FROM %s WHERE id = $1"
     " FOR UPDATE),"
-    " w AS (UPDATE songs s SET audio_key = NULL, audio_type = NULL,"
+    " w AS (UPDATE %s s SET audio_key = NULL, audio_type = NULL,"
     " audio_size = NULL, audio_bitrate_kbps = NULL,"
     " audio_duration_ms = NULL"
     " FROM old WHERE s.id = old.old_id"
     " AND ($2::text[] IS NULL OR old.old_etag = ANY ($2::text[]))"
-    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " RETURNING old.old_key, %V AS etag)"
     " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;";
+
+
+ngx_int_t
+ts_media_init(ngx_pool_t *pool, ngx_str_t *setup)
+{
+    u_char         *p, *last;
+    size_t          len;
+    ngx_str_t       etag[TS_MEDIA_RESOURCES_MAX];
+    ngx_uint_t      i, j, n, audio[TS_MEDIA_RESOURCES_MAX];
+    ts_resource_t  *rs;
+
+    ts_column_json[TS_COL_AUDIO] = ts_media_audio_json;
+    ts_column_json[TS_COL_STREAM] = ts_media_stream_json;
+
+    len = 0;
+    n = 0;
+
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
+
+        for (j = 0; j < rs->ncolumns; j++) {
+            if (rs->columns[j].type == TS_COL_STREAM) {
+                break;
+            }
+        }
+
+        if (j == rs->ncolumns) {
+            continue;
+        }
+
+        if (n == TS_MEDIA_RESOURCES_MAX
+            || sizeof("ts__audio_clear") + rs->name.len > TS_STATEMENT_LEN)
+        {
+            ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                          "tunesheap: too many resources with audio, or "
+                          "\"%V\" is too long a name", &rs->name);
+            return NGX_ERROR;
+        }
+
+        if (ts_resource_etag_sql(pool, rs, &etag[n]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        len += sizeof(ts_media_statements) + 3 * rs->name.len
+               + 5 * ngx_strlen(rs->table) + 4 * etag[n].len;
+        audio[n++] = i;
+    }
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    setup->data = p;
+    last = p + len;
+
+    for (j = 0; j < n; j++) {
+        rs = &ts_resources[audio[j]];
+
+        p = ngx_slprintf(p, last, ts_media_statements,
+                         &rs->name, rs->table,
+                         &rs->name, &etag[j], rs->table, rs->table, &etag[j],
+                         &rs->name, &etag[j], rs->table, rs->table, &etag[j]);
+    }
+
+    setup->len = p - setup->data;
+
+    return NGX_OK;
+}
 
 
 ngx_int_t
@@ -158,13 +232,13 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
         }
 
         ctx->state = ts_media_looking;
-        return ts_media_query(ctx, "ts_media_get", 1, 0);
+        return ts_media_query(ctx, "get", 1, 0);
 
     case ts_route_audio:
         if (r->method == NGX_HTTP_DELETE) {
             ctx->params[1] = (char *) ts_query_if_match(r);
             ctx->state = ts_media_recording;
-            return ts_media_query(ctx, "ts_media_clear", 2, 0);
+            return ts_media_query(ctx, "clear", 2, 0);
         }
 
         if (mc->s3) {
@@ -196,7 +270,8 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
 
 
 /*
- * Sends a statement on the song in params[0].  NGX_DONE when under way,
+ * Sends ts_RESOURCE_audio_<statement> on the item in params[0].  NGX_DONE
+ * when under way,
  * else the status answered.  held: the body reader holds r already.
  */
 static ngx_int_t
@@ -207,7 +282,11 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
 
     r = ctx->request;
 
-    ctx->query.statement = statement;
+    *ngx_snprintf((u_char *) ctx->statement, TS_STATEMENT_LEN - 1,
+                  "ts_%V_audio_%s", &ctx->route.resource->name, statement)
+        = '\0';
+
+    ctx->query.statement = ctx->statement;
     ctx->query.once = 1;    /* may write: never sent twice */
     ctx->query.nparams = nparams;
 
@@ -275,7 +354,7 @@ ts_media_json_body(ngx_http_request_t *r)
         /* the item first: its upload is signed, or its object looked at,
            only if it exists */
         ctx->state = ts_media_looking;
-        rc = ts_media_query(ctx, "ts_media_get", 1, 1);
+        rc = ts_media_query(ctx, "get", 1, 1);
     }
 
     if (rc != NGX_DONE) {
@@ -328,7 +407,7 @@ ts_media_s3_resume(ngx_http_request_t *r)
 }
 
 
-/* points the song at ctx->key */
+/* points the item at ctx->key */
 static ngx_int_t
 ts_media_record(ts_media_ctx_t *ctx)
 {
@@ -361,7 +440,7 @@ ts_media_record(ts_media_ctx_t *ctx)
     ctx->params[6] = (char *) ts_query_if_match(r);
     ctx->state = ts_media_recording;
 
-    return ts_media_query(ctx, "ts_media_set", 7, 1);
+    return ts_media_query(ctx, "set", 7, 1);
 }
 
 
@@ -386,7 +465,8 @@ ts_media_done(ts_pg_query_t *q)
     if (PQntuples(res) != 1) {
         ts_media_forget(ctx);
         ts_http_finish(r, ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
-                                             "no song with id %V",
+                                             "no %V with id %V",
+                                             &ctx->route.resource->singular,
                                              &ctx->route.id));
         return;
     }
@@ -433,7 +513,7 @@ ts_media_done(ts_pg_query_t *q)
 }
 
 
-/* the stream of a song found: its file, or a signed link to it */
+/* the stream of an item found: its file, or a signed link to it */
 static ngx_int_t
 ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 {
@@ -441,7 +521,9 @@ ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 
     if (PQgetisnull(ctx->query.result, 0, 0)) {
         return ts_http_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
-                                  "song %V has no audio", &ctx->route.id);
+                                  "%V %V has no audio",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
     }
 
     key.data = (u_char *) PQgetvalue(res, 0, 0);
@@ -469,8 +551,8 @@ ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
     r = ctx->request;
     now = ngx_time();
 
-    if (ts_media_link(r, &ctx->route.id, now - now % TS_MEDIA_WINDOW, key,
-                      &url)
+    if (ts_media_link(r, ctx->route.resource, &ctx->route.id,
+                      now - now % TS_AUDIO_WINDOW, key, &url)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -501,9 +583,9 @@ ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
 
 
 /*
- * The song points at its new audio, or at none: the old file goes, and
+ * The item points at its new audio, or at none: the old file goes, and
  * the state is ts_media_recorded: answered once the cache has forgotten
- * the song.  Else the status answered.
+ * the item.  Else the status answered.
  */
 static ngx_int_t
 ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
@@ -522,8 +604,10 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
         /* found, not written: If-Match did not match; the file goes */
         ts_media_forget(ctx);
         return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
-                                  "song %V has changed: If-Match does not "
-                                  "match its ETag", &ctx->route.id);
+                                  "%V %V has changed: If-Match does not "
+                                  "match its ETag",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
     }
 
     if (ts_http_etag(r, (u_char *) PQgetvalue(res, 0, 1), &ctx->etag)
@@ -532,13 +616,14 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* recorded: the new file is the song's now */
+    /* recorded: the new file is the item's now */
     ngx_str_null(&ctx->path);
 
     if (PQgetisnull(res, 0, 0)) {
         if (r->method == NGX_HTTP_DELETE) {
             return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
-                                      "song %V has no audio",
+                                      "%V %V has no audio",
+                                      &ctx->route.resource->singular,
                                       &ctx->route.id);
         }
 
@@ -613,7 +698,7 @@ ts_media_respond(ngx_http_request_t *r)
 
     ts_json_output(g, &body);
 
-    /* the song's new ETag, for the next If-Match */
+    /* the item's new ETag, for the next If-Match */
     rc = ts_http_send_json(r, NGX_HTTP_OK, &body, &ctx->etag);
 
     ts_http_finish(r, rc);

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ts_module.h"
+#include "ts_resource.h"
 #include "ts_media_conf.h"
 
 
@@ -39,7 +40,7 @@ char *
 ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
     ts_media_conf_t *conf)
 {
-    ngx_str_t  key = ngx_string("songs/1-0.mp3"), put = ngx_string("PUT");
+    ngx_str_t  key = ngx_string("audio/1-0.mp3"), put = ngx_string("PUT");
     ngx_str_t  url;
 
     ngx_conf_merge_str_value(conf->root, prev->root, "");
@@ -85,7 +86,7 @@ ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
 
     /* what S3 refuses is refused now, not at the first request */
     if (ts_s3_presign(cf->pool, conf->s3, &put, &key, &put, 1, 0,
-                      TS_MEDIA_WINDOW + conf->link_ttl, &url)
+                      TS_AUDIO_WINDOW + conf->link_ttl, &url)
         != NGX_OK)
     {
         return "tunesheap_media_s3 cannot sign: check the bucket, the "

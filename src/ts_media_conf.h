@@ -15,14 +15,6 @@
 #include "ts_sign.h"
 
 
-/*
- * Links expire at the end of a window of this many seconds plus the
- * link lifetime: the same within a window, so that answers with links
- * can be cached and keep their ETag, which covers the window.
- */
-#define TS_MEDIA_WINDOW  900
-
-
 typedef struct {
     ngx_str_t            root;          /* local files; empty: none */
     ngx_str_t            location;      /* the internal location for root */

@@ -42,8 +42,9 @@ struct ts_media_ctx_s {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
+    char                 statement[TS_STATEMENT_LEN];
     char                *params[7];
-    ngx_str_t            etag;        /* the song's, once written */
+    ngx_str_t            etag;        /* the item's, once written */
     time_t               expires;     /* of the signed link being followed */
     ngx_str_t            key;         /* the audio being recorded */
     ngx_str_t            path;        /* its file, until it is recorded */

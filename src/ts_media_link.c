@@ -27,7 +27,7 @@ static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
  * Signed CloudFront and S3 links depend only on the location's media
  * configuration, the object's key and the window: a worker keeps the
  * last TS_MEDIA_LINKS it made, direct-mapped by a hash of (conf, key),
- * so a page of songs is signed once a window, not once an answer.  An
+ * so a page of items is signed once a window, not once an answer.  An
  * entry is used only when conf, window and the key's bytes all match;
  * its memory is the worker's own (ngx_alloc), freed when replaced.
  */
@@ -130,10 +130,10 @@ ts_media_link_keep(ngx_http_request_t *r, void *conf, ngx_str_t *key,
 }
 
 
-/* the link to a song's audio made in the window starting at window */
+/* the link to an item's audio made in the window starting at window */
 ngx_int_t
-ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
-    ngx_str_t *key, ngx_str_t *url)
+ts_media_link(ngx_http_request_t *r, ts_resource_t *rs, ngx_str_t *id,
+    time_t window, ngx_str_t *key, ngx_str_t *url)
 {
     time_t            expires;
     ngx_int_t         rc;
@@ -144,25 +144,27 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
     mc = &tlcf->media;
 
-    expires = window + TS_MEDIA_WINDOW + mc->link_ttl;
+    expires = window + TS_AUDIO_WINDOW + mc->link_ttl;
 
     if (mc->s3 == NULL) {
         if (ts_media_local_signature(r, id, expires, key, &sig) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        url->data = ngx_pnalloc(r->pool, tlcf->base.len + id->len + key->len
-                                         + sig.len + NGX_TIME_T_LEN
-                                         + sizeof("songs//stream?expires="
+        url->data = ngx_pnalloc(r->pool, tlcf->base.len + rs->name.len
+                                         + id->len + key->len + sig.len
+                                         + NGX_TIME_T_LEN
+                                         + sizeof("//stream?expires="
                                                   "&key=&signature="));
         if (url->data == NULL) {
             return NGX_ERROR;
         }
 
         url->len = ngx_sprintf(url->data,
-                               "%Vsongs/%V/stream?expires=%T&key=%V"
+                               "%V%V/%V/stream?expires=%T&key=%V"
                                "&signature=%V",
-                               &tlcf->base, id, expires, key, &sig)
+                               &tlcf->base, &rs->name, id, expires, key,
+                               &sig)
                    - url->data;
 
         return NGX_OK;
@@ -193,7 +195,7 @@ ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
         ngx_str_null(&none);
 
         if (ts_s3_presign(r->pool, mc->s3, &get, key, &none, -1, window,
-                          TS_MEDIA_WINDOW + mc->link_ttl, url)
+                          TS_AUDIO_WINDOW + mc->link_ttl, url)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -287,8 +289,8 @@ ts_media_verify(ts_media_ctx_t *ctx)
 
 
 yajl_gen_status
-ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
-    size_t len)
+ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
+    ngx_str_t *value)
 {
     int64_t          window;
     ngx_str_t        w[3], url;
@@ -296,14 +298,15 @@ ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (ts_media_words(value, len, w, 3) != 3
+    if (ts_media_words((char *) value->data, value->len, w, 3) != 3
         || ts_http_parse_int(&w[1], &window) != NGX_OK
         || (tlcf->media.root.len == 0 && tlcf->media.s3 == NULL))
     {
         return yajl_gen_null(g);
     }
 
-    if (ts_media_link(r, &w[0], (time_t) window, &w[2], &url) != NGX_OK) {
+    if (ts_media_link(r, rs, &w[0], (time_t) window, &w[2], &url) != NGX_OK)
+    {
         return yajl_gen_invalid_string;
     }
 

@@ -17,8 +17,12 @@
 
 
 /* the link to an item's audio made in the window starting at window */
-ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
-    ngx_str_t *key, ngx_str_t *url);
+ngx_int_t ts_media_link(ngx_http_request_t *r, ts_resource_t *rs,
+    ngx_str_t *id, time_t window, ngx_str_t *key, ngx_str_t *url);
+
+/* an item's "stream_url" (TS_STREAM_SQL), for ts_column_json */
+yajl_gen_status ts_media_stream_json(ngx_http_request_t *r, yajl_gen g,
+    ts_resource_t *rs, ngx_str_t *value);
 
 /*
  * A signed link followed: NULL if it is good (ctx->expires and ctx->key

@@ -20,7 +20,6 @@
 #include "ts_media_s3.h"
 
 
-#define TS_MEDIA_S3_PREFIX  "songs/"  /* of object keys in the bucket */
 #define TS_MEDIA_INT32_MAX  2147483647
 
 /* S3 checks: a subrequest to this internal location, ranges of this size */
@@ -29,6 +28,7 @@
 #define TS_MEDIA_S3_FETCHES   12
 
 
+static const char *ts_media_s3_prefix(ts_media_ctx_t *ctx);
 static ngx_int_t ts_media_s3_fetch(ts_media_ctx_t *ctx, off_t offset,
     size_t len);
 static ngx_int_t ts_media_s3_header(ngx_http_request_t *sr, char *name,
@@ -50,6 +50,7 @@ ngx_int_t
 ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
 {
     yajl_val          v;
+    const char       *prefix;
     ngx_str_t         type;
     ts_loc_conf_t    *tlcf;
     ts_media_type_t  *t;
@@ -90,8 +91,11 @@ ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
     }
 
     ctx->size = YAJL_GET_INTEGER(v);
+    prefix = ts_media_s3_prefix(ctx);
 
-    if (ts_media_name(ctx, TS_MEDIA_S3_PREFIX, &t->extension) != NGX_OK) {
+    if (prefix == NULL
+        || ts_media_name(ctx, prefix, &t->extension) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -112,6 +116,7 @@ ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
     yajl_val             v;
     ngx_str_t            key;
     ngx_uint_t           i;
+    const char          *prefix;
     ts_loc_conf_t       *tlcf;
     ts_media_type_t     *t;
     ngx_http_request_t  *r;
@@ -133,7 +138,12 @@ ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
     key.data = (u_char *) YAJL_GET_STRING(v);
     key.len = ngx_strlen(key.data);
 
-    t = ts_media_key_type(ctx, TS_MEDIA_S3_PREFIX, &key);
+    prefix = ts_media_s3_prefix(ctx);
+    if (prefix == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t = ts_media_key_type(ctx, prefix, &key);
 
     if (t == NULL) {
         return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
@@ -262,6 +272,26 @@ ts_media_upload_url(ts_media_ctx_t *ctx)
     r->disable_not_modified = 1;
 
     return ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
+}
+
+
+/* the objects of a resource's items are under "NAME/" in the bucket */
+static const char *
+ts_media_s3_prefix(ts_media_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_str_t  *name;
+
+    name = &ctx->route.resource->name;
+
+    p = ngx_pnalloc(ctx->request->pool, name->len + 2);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_sprintf(p, "%V/", name) = '\0';
+
+    return (const char *) p;
 }
 
 

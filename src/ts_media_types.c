@@ -27,7 +27,7 @@ static ts_media_type_t  ts_media_types[] = {
 };
 
 
-/* a name no client chose: prefix, the song's id, randomness, extension */
+/* a name no client chose: prefix, the item's id, randomness, extension */
 ngx_int_t
 ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
 {
@@ -60,7 +60,7 @@ ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
 }
 
 
-/* the type of a name ts_media_name() gives this song, or NULL */
+/* the type of a name ts_media_name() gives this item, or NULL */
 ts_media_type_t *
 ts_media_key_type(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *key)
 {
@@ -160,11 +160,12 @@ ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
 
 
 yajl_gen_status
-ts_media_audio_json(yajl_gen g, const char *value, size_t len)
+ts_media_audio_json(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
+    ngx_str_t *value)
 {
     ngx_str_t  w[4];
 
-    if (ts_media_words(value, len, w, 4) != 4) {
+    if (ts_media_words((char *) value->data, value->len, w, 4) != 4) {
         return yajl_gen_null(g);
     }
 

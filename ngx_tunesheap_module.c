@@ -610,16 +610,14 @@ static ngx_int_t
 ngx_http_tunesheap_number(ngx_str_t *value, const char *name, ngx_int_t min,
     ngx_uint_t *out)
 {
-    size_t     len;
     ngx_int_t  n;
+    ngx_str_t  v;
 
-    len = ngx_strlen(name);
-
-    if (value->len < len || ngx_strncmp(value->data, name, len) != 0) {
+    if (!ts_http_conf_param(value, name, &v)) {
         return NGX_DECLINED;
     }
 
-    n = ngx_atoi(value->data + len, value->len - len);
+    n = ngx_atoi(v.data, v.len);
     if (n == NGX_ERROR || n < min) {
         return NGX_ERROR;
     }
@@ -636,10 +634,10 @@ ngx_http_tunesheap_pool_param(ngx_str_t *value, ts_pg_pool_conf_t *pg)
 {
     ngx_int_t  rc;
 
-    rc = ngx_http_tunesheap_number(value, "pool=", 1, &pg->size);
+    rc = ngx_http_tunesheap_number(value, "pool", 1, &pg->size);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_tunesheap_number(value, "pipeline=", 1, &pg->depth);
+        rc = ngx_http_tunesheap_number(value, "pipeline", 1, &pg->depth);
     }
 
     return rc;
@@ -673,7 +671,7 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         rc = ngx_http_tunesheap_pool_param(&value[i], &tmcf->pg);
 
         if (rc == NGX_DECLINED) {
-            rc = ngx_http_tunesheap_number(&value[i], "queue=", 0,
+            rc = ngx_http_tunesheap_number(&value[i], "queue", 0,
                                            &tmcf->pg.queue);
         }
 

@@ -654,18 +654,7 @@ ts_media_respond(ngx_http_request_t *r)
     ctx = rctx->media;
 
     if (r->method == NGX_HTTP_DELETE) {
-        r->headers_out.status = NGX_HTTP_NO_CONTENT;
-        r->headers_out.content_length_n = -1;
-        r->header_only = 1;
-
-        if (ts_http_header(r, "ETag", &ctx->etag, &r->headers_out.etag)
-            != NGX_OK)
-        {
-            ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ts_http_finish(r, ngx_http_send_header(r));
+        ts_http_finish(r, ts_http_send_no_content(r, &ctx->etag));
         return;
     }
 

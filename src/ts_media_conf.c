@@ -9,12 +9,11 @@
 #include <ngx_http.h>
 
 #include "ts_module.h"
+#include "ts_http.h"
 #include "ts_resource.h"
 #include "ts_media_conf.h"
 
 
-static ngx_uint_t ts_media_kv(ngx_str_t *arg, const char *name,
-    ngx_str_t *value);
 
 
 void
@@ -104,7 +103,7 @@ ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ts_loc_conf_t  *tlcf = conf;
 
     char          *env;
-    ngx_str_t     *value;
+    ngx_str_t     *value, *v;
     ngx_uint_t     i;
     ts_s3_conf_t  *s3;
 
@@ -120,12 +119,14 @@ ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (!ts_media_kv(&value[i], "bucket", &s3->bucket)
-            && !ts_media_kv(&value[i], "region", &s3->region)
-            && !ts_media_kv(&value[i], "endpoint", &s3->endpoint)
-            && !ts_media_kv(&value[i], "access_key", &s3->access_key)
-            && !ts_media_kv(&value[i], "secret_key", &s3->secret_key)
-            && !ts_media_kv(&value[i], "session_token", &s3->session_token))
+        v = &value[i];
+
+        if (!ts_http_conf_param(v, "bucket", &s3->bucket)
+            && !ts_http_conf_param(v, "region", &s3->region)
+            && !ts_http_conf_param(v, "endpoint", &s3->endpoint)
+            && !ts_http_conf_param(v, "access_key", &s3->access_key)
+            && !ts_http_conf_param(v, "secret_key", &s3->secret_key)
+            && !ts_http_conf_param(v, "session_token", &s3->session_token))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
@@ -176,7 +177,7 @@ ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ts_loc_conf_t  *tlcf = conf;
 
     u_char           *p;
-    ngx_str_t        *value, domain, key;
+    ngx_str_t        *value, *v, domain, key;
     ngx_uint_t        i;
     ts_cloudfront_t  *signer;
 
@@ -195,9 +196,11 @@ ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (!ts_media_kv(&value[i], "domain", &domain)
-            && !ts_media_kv(&value[i], "key_pair_id", &signer->key_pair_id)
-            && !ts_media_kv(&value[i], "private_key", &key))
+        v = &value[i];
+
+        if (!ts_http_conf_param(v, "domain", &domain)
+            && !ts_http_conf_param(v, "key_pair_id", &signer->key_pair_id)
+            && !ts_http_conf_param(v, "private_key", &key))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
@@ -235,23 +238,3 @@ ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
-
-/* whether arg is name=value; value is set when it is */
-static ngx_uint_t
-ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value)
-{
-    size_t  len;
-
-    len = ngx_strlen(name);
-
-    if (arg->len <= len || arg->data[len] != '='
-        || ngx_strncmp(arg->data, name, len) != 0)
-    {
-        return 0;
-    }
-
-    value->data = arg->data + len + 1;
-    value->len = arg->len - len - 1;
-
-    return 1;
-}

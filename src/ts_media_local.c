@@ -99,23 +99,10 @@ ts_media_store(ts_media_ctx_t *ctx)
 
     rc = ts_audio_probe(tf->file.fd, size, &info, r->connection->log);
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                  "the body is not audio in a format taken "
-                                  "here: MP3, Ogg Vorbis or Opus, FLAC, "
-                                  "M4A (AAC)");
-    }
-
-    if (info.claimed_size) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the audio is cut short: its header counts "
-                                  "%O bytes of %V, the file holds %O",
-                                  info.claimed_size, &info.format,
-                                  info.stream_size);
+    if (ts_media_refused(r, rc, &info, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "body", "file", &rc))
+    {
+        return rc;
     }
 
     if (ts_media_name(ctx, "", &info.extension) != NGX_OK) {

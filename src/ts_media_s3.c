@@ -658,23 +658,10 @@ ts_media_s3_probe(ts_media_ctx_t *ctx)
                                                   ctx->object - from));
     }
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the object is not audio in a format "
-                                  "taken here: MP3, Ogg Vorbis or Opus, "
-                                  "FLAC, M4A (AAC)");
-    }
-
-    if (info.claimed_size) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the audio is cut short: its header counts "
-                                  "%O bytes of %V, the object holds %O",
-                                  info.claimed_size, &info.format,
-                                  info.stream_size);
+    if (ts_media_refused(r, rc, &info, TS_HTTP_UNPROCESSABLE, "object",
+                         "object", &rc))
+    {
+        return rc;
     }
 
     if (info.content_type.len != ctx->type.len

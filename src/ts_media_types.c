@@ -10,6 +10,8 @@
 #include <openssl/rand.h>
 
 #include "ts_json.h"
+#include "ts_http.h"
+#include "ts_audio.h"
 #include "ts_media_ctx.h"
 #include "ts_media_types.h"
 
@@ -121,38 +123,35 @@ ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type)
 }
 
 
+/* a number of the audio's, null when it is "0" (not known) */
+static yajl_gen_status
+ts_media_known(yajl_gen g, ngx_str_t *n)
+{
+    if (n->len == 1 && n->data[0] == '0') {
+        return yajl_gen_null(g);
+    }
+
+    return yajl_gen_number(g, (char *) n->data, n->len);
+}
+
+
 /* {"content_type":...,"size":N,"bitrate_kbps":N,"duration_ms":N}; 0: null */
 yajl_gen_status
 ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
     ngx_str_t *bitrate, ngx_str_t *duration)
 {
-    yajl_gen_status  st;
-
-    st = yajl_gen_map_open(g);
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "content_type")) == yajl_gen_status_ok
-        && (st = ts_json_str(g, type)) == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "size")) == yajl_gen_status_ok
-        && (st = yajl_gen_number(g, (char *) size->data, size->len))
-           == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "bitrate_kbps")) == yajl_gen_status_ok)
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "content_type") != yajl_gen_status_ok
+        || ts_json_str(g, type) != yajl_gen_status_ok
+        || ts_json_literal(g, "size") != yajl_gen_status_ok
+        || yajl_gen_number(g, (char *) size->data, size->len)
+           != yajl_gen_status_ok
+        || ts_json_literal(g, "bitrate_kbps") != yajl_gen_status_ok
+        || ts_media_known(g, bitrate) != yajl_gen_status_ok
+        || ts_json_literal(g, "duration_ms") != yajl_gen_status_ok
+        || ts_media_known(g, duration) != yajl_gen_status_ok)
     {
-        st = (bitrate->len == 1 && bitrate->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) bitrate->data, bitrate->len);
-    }
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "duration_ms")) == yajl_gen_status_ok)
-    {
-        st = (duration->len == 1 && duration->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) duration->data, duration->len);
-    }
-
-    if (st != yajl_gen_status_ok) {
-        return st;
+        return yajl_gen_in_error_state;
     }
 
     return yajl_gen_map_close(g);
@@ -198,4 +197,33 @@ ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
     }
 
     return i;
+}
+
+
+ngx_uint_t
+ts_media_refused(ngx_http_request_t *r, ngx_int_t probe, ts_audio_info_t *info,
+    ngx_uint_t status, const char *what, const char *holder, ngx_int_t *rc)
+{
+    if (probe == NGX_ERROR) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return 1;
+    }
+
+    if (probe == NGX_DECLINED) {
+        *rc = ts_http_send_error(r, status, "the %s is not audio in a format "
+                                 "taken here: MP3, Ogg Vorbis or Opus, FLAC, "
+                                 "M4A (AAC)", what);
+        return 1;
+    }
+
+    if (info->claimed_size) {
+        *rc = ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
+                                 "the audio is cut short: its header counts "
+                                 "%O bytes of %V, the %s holds %O",
+                                 info->claimed_size, &info->format, holder,
+                                 info->stream_size);
+        return 1;
+    }
+
+    return 0;
 }

@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <yajl/yajl_gen.h>
 
+#include "ts_audio.h"
 #include "ts_media_ctx.h"
 
 
@@ -43,6 +44,16 @@ yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
 /* an item's "audio" (TS_AUDIO_SQL), for ts_column_json */
 yajl_gen_status ts_media_audio_json(ngx_http_request_t *r, yajl_gen g,
     ts_resource_t *rs, ngx_str_t *value);
+
+/*
+ * What a probe of an upload said (ts_audio.h): 0 when it is audio taken
+ * here, whole; else 1, and *rc is the status answered: status (415 for a
+ * body, 422 for an S3 object) when it is not audio, 422 when it is cut
+ * short.  what and holder name the upload in the messages.
+ */
+ngx_uint_t ts_media_refused(ngx_http_request_t *r, ngx_int_t probe,
+    ts_audio_info_t *info, ngx_uint_t status, const char *what,
+    const char *holder, ngx_int_t *rc);
 
 /* splits value on spaces into at most n words, the last takes the rest */
 ngx_uint_t ts_media_words(const char *value, size_t len, ngx_str_t *words,

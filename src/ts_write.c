@@ -753,10 +753,7 @@ ts_write_respond(ngx_http_request_t *r)
     ctx = rctx->write;
 
     if (ctx->status == NGX_HTTP_NO_CONTENT) {
-        r->headers_out.status = NGX_HTTP_NO_CONTENT;
-        r->headers_out.content_length_n = -1;
-        r->header_only = 1;
-        rc = ngx_http_send_header(r);
+        rc = ts_http_send_no_content(r, NULL);
 
     } else {
         rc = ts_http_send_json(r, ctx->status, &ctx->body, &ctx->etag);

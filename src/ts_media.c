@@ -181,6 +181,12 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %V %V/%V, route %d, %s",
+                   &r->method_name, &route->resource->name, &route->id,
+                   (int) route->kind,
+                   mc->s3 ? "s3" : (mc->root.len ? "local" : "none"));
+
     /* bodies are read by PUT audio (a file) and the S3 routes (JSON) */
     if ((mc->root.len == 0 && mc->s3 == NULL)
         || route->kind == ts_route_stream
@@ -228,6 +234,10 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                 if (rc != NGX_DECLINED) {
                     return rc;
                 }
+
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "tunesheap media: \"%V\" is gone, asking "
+                               "Postgres", &ctx->key);
             }
         }
 
@@ -287,6 +297,10 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
         = '\0';
 
     ctx->query.statement = ctx->statement;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %s sent, state %d", ctx->statement,
+                   (int) ctx->state);
     ctx->query.once = 1;    /* may write: never sent twice */
     ctx->query.nparams = nparams;
 
@@ -314,6 +328,10 @@ ts_media_file_body(ngx_http_request_t *r)
     ctx = rctx->media;
 
     rc = ts_media_store(ctx);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: body stored as \"%V\": state %d",
+                   &ctx->key, (int) ctx->state);
 
     if (ctx->state == ts_media_checked) {
         rc = ts_media_record(ctx);
@@ -350,6 +368,10 @@ ts_media_json_body(ngx_http_request_t *r)
         rc = ts_media_complete(ctx, tree);
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: JSON body checked: state %d",
+                   (int) ctx->state);
+
     if (ctx->state == ts_media_valid) {
         /* the item first: its upload is signed, or its object looked at,
            only if it exists */
@@ -384,6 +406,10 @@ ts_media_s3_resume(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_request_empty_handler;
 
     rc = ts_media_s3_checked(ctx, sr);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: S3 check of \"%V\": state %d",
+                   &ctx->key, (int) ctx->state);
 
     switch (ctx->state) {
 
@@ -456,6 +482,10 @@ ts_media_done(ts_pg_query_t *q)
     r = ctx->request;
     res = q->result;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %s done: %d, %d rows", ctx->statement,
+                   (int) q->rc, (q->rc == TS_PG_OK) ? PQntuples(res) : -1);
+
     if (q->rc != TS_PG_OK) {
         ts_media_forget(ctx);
         ts_http_finish(r, ts_query_error(r, q));
@@ -475,6 +505,10 @@ ts_media_done(ts_pg_query_t *q)
         rc = ts_media_changed(ctx, res);
 
         if (ctx->state == ts_media_recorded) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tunesheap media: recorded \"%V\", the cache "
+                           "forgets the item", &ctx->key);
+
             ts_cache_invalidate(r, (ngx_uint_t) 1
                                    << (ctx->route.resource - ts_resources),
                                 ts_media_respond);
@@ -501,6 +535,10 @@ ts_media_done(ts_pg_query_t *q)
         rc = ts_media_s3_check(ctx);
 
         if (ctx->state == ts_media_fetching) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tunesheap media: checking the object \"%V\"",
+                           &ctx->key);
+
             r->write_event_handler = ts_media_s3_resume;
 
             /* from Postgres' event: nobody else runs the subrequest */

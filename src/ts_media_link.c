@@ -171,6 +171,11 @@ ts_media_link(ngx_http_request_t *r, ts_resource_t *rs, ngx_str_t *id,
     }
 
     rc = ts_media_link_cached(r, mc, key, window, url);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: link of \"%V\" %s", key,
+                   (rc == NGX_OK) ? "kept" : "signed now");
+
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -278,8 +283,15 @@ ts_media_verify(ts_media_ctx_t *ctx)
     }
 
     if ((time_t) expires < ngx_time()) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap media: link expired at %T",
+                       (time_t) expires);
         return "this link has expired";
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: link good until %T, key \"%V\"",
+                   (time_t) expires, &key);
 
     ctx->expires = (time_t) expires;
     ctx->key = key;

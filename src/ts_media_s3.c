@@ -427,6 +427,10 @@ ts_media_s3_fetch(ts_media_ctx_t *ctx, off_t offset, size_t len)
     ctx->sr = NULL;
     ctx->state = ts_media_fetching;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: S3 range %O+%uz of \"%V\", fetch %ui",
+                   offset, len, &ctx->key, ctx->fetches);
+
     return NGX_DONE;
 }
 
@@ -476,6 +480,10 @@ ts_media_s3_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         }
 
         ctx->sr_proxied = (sr->upstream != NULL);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                       "tunesheap media: S3 answered %ui (%i), proxied %ui",
+                       ctx->sr_status, rc, ctx->sr_proxied);
     }
 
     return rc;
@@ -649,7 +657,15 @@ ts_media_s3_probe(ts_media_ctx_t *ctx)
                                ctx->object, &info, &want, &want_len,
                                r->connection->log);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: probe of %ui pieces of %O bytes: %i",
+                   ctx->pieces.nelts, ctx->object, rc);
+
     if (rc == NGX_AGAIN) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap media: the probe wants %uz bytes at %O",
+                       want_len, want);
+
         /* a whole piece, the file's last one if it holds what is wanted */
         from = ngx_min(want, ngx_max(ctx->object - TS_MEDIA_S3_PIECE, 0));
 

@@ -127,6 +127,11 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
                                   ts_idempotency_invalid);
     }
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %V %V/%V%s", &r->method_name,
+                   &route->resource->name, &route->id,
+                   ctx->idem ? ", with an Idempotency-Key" : "");
+
     if (r->method == NGX_HTTP_DELETE) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
@@ -199,6 +204,10 @@ ts_write_start(ts_write_ctx_t *ctx)
     /* a write that may have run is never sent again */
     q->once = 1;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s%s", q->statement,
+                   ctx->idem ? ", after its key's lookup" : "");
+
     if (ctx->idem) {
         /* the key is looked up first: ts_write_keyed() goes on */
         if (ts_body_text(r, &body) != NGX_OK) {
@@ -257,6 +266,10 @@ ts_write_body(ts_write_ctx_t *ctx)
     ngx_str_null(&fields);
 
     rc = ts_write_fields(ctx, tree, &fields);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: fields checked: %i, %ui problems",
+                   rc, ctx->problems.nelts);
 
     if (rc == NGX_DECLINED) {
         return ts_write_send_problems(ctx);
@@ -625,6 +638,10 @@ ts_write_keyed(ts_idempotency_t *idem)
     r = ctx->request;
     q = &ctx->query;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: the key's lookup found %d",
+                   (int) idem->found);
+
     switch (idem->found) {
 
     case TS_IDEM_REPLAY:
@@ -660,6 +677,10 @@ ts_write_done(ts_pg_query_t *q)
     ctx = q->data;
     r = ctx->request;
     rc = NGX_DECLINED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s done: %d", q->statement,
+                   (int) q->rc);
 
     if (ctx->idem) {
         rc = ts_idempotency_conflict(ctx->idem, q);
@@ -729,6 +750,12 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s, status %ui",
+                   (ctx->state == ts_write_changed)
+                   ? "written, the cache forgets it first" : "answered",
+                   ctx->status);
 
     if (ctx->state == ts_write_changed) {
         ts_cache_invalidate(r, (ngx_uint_t) 1

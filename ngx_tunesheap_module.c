@@ -309,11 +309,15 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
 
     /*
      * health answers load balancers, who carry no key; nor do players
-     * following a signed stream link (with arguments: they are checked)
+     * following a signed stream link (with arguments: they are checked).
+     * With S3 the stream endpoint makes no links of its own (clients get
+     * CloudFront's or S3's): arguments are no link there, and a read key
+     * is needed as for any other read.
      */
     if (write
         || (tlcf->auth_read && route.kind != ts_route_health
-            && !(route.kind == ts_route_stream && r->args.len)))
+            && !(route.kind == ts_route_stream && r->args.len
+                 && tlcf->media.s3 == NULL)))
     {
         rc = ts_auth_check(r, write ? "write" : "read", &message);
 

@@ -20,7 +20,6 @@
 #include "ts_query.h"
 #include "ts_body.h"
 #include "ts_cache.h"
-#include "ts_auth.h"
 #include "ts_media_ctx.h"
 #include "ts_media_types.h"
 #include "ts_media_link.h"
@@ -208,19 +207,10 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     case ts_route_stream:
         /*
          * The entry handler lets arguments past tunesheap_auth_read as a
-         * signed link; only a link that verifies may skip the key.  With
-         * S3 the stream endpoint makes no links of its own (clients get
-         * CloudFront's or S3's): arguments are no link there, and a read
-         * key is needed as for any other read.
+         * signed link (local files only): only a link that verifies may
+         * skip the key.  With S3, every request is sent on to a fresh
+         * signed link.
          */
-        if (mc->s3 && r->args.len && tlcf->auth_read) {
-            rc = ts_auth_check(r, "read", &refused);
-            if (rc != NGX_OK) {
-                return ts_http_send_error(r, rc, "%s", refused);
-            }
-        }
-
-        /* with S3, every request is sent on to a fresh signed link */
         if (mc->s3 == NULL && r->args.len) {
             refused = ts_media_verify(ctx);
             if (refused) {

@@ -580,7 +580,7 @@ ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
     now = ngx_time();
 
     if (ts_media_link(r, ctx->route.resource, &ctx->route.id,
-                      now - now % TS_AUDIO_WINDOW, key, &url)
+                      now - now % TS_MEDIA_WINDOW, key, &url)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -85,7 +85,7 @@ ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
 
     /* what S3 refuses is refused now, not at the first request */
     if (ts_s3_presign(cf->pool, conf->s3, &put, &key, &put, 1, 0,
-                      TS_AUDIO_WINDOW + conf->link_ttl, &url)
+                      TS_MEDIA_WINDOW + conf->link_ttl, &url)
         != NGX_OK)
     {
         return "tunesheap_media_s3 cannot sign: check the bucket, the "

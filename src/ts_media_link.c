@@ -144,7 +144,7 @@ ts_media_link(ngx_http_request_t *r, ts_resource_t *rs, ngx_str_t *id,
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
     mc = &tlcf->media;
 
-    expires = window + TS_AUDIO_WINDOW + mc->link_ttl;
+    expires = window + TS_MEDIA_WINDOW + mc->link_ttl;
 
     if (mc->s3 == NULL) {
         if (ts_media_local_signature(r, id, expires, key, &sig) != NGX_OK) {
@@ -200,7 +200,7 @@ ts_media_link(ngx_http_request_t *r, ts_resource_t *rs, ngx_str_t *id,
         ngx_str_null(&none);
 
         if (ts_s3_presign(r->pool, mc->s3, &get, key, &none, -1, window,
-                          TS_AUDIO_WINDOW + mc->link_ttl, url)
+                          TS_MEDIA_WINDOW + mc->link_ttl, url)
             != NGX_OK)
         {
             return NGX_ERROR;

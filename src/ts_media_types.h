@@ -41,7 +41,7 @@ ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
 yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
     ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
 
-/* an item's "audio" (TS_AUDIO_SQL), for ts_column_json */
+/* an item's "audio" (TS_MEDIA_AUDIO_SQL), for ts_column_json */
 yajl_gen_status ts_media_audio_json(ngx_http_request_t *r, yajl_gen g,
     ts_resource_t *rs, ngx_str_t *value);
 

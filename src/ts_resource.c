@@ -98,9 +98,9 @@ static ts_column_t  ts_song_columns[] = {
       TS_IN_INTEGER, 0, 0, NULL },
     { ngx_string("duration_ms"), "duration_ms", TS_COL_NUMBER, TS_IN_INTEGER,
       0, 0, NULL },
-    { ngx_string("audio"), TS_AUDIO_SQL, TS_COL_AUDIO, TS_IN_NONE, 0,
+    { ngx_string("audio"), TS_MEDIA_AUDIO_SQL, TS_COL_AUDIO, TS_IN_NONE, 0,
       0, NULL },
-    { ngx_string("stream_url"), TS_STREAM_SQL, TS_COL_STREAM,
+    { ngx_string("stream_url"), TS_MEDIA_STREAM_SQL, TS_COL_STREAM,
       TS_IN_NONE, 0, 0, NULL },
 };
 
@@ -162,8 +162,6 @@ ts_resource_t  ts_resources[] = {
 
 
 ngx_uint_t  ts_nresources = sizeof(ts_resources) / sizeof(ts_resource_t);
-
-ts_column_json_pt  ts_column_json[TS_COL_TYPES];
 
 const char  ts_health_statement[] = "ts_health";
 
@@ -287,6 +285,10 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
 
     return NGX_OK;
 }
+
+
+/* set by the layers that know those columns (ts_media_init()) */
+ts_column_json_pt  ts_column_json[TS_COL_TYPES];
 
 
 ngx_int_t

@@ -31,22 +31,22 @@
  * audio_key, audio_type, audio_size, audio_bitrate_kbps and
  * audio_duration_ms (db/schema.sql), written by the media layer, which
  * also writes these two columns' JSON.  Its links are the same within a
- * window of TS_AUDIO_WINDOW seconds (in SQL's clock), so that answers
+ * window of TS_MEDIA_WINDOW seconds (in SQL's clock), so that answers
  * with links can be cached and keep their ETag.
  */
-#define TS_AUDIO_WINDOW  900
+#define TS_MEDIA_WINDOW  900
 
 /* TS_COL_AUDIO: "type size bitrate duration" */
-#define TS_AUDIO_SQL                                                         \
+#define TS_MEDIA_AUDIO_SQL                                                   \
     "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', audio_type, "       \
     "audio_size, coalesce(audio_bitrate_kbps, 0), "                          \
     "coalesce(audio_duration_ms, 0)) END"
 
 /* TS_COL_STREAM: "id window key" */
-#define TS_STREAM_SQL                                                        \
+#define TS_MEDIA_STREAM_SQL                                                  \
     "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
-    "floor(extract(epoch FROM now()) / " ngx_value(TS_AUDIO_WINDOW)          \
-    ")::bigint * " ngx_value(TS_AUDIO_WINDOW) ", audio_key) END"
+    "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
+    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
 
 /* what a column accepts in a write; TS_IN_NONE: it cannot be written */
 #define TS_IN_NONE       0

@@ -77,7 +77,7 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
         return 0;
     }
 
-    /* "id window key", as TS_STREAM_SQL gives it, this window's */
+    /* "id window key", as TS_MEDIA_STREAM_SQL gives it, this window's */
     ngx_str_set(&req.uri, "/api/v1/songs/3");
     maker = ts_fuzz_request((flags & 8) ? "s3" : "local", &req);
 
@@ -90,7 +90,7 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
     }
 
     len = ngx_sprintf(p, "3 %T %V",
-                      ngx_time() / TS_AUDIO_WINDOW * TS_AUDIO_WINDOW
+                      ngx_time() / TS_MEDIA_WINDOW * TS_MEDIA_WINDOW
                       - ((flags & 2) ? 86400 : 0), &key)
           - p;
 

@@ -26,12 +26,13 @@
  * them) and names what comes next here.
  */
 typedef enum {
-    ts_media_routed = 0,        /* its body, if any, is being read */
+    ts_media_routed = 0,        /* its body, if any, is being read; or
+                                   an S3 answer is being looked at */
     ts_media_valid,             /* the body is good: look the item up */
-    ts_media_looking,           /* ts_media_get sent */
+    ts_media_looking,           /* ts_RESOURCE_audio_get sent */
     ts_media_fetching,          /* S3: a range of the object asked for */
     ts_media_checked,           /* the audio is what it says: record it */
-    ts_media_recording,         /* ts_media_set or ts_media_clear sent */
+    ts_media_recording,         /* ts_RESOURCE_audio_set or _clear sent */
     ts_media_recorded           /* written: the cache forgets the item,
                                    then the answer */
 } ts_media_state_e;

@@ -499,8 +499,7 @@ ts_media_done(ts_pg_query_t *q)
                            "tunesheap media: recorded \"%V\", the cache "
                            "forgets the item", &ctx->key);
 
-            ts_cache_invalidate(r, (ngx_uint_t) 1
-                                   << (ctx->route.resource - ts_resources),
+            ts_cache_invalidate(r, ts_resource_bit(ctx->route.resource),
                                 ts_media_respond);
             return;
         }

@@ -143,6 +143,7 @@ struct ts_resource_s {
 extern ts_resource_t   ts_resources[];
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
+extern const char     *ts_resource_casts[];
 
 
 /*

@@ -33,6 +33,13 @@ set -euo pipefail
 PROG=import.sh
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 SQL=$SCRIPT_DIR/import.sql
+# what to import and how to check it: the API's descriptions, printed by
+# db/import-gen (make build); installed next to this script
+DESC=${TS_IMPORT_DESCRIPTIONS:-}
+if [ -z "$DESC" ]; then
+    DESC=$SCRIPT_DIR/import-resources.sql
+    [ -e "$DESC" ] || DESC=$SCRIPT_DIR/../build/import-resources.sql
+fi
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 
@@ -43,6 +50,7 @@ fi
 DSN=$1 FILE=$2
 
 [ -r "$SQL" ] || die "cannot read $SQL"
+[ -r "$DESC" ] || die "cannot read $DESC (make build prints it)"
 if [ "$FILE" != - ]; then
     [ -e "$FILE" ] || die "$FILE: no such file"
     [ -f "$FILE" ] || die "$FILE: not a regular file"
@@ -75,7 +83,7 @@ else
     exec 3<"$FILE"
 fi
 out=$(PGCLIENTENCODING=UTF8 PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" \
-      "$PSQL" -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$DSN" -f "$SQL" \
+      "$PSQL" -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$DSN" -v descriptions="$DESC" -f "$SQL" \
       <&3 2>"$errfile") || status=$?
 exec 3<&-
 t1=$(date +%s.%N)

@@ -70,12 +70,12 @@ my $dangling = write_file('dangling.json', <<'JSON');
 JSON
 ($rc, $out) = import_file($dangling);
 isnt($rc, 0, 'a dangling reference fails');
-like($out, qr/album_id 999 does not exist/, '... naming it');
+like($out, qr/songs\[1\] \(id 51\): album_id: album 999 does not exist$/m, '... naming it');
 is(sql($counts), '7/6/12', '... and loads nothing, not even the good items');
 
 my $wrong = write_file('wrong.json', '{"songs":[{"id":60,"album_id":1,"artist_id":4}]}');
 ($rc, $out) = import_file($wrong);
 isnt($rc, 0, 'a missing required field fails');
-like($out, qr/missing required field "title"/, '... naming it');
+like($out, qr/songs\[0\] \(id 60\): title: is required$/m, '... naming it');
 
 done_testing();

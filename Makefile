@@ -181,7 +181,7 @@ fuzz: deps
 			--no-install-recommends clang libclang-rt-dev >/dev/null; }
 	FUZZ_SECONDS=$(FUZZ_SECONDS) t/fuzz/run.sh $(FUZZ_TARGETS)
 
-import:
+import: $(IMPORT_DESC)
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }
 	@db/pg.sh start $(PG_DATA) $(PG_PORT) >/dev/null
 	db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" "$(CATALOG)"

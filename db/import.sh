@@ -5,10 +5,9 @@
 #   db/import.sh DSN FILE
 #     DSN   libpq connection string or URI, e.g. the output of
 #           `db/pg.sh dsn DATADIR`: host=127.0.0.1 port=5433 dbname=tunesheap user=tunesheap
-#     FILE  {"artists":[...],"albums":[...],"songs":[...]}  ("-" = stdin)
-#           artist {id,name,country,description,dob,website,picture_url}
-#           album  {id,artist_id,title,release_date,genre,cover_url}
-#           song   {id,album_id,artist_id,title,track_number,duration_ms}
+#     FILE  {"artists":[...],"albums":[...],"songs":[...]}  ("-" = stdin):
+#           one array per resource of the API, items with their ids and
+#           the fields a write of the API takes
 #
 # All or nothing: the whole file is loaded in ONE transaction (psql
 # --single-transaction + ON_ERROR_STOP), so on any problem nothing is loaded.
@@ -19,12 +18,15 @@
 # On success prints one line to stdout, e.g.
 #   import.sh: catalog.json: artists 36 (36 new, 0 updated), albums ... in 0.4 s
 # On failure prints one line to stderr naming the problem and exits 1, e.g.
-#   import.sh: error: bad.json: songs[17] (id 18): missing required field "title"
-#   import.sh: error: bad.json: albums[3] (id 4): artist_id 999 does not exist (neither in the file nor in the database)
+#   import.sh: error: bad.json: songs[17] (id 18): title: is required
+#   import.sh: error: bad.json: albums[3] (id 4): artist_id: artist 999 does not exist
 #   import.sh: error: bad.json: not valid JSON: Token "x" is invalid. (line 3)
 #
 # The work is done by db/import.sql (next to this script): the server
-# parses the JSON, so 500,000 songs load in seconds.  Runs as any database
+# parses the JSON, so 500,000 songs load in seconds.  What it imports and
+# how it checks each field are the API's descriptions, printed by
+# db/import-gen (make build) to build/import-resources.sql; installed, or
+# named by TS_IMPORT_DESCRIPTIONS, next to this script.  Runs as any database
 # user with SELECT/INSERT/UPDATE on the tables, UPDATE on the sequences and
 # TEMP on the database -- no superuser needed.
 # Environment: PG_BINDIR may point to the directory holding psql.

@@ -78,4 +78,38 @@ my $wrong = write_file('wrong.json', '{"songs":[{"id":60,"album_id":1,"artist_id
 isnt($rc, 0, 'a missing required field fails');
 like($out, qr/songs\[0\] \(id 60\): title: is required$/m, '... naming it');
 
+# A resource the import has never heard of, described as db/import-gen
+# prints a description of ts_resource.c, is imported with no SQL of its
+# own: its staging, checks, references, upsert and sequence.
+sql("CREATE TABLE labels (id bigserial PRIMARY KEY, name text NOT NULL, founded date, artist_id bigint REFERENCES artists (id))");
+my $desc = write_file('desc.sql', `cat build/import-resources.sql` . <<'SQL');
+INSERT INTO _resources VALUES (4, 'labels', 'label', 'labels');
+INSERT INTO _columns VALUES ('labels', 1, 'id', 'id', 'bigint', true, 0, 'labels', 'label');
+INSERT INTO _columns VALUES ('labels', 2, 'name', 'text', 'text', true, 50, NULL, NULL);
+INSERT INTO _columns VALUES ('labels', 3, 'founded', 'date', 'date', false, 0, NULL, NULL);
+INSERT INTO _columns VALUES ('labels', 4, 'artist_id', 'ref', 'bigint', false, 0, 'artists', 'artist');
+SQL
+sub import_described {
+    my ($file) = @_;
+    my $out = `TS_IMPORT_DESCRIPTIONS=$desc db/import.sh "$dsn" $file 2>&1`;
+    return ($? >> 8, $out);
+}
+my $labels = write_file('labels.json',
+    '{"labels":[{"id":3,"name":"Roc-A-Fella","founded":"1995-01-01","artist_id":4},{"id":5,"name":"Indie"}]}');
+($rc, $out) = import_described($labels);
+is($rc, 0, 'a newly described resource loads') or diag $out;
+like($out, qr/labels 2 \(2 new, 0 updated\)/, '... and is counted');
+is(sql("SELECT string_agg(id || ':' || name || ':' || coalesce(founded::text, '-') || ':' || coalesce(artist_id::text, '-'), ',' ORDER BY id) FROM labels"),
+   '3:Roc-A-Fella:1995-01-01:4,5:Indie:-:-', '... with its ids and values');
+is(sql("SELECT nextval('labels_id_seq')"), '6', '... and its sequence moved');
+($rc, $out) = import_described(write_file('labels-long.json',
+    '{"labels":[{"id":6,"name":"' . ('x' x 51) . '"}]}'));
+like($out, qr/labels\[0\] \(id 6\): name: is longer than 50 characters$/m,
+     '... its longest text is its description\'s');
+($rc, $out) = import_described(write_file('labels-ref.json',
+    '{"labels":[{"id":6,"name":"x","artist_id":999}]}'));
+like($out, qr/labels\[0\] \(id 6\): artist_id: artist 999 does not exist$/m,
+     '... and so are its references');
+sql("DROP TABLE labels");
+
 done_testing();

@@ -24,7 +24,6 @@ system("$Ctl psql $Data $Db -qc 'TRUNCATE songs, albums, artists RESTART IDENTIT
     or BAIL_OUT("cannot load $Db");
 
 our $Tmp = tempdir(CLEANUP => 1);
-our $Json = JSON::PP->new->canonical;
 our %Writer = (Authorization => 'Bearer tsk_test_writer',
                'Content-Type' => 'application/json');
 our %Singular = (artists => 'artist', albums => 'album', songs => 'song');

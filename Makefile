@@ -84,13 +84,19 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	@echo "built $(MODULE)"
 
 # ts_resource.c compiled as in the module (nginx's include paths); only
-# its tables are linked in
-$(IMPORT_GEN): db/import-gen.c $(NGX_BUILD)/objs/Makefile $(SOURCES)
-	cd $(NGX_BUILD) && $(CC) -O -Wall -Wextra -Wno-unused-parameter -Werror \
+# its tables are linked in.  debian/rules points these at its own build.
+NGX_SRCDIR   ?= $(NGX_BUILD)
+NGX_OBJS     ?= $(NGX_BUILD)/objs
+
+$(NGX_BUILD)/objs/ngx_auto_config.h: $(NGX_BUILD)/objs/Makefile
+
+$(IMPORT_GEN): db/import-gen.c $(NGX_OBJS)/ngx_auto_config.h $(SOURCES)
+	mkdir -p $(BUILD)
+	$(CC) -O -Wall -Wextra -Wno-unused-parameter -Werror \
 		-ffunction-sections -fdata-sections -Wl,--gc-sections \
-		-I src/core -I src/event -I src/event/modules -I src/os/unix \
-		-I objs -I src/http -I src/http/modules -I src/http/v2 -I $(ROOT)/src \
-		-I /usr/include/postgresql \
+		$(addprefix -I $(NGX_SRCDIR)/src/,core event event/modules \
+			os/unix http http/modules http/v2) \
+		-I $(NGX_OBJS) -I $(ROOT)/src -I /usr/include/postgresql \
 		-o $@ $(ROOT)/db/import-gen.c $(ROOT)/src/ts_resource.c
 
 $(IMPORT_DESC): $(IMPORT_GEN)

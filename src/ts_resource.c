@@ -164,6 +164,10 @@ ts_resource_t  ts_resources[] = {
 
 ngx_uint_t  ts_nresources = sizeof(ts_resources) / sizeof(ts_resource_t);
 
+_Static_assert(sizeof(ts_resources) / sizeof(ts_resource_t)
+               <= TS_RESOURCES_MAX,
+               "more resources than TS_RESOURCES_MAX (ts_resource.h)");
+
 /* by TS_IN_: what writes cast a field to (db/import-gen.c too) */
 const char  *ts_resource_casts[] = {
     "", "text", "integer", "bigint", "date", "timestamptz"

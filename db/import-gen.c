@@ -2,11 +2,11 @@
 /*
  * Tunesheap: the import's descriptions, from the API's own.
  *
- * Prints SQL that fills two temp tables, _resources and _columns, with
- * the descriptions of src/ts_resource.c: each resource's table, and what
+ * Prints SQL that fills temp tables, _resources and _columns, with the
+ * descriptions of src/ts_resource.c: each resource's table, and what
  * each field of an item accepts (its input kind, the SQL type writes
  * cast it to, whether it is required, its longest text, whose id it
- * names).  db/import.sql builds every statement of the import from those
+ * names); and _lists, the ordered relations, none yet.  db/import.sql builds every statement of the import from those
  * rows, so a resource described in ts_resource.c is imported, with the
  * API's rules and messages, without a line of SQL of its own.
  *
@@ -40,8 +40,12 @@ main(void)
            " singular text, tbl text) ON COMMIT DROP;\n"
            "CREATE TEMP TABLE _columns (resource text, pos integer,"
            " name text, input text, type text, required boolean,"
-           " max integer, ref_table text, ref_singular text)"
-           " ON COMMIT DROP;\n");
+           " max integer, ref_table text, ref_singular text,"
+           " write text) ON COMMIT DROP;\n"
+           "CREATE TEMP TABLE _lists (resource text, name text,"
+           " join_table text, parent_column text, child_column text,"
+           " child_table text, child_name text, child_singular text,"
+           " max integer) ON COMMIT DROP;\n");
 
     for (i = 0; i < ts_nresources; i++) {
         rs = &ts_resources[i];
@@ -125,7 +129,8 @@ main(void)
                 printf("NULL, NULL");
             }
 
-            printf(");\n");
+            /* no column is set by every write yet (updated_at would) */
+            printf(", NULL);\n");
         }
     }
 

@@ -9,10 +9,18 @@
 --   _resources (pos, name, singular, tbl)   in the order of ts_resources[],
 --                                           parents before their children
 --   _columns   (resource, pos, name, input, type, required, max,
---               ref_table, ref_singular)
+--               ref_table, ref_singular, write)
+--   _lists     (resource, name, join_table, parent_column, child_column,
+--               child_table, child_name, child_singular, max)
 -- with input one of id (the item's own id, kept), text, integer, ref (the
 -- id of another item), date, time, none (cannot be set); type is the SQL
--- type the API's writes cast the field to.  Every statement below is built
+-- type the API's writes cast the field to; write, what every write of
+-- the item sets the column to (updated_at = clock_timestamp()).  A list
+-- is an ordered many-to-many relation: the item's field NAME (a
+-- playlist's song_ids) holds at most max child ids in order, a child
+-- possibly twice, kept as the join table's rows with positions from 0; a
+-- list that changed is replaced whole, as a PUT of its entries does, and
+-- its item counts as updated; one that did not keeps its rows.  Every statement below is built
 -- from those rows, so a resource described in ts_resource.c is imported
 -- without SQL of its own, with the API's rules and in its words.
 --
@@ -152,12 +160,33 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- What is wrong with the ordered list v (NULL when absent) of l, in the
+-- words of a PUT of the list's entries, or NULL.
+CREATE FUNCTION pg_temp.list_problem(l _lists, v json) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF v IS NULL OR json_typeof(v) = 'null' THEN
+        RETURN NULL;
+    ELSIF json_typeof(v) <> 'array' THEN
+        RETURN format('must be an array of %s ids', l.child_singular);
+    ELSIF json_array_length(v) > l.max THEN
+        RETURN format('must have at most %s ids', l.max);
+    ELSIF EXISTS (SELECT FROM json_array_elements(v) x
+                   WHERE json_typeof(x) <> 'number' OR x::text !~ '^-?[0-9]{1,19}$'
+                      OR x::text::numeric NOT BETWEEN 1 AND 9223372036854775807)
+    THEN
+        RETURN format('must be an array of %s ids', l.child_singular);
+    END IF;
+    RETURN NULL;
+END $$;
+
 -- Every problem of item e of resource r ("field: problem; ..."), or NULL:
 -- its keys in their order, then its fields in the described order.
 CREATE FUNCTION pg_temp.problems(r _resources, e json) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     c   _columns;
+    l   _lists;
     k   text;
     n   bigint;
     p   text;
@@ -168,7 +197,9 @@ BEGIN
     END IF;
     FOR k, n IN SELECT key, count(*) FROM json_object_keys(e) WITH ORDINALITY AS x(key, o)
                  GROUP BY key ORDER BY min(o) LOOP
-        IF NOT EXISTS (SELECT FROM _columns WHERE resource = r.name AND name = k) THEN
+        IF NOT EXISTS (SELECT FROM _columns WHERE resource = r.name AND name = k)
+           AND NOT EXISTS (SELECT FROM _lists WHERE resource = r.name AND name = k)
+        THEN
             ps := ps || format('%s: is not a field of %s', k, r.singular);
         ELSIF n > 1 THEN
             ps := ps || format('%s: is given more than once', k);
@@ -178,6 +209,12 @@ BEGIN
         p := pg_temp.problem(c, e -> c.name);
         IF p IS NOT NULL THEN
             ps := ps || format('%s: %s', c.name, p);
+        END IF;
+    END LOOP;
+    FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+        p := pg_temp.list_problem(l, e -> l.name);
+        IF p IS NOT NULL THEN
+            ps := ps || format('%s: %s', l.name, p);
         END IF;
     END LOOP;
     RETURN nullif(array_to_string(ps, '; '), '');
@@ -233,6 +270,7 @@ DECLARE
     doc      json;
     arrs     json[];
     r        _resources;
+    l        _lists;
     k        text;
     v        json;
     msg      text;
@@ -324,6 +362,7 @@ BEGIN
                array_agg(name::text ORDER BY pos)
           INTO defs, cols, k, vals, oks, keys
           FROM _columns WHERE resource = r.name AND input <> 'none';
+        keys := keys || ARRAY(SELECT name FROM _lists WHERE resource = r.name);
 
         EXECUTE format('CREATE TEMP TABLE %I (i bigint, %s, ok boolean) ON COMMIT DROP',
                        '_import_' || r.name, defs);
@@ -351,6 +390,32 @@ BEGIN
             PERFORM pg_temp.diagnose(r, arrs[r.pos], NULL, least(bad, bad2));
         END IF;
 
+        -- ordered lists (a playlist's song_ids): arrays of ids, staged
+        -- as the join table's rows, positions from 0
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('SELECT min(x.i) FROM ROWS FROM (json_to_recordset($1)'
+                           ' AS (%I json)) WITH ORDINALITY AS x(v, i)'
+                           ' WHERE x.v IS NOT NULL AND json_typeof(x.v) <> %L'
+                           ' AND (json_typeof(x.v) <> %L OR json_array_length(x.v) > %s'
+                           ' OR EXISTS (SELECT FROM json_array_elements(x.v) e'
+                           ' WHERE e::text !~ %L OR e::text::numeric'
+                           ' NOT BETWEEN 1 AND 9223372036854775807))',
+                           l.name, 'null', 'array', l.max, '^[0-9]{1,19}$')
+                INTO bad USING coalesce(arrs[r.pos], '[]');
+            IF bad IS NOT NULL THEN
+                PERFORM pg_temp.diagnose(r, arrs[r.pos], NULL, bad);
+            END IF;
+            EXECUTE format('CREATE TEMP TABLE %I (i bigint, id bigint, position integer,'
+                           ' child bigint) ON COMMIT DROP', '_entries_' || r.name || '_' || l.name);
+            EXECUTE format('INSERT INTO %I SELECT x.i, (x.id)::text::bigint, e.o - 1,'
+                           ' e.v::text::bigint FROM ROWS FROM (json_to_recordset($1)'
+                           ' AS (id json, %I json)) WITH ORDINALITY AS x(id, v, i)'
+                           ' CROSS JOIN LATERAL json_array_elements(CASE WHEN'
+                           ' json_typeof(x.v) = %L THEN x.v END) WITH ORDINALITY AS e(v, o)',
+                           '_entries_' || r.name || '_' || l.name, l.name, 'array')
+                USING coalesce(arrs[r.pos], '[]');
+        END LOOP;
+
         arrs[r.pos] := NULL;
         EXECUTE format('ANALYZE %I', '_import_' || r.name);
     END LOOP;
@@ -364,7 +429,9 @@ DO $import$
 DECLARE
     r      _resources;
     c      _columns;
+    l      _lists;
     cols   text;
+    writes text;
     sets   text;
     olds   text;
     news   text;
@@ -420,27 +487,92 @@ BEGIN
                                     array_to_string(ps, '; ')));
     END LOOP;
 
+    -- the ids in ordered lists: items of the file or of the database
+    FOR l IN SELECT x.* FROM _lists x JOIN _resources y ON y.name = x.resource
+              ORDER BY y.pos, x.name LOOP
+        EXECUTE format('SELECT min(i) FROM %1$I s'
+                       ' WHERE NOT EXISTS (SELECT FROM %2$I x WHERE x.id = s.child)'
+                       ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.child)',
+                       '_entries_' || l.resource || '_' || l.name,
+                       '_import_' || l.child_name, l.child_table)
+           INTO bad;
+        CONTINUE WHEN bad IS NULL;
+        EXECUTE format('SELECT min(id), string_agg(c::text, %4$L ORDER BY c) FROM'
+                       ' (SELECT DISTINCT id, child AS c FROM %1$I s WHERE i = $1'
+                       ' AND NOT EXISTS (SELECT FROM %2$I x WHERE x.id = s.child)'
+                       ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.child)) m',
+                       '_entries_' || l.resource || '_' || l.name,
+                       '_import_' || l.child_name, l.child_table, ', ')
+           INTO id, refs USING bad;
+        PERFORM pg_temp.fail(format('%s[%s] (id %s): %s: %s %s: no such %s',
+                                    l.resource, bad - 1, id, l.name, l.child_name,
+                                    refs, l.child_singular));
+    END LOOP;
+
     -- upserts, parents first.  Rows whose values would not change are left
     -- alone (no new row version, no index churn), which makes re-importing
-    -- the same file cheap and idempotent.
+    -- the same file cheap and idempotent.  An item whose list changed is
+    -- written too (its columns set by every write, e.g. updated_at), and
+    -- the list replaced, as a PUT of its entries would.
     FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
-        SELECT string_agg(format('%I', name), ', ' ORDER BY pos),
+        EXECUTE format('CREATE TEMP TABLE %I (list text, id bigint) ON COMMIT DROP',
+                       '_changed_' || r.name);
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('INSERT INTO %1$I SELECT %2$L, p.id FROM %3$I p'
+                           ' WHERE ARRAY(SELECT child FROM %4$I s WHERE s.id = p.id'
+                           ' ORDER BY position) IS DISTINCT FROM'
+                           ' ARRAY(SELECT %5$I FROM %6$I j WHERE j.%7$I = p.id'
+                           ' ORDER BY position)',
+                           '_changed_' || r.name, l.name, '_import_' || r.name,
+                           '_entries_' || r.name || '_' || l.name, l.child_column,
+                           l.join_table, l.parent_column);
+        END LOOP;
+
+        SELECT string_agg(format('%I', name), ', ' ORDER BY pos) FILTER (WHERE input <> 'none'),
                string_agg(format('%1$I = excluded.%1$I', name), ', ' ORDER BY pos)
-                   FILTER (WHERE input <> 'id'),
-               string_agg(format('t.%I', name), ', ' ORDER BY pos) FILTER (WHERE input <> 'id'),
-               string_agg(format('excluded.%I', name), ', ' ORDER BY pos) FILTER (WHERE input <> 'id')
-          INTO cols, sets, olds, news
-          FROM _columns WHERE resource = r.name AND input <> 'none';
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('t.%I', name), ', ' ORDER BY pos)
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('excluded.%I', name), ', ' ORDER BY pos)
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('%I = %s', name, write), ', ' ORDER BY pos)
+                   FILTER (WHERE write IS NOT NULL)
+          INTO cols, sets, olds, news, writes
+          FROM _columns WHERE resource = r.name;
+        EXECUTE format('CREATE TEMP TABLE %I (id bigint, inserted boolean) ON COMMIT DROP',
+                       '_written_' || r.name);
         EXECUTE format('WITH up AS (INSERT INTO %1$I AS t (%2$s)'
                        ' SELECT %2$s FROM %3$I ORDER BY id'
                        ' ON CONFLICT (id) DO UPDATE SET %4$s'
-                       ' WHERE ROW(%5$s) IS DISTINCT FROM ROW(%6$s)'
-                       ' RETURNING xmax = 0 AS inserted)'
-                       ' SELECT (SELECT count(*) FROM %3$I),'
-                       ' count(*) FILTER (WHERE inserted),'
-                       ' count(*) FILTER (WHERE NOT inserted) FROM up',
-                       r.tbl, cols, '_import_' || r.name, sets, olds, news)
+                       ' WHERE ROW(%5$s) IS DISTINCT FROM ROW(%6$s)%7$s'
+                       ' RETURNING t.id, xmax = 0 AS inserted)'
+                       ' INSERT INTO %8$I SELECT * FROM up',
+                       r.tbl, cols, '_import_' || r.name, sets, olds, news,
+                       CASE WHEN EXISTS (SELECT FROM _lists WHERE resource = r.name)
+                            THEN format(' OR t.id IN (SELECT id FROM %I)', '_changed_' || r.name)
+                            ELSE '' END,
+                       '_written_' || r.name);
+        EXECUTE format('SELECT (SELECT count(*) FROM %I), count(*) FILTER (WHERE inserted),'
+                       ' count(*) FILTER (WHERE NOT inserted) FROM %I',
+                       '_import_' || r.name, '_written_' || r.name)
            INTO total, made, moved;
+        -- what every write of an item sets (updated_at), for those updated
+        IF writes IS NOT NULL THEN
+            EXECUTE format('UPDATE %I SET %s WHERE id IN (SELECT id FROM %I WHERE NOT inserted)',
+                           r.tbl, writes, '_written_' || r.name);
+        END IF;
+
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('DELETE FROM %1$I WHERE %2$I IN (SELECT id FROM %3$I WHERE list = %4$L)',
+                           l.join_table, l.parent_column, '_changed_' || r.name, l.name);
+            EXECUTE format('INSERT INTO %1$I (%2$I, %3$I, position)'
+                           ' SELECT id, child, position FROM %4$I'
+                           ' WHERE id IN (SELECT id FROM %5$I WHERE list = %6$L)'
+                           ' ORDER BY id, position',
+                           l.join_table, l.parent_column, l.child_column,
+                           '_entries_' || r.name || '_' || l.name,
+                           '_changed_' || r.name, l.name);
+        END LOOP;
         INSERT INTO _summary VALUES (r.pos, format('%s %s (%s new, %s updated)',
                                                    r.name, total, made, moved));
     END LOOP;

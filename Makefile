@@ -22,6 +22,9 @@ NGINX_SRC    ?= /usr/share/nginx/src
 BUILD        := $(ROOT)/build
 NGX_BUILD    := $(BUILD)/nginx
 MODULE       := $(NGX_BUILD)/objs/ngx_tunesheap_module.so
+# the import's descriptions, printed from src/ts_resource.c (db/import-gen.c)
+IMPORT_GEN   := $(BUILD)/import-gen
+IMPORT_DESC  := $(BUILD)/import-resources.sql
 VAR          := $(ROOT)/var
 PG_DATA      := $(VAR)/pg
 PG_PORT      ?= 5433
@@ -63,7 +66,7 @@ deps:
 			--no-install-recommends $$missing >/dev/null; \
 	fi
 
-build: $(MODULE)
+build: $(MODULE) $(IMPORT_DESC)
 
 # nginx's configure runs again only when the addon script changes
 $(NGX_BUILD)/objs/Makefile: config
@@ -79,6 +82,25 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules >$(BUILD)/make.log \
 		|| { cat $(BUILD)/make.log; exit 1; }
 	@echo "built $(MODULE)"
+
+# ts_resource.c compiled as in the module (nginx's include paths); only
+# its tables are linked in.  debian/rules points these at its own build.
+NGX_SRCDIR   ?= $(NGX_BUILD)
+NGX_OBJS     ?= $(NGX_BUILD)/objs
+
+$(NGX_BUILD)/objs/ngx_auto_config.h: $(NGX_BUILD)/objs/Makefile
+
+$(IMPORT_GEN): db/import-gen.c $(NGX_OBJS)/ngx_auto_config.h $(SOURCES)
+	mkdir -p $(BUILD)
+	$(CC) -O -Wall -Wextra -Wno-unused-parameter -Werror \
+		-ffunction-sections -fdata-sections -Wl,--gc-sections \
+		$(addprefix -I $(NGX_SRCDIR)/src/,core event event/modules \
+			os/unix http http/modules http/v2) \
+		-I $(NGX_OBJS) -I $(ROOT)/src -I /usr/include/postgresql \
+		-o $@ $(ROOT)/db/import-gen.c $(ROOT)/src/ts_resource.c
+
+$(IMPORT_DESC): $(IMPORT_GEN)
+	$(IMPORT_GEN) >$@.tmp && mv $@.tmp $@
 
 run: deps build
 	@db/pg.sh start $(PG_DATA) $(PG_PORT)
@@ -165,7 +187,7 @@ fuzz: deps
 			--no-install-recommends clang libclang-rt-dev >/dev/null; }
 	FUZZ_SECONDS=$(FUZZ_SECONDS) t/fuzz/run.sh $(FUZZ_TARGETS)
 
-import:
+import: $(IMPORT_DESC)
 	@[ -n "$(CATALOG)" ] || { echo "usage: make import CATALOG=file.json"; exit 2; }
 	@db/pg.sh start $(PG_DATA) $(PG_PORT) >/dev/null
 	db/import.sh "$$(db/pg.sh dsn $(PG_DATA))" "$(CATALOG)"

@@ -5,10 +5,9 @@
 #   db/import.sh DSN FILE
 #     DSN   libpq connection string or URI, e.g. the output of
 #           `db/pg.sh dsn DATADIR`: host=127.0.0.1 port=5433 dbname=tunesheap user=tunesheap
-#     FILE  {"artists":[...],"albums":[...],"songs":[...]}  ("-" = stdin)
-#           artist {id,name,country,description,dob,website,picture_url}
-#           album  {id,artist_id,title,release_date,genre,cover_url}
-#           song   {id,album_id,artist_id,title,track_number,duration_ms}
+#     FILE  {"artists":[...],"albums":[...],"songs":[...]}  ("-" = stdin):
+#           one array per resource of the API, items with their ids and
+#           the fields a write of the API takes
 #
 # All or nothing: the whole file is loaded in ONE transaction (psql
 # --single-transaction + ON_ERROR_STOP), so on any problem nothing is loaded.
@@ -19,12 +18,15 @@
 # On success prints one line to stdout, e.g.
 #   import.sh: catalog.json: artists 36 (36 new, 0 updated), albums ... in 0.4 s
 # On failure prints one line to stderr naming the problem and exits 1, e.g.
-#   import.sh: error: bad.json: songs[17] (id 18): missing required field "title"
-#   import.sh: error: bad.json: albums[3] (id 4): artist_id 999 does not exist (neither in the file nor in the database)
+#   import.sh: error: bad.json: songs[17] (id 18): title: is required
+#   import.sh: error: bad.json: albums[3] (id 4): artist_id: artist 999 does not exist
 #   import.sh: error: bad.json: not valid JSON: Token "x" is invalid. (line 3)
 #
 # The work is done by db/import.sql (next to this script): the server
-# parses the JSON, so 500,000 songs load in seconds.  Runs as any database
+# parses the JSON, so 500,000 songs load in seconds.  What it imports and
+# how it checks each field are the API's descriptions, printed by
+# db/import-gen (make build) to build/import-resources.sql; installed, or
+# named by TS_IMPORT_DESCRIPTIONS, next to this script.  Runs as any database
 # user with SELECT/INSERT/UPDATE on the tables, UPDATE on the sequences and
 # TEMP on the database -- no superuser needed.
 # Environment: PG_BINDIR may point to the directory holding psql.
@@ -33,6 +35,13 @@ set -euo pipefail
 PROG=import.sh
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 SQL=$SCRIPT_DIR/import.sql
+# what to import and how to check it: the API's descriptions, printed by
+# db/import-gen (make build); installed next to this script
+DESC=${TS_IMPORT_DESCRIPTIONS:-}
+if [ -z "$DESC" ]; then
+    DESC=$SCRIPT_DIR/import-resources.sql
+    [ -e "$DESC" ] || DESC=$SCRIPT_DIR/../build/import-resources.sql
+fi
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 
@@ -43,6 +52,7 @@ fi
 DSN=$1 FILE=$2
 
 [ -r "$SQL" ] || die "cannot read $SQL"
+[ -r "$DESC" ] || die "cannot read $DESC (make build prints it)"
 if [ "$FILE" != - ]; then
     [ -e "$FILE" ] || die "$FILE: no such file"
     [ -f "$FILE" ] || die "$FILE: not a regular file"
@@ -75,7 +85,7 @@ else
     exec 3<"$FILE"
 fi
 out=$(PGCLIENTENCODING=UTF8 PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" \
-      "$PSQL" -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$DSN" -f "$SQL" \
+      "$PSQL" -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$DSN" -v descriptions="$DESC" -f "$SQL" \
       <&3 2>"$errfile") || status=$?
 exec 3<&-
 t1=$(date +%s.%N)

@@ -1,12 +1,48 @@
 -- db/import.sql -- load a Tunesheap catalog; run it through db/import.sh:
 --
---   psql -X -q -v ON_ERROR_STOP=1 --single-transaction -f db/import.sql < FILE
+--   psql -X -q -v ON_ERROR_STOP=1 --single-transaction \
+--        -v descriptions=build/import-resources.sql -f db/import.sql < FILE
 --
--- FILE is {"artists":[...],"albums":[...],"songs":[...]} (a missing or null
--- array counts as empty; other top-level keys are ignored).  Everything runs
--- in ONE transaction: the first problem raises an error whose message names
--- it (e.g. `songs[17] (id 18): missing required field "title"`), psql stops
--- and the transaction rolls back, so nothing at all is loaded.
+-- No resource is named here.  What is imported, and how each field is
+-- checked, comes from the API's own descriptions (src/ts_resource.c):
+-- db/import-gen, built by `make build`, prints them as two temp tables,
+--   _resources (pos, name, singular, tbl)   in the order of ts_resources[],
+--                                           parents before their children
+--   _columns   (resource, pos, name, input, type, required, max,
+--               ref_table, ref_singular, write)
+--   _lists     (resource, name, join_table, parent_column, child_column,
+--               child_table, child_name, child_singular, max)
+-- with input one of id (the item's own id, kept), text, integer, ref (the
+-- id of another item), date, time, none (cannot be set); type is the SQL
+-- type the API's writes cast the field to; write, what every write of
+-- the item sets the column to (updated_at = clock_timestamp()).  A list
+-- is an ordered many-to-many relation: the item's field NAME (a
+-- playlist's song_ids) holds at most max child ids in order, a child
+-- possibly twice, kept as the join table's rows with positions from 0; a
+-- list that changed is replaced whole, as a PUT of its entries does, and
+-- its item counts as updated; one that did not keeps its rows.  Every statement below is built
+-- from those rows, so a resource described in ts_resource.c is imported
+-- without SQL of its own, with the API's rules and in its words.
+--
+-- FILE is {"artists":[...],"albums":[...],"songs":[...]}, one array per
+-- resource (a missing or null array counts as empty; other top-level keys
+-- are ignored).  Everything runs in ONE transaction: the first bad item
+-- raises an error that names it and says, as the API's 422 would, what is
+-- wrong with each of its fields (`songs[17] (id 18): title: is longer than
+-- 200 characters`), psql stops and nothing at all is loaded.
+--
+-- The rules, those of ts_write.c's ts_write_field(): an item is an object
+-- of the resource's fields (another key "is not a field of song", a field
+-- the API computes "cannot be set", a key twice "is given more than
+-- once"); id: a JSON integer >= 1; required fields present and not null
+-- ("is required"); text: a string ("must be a string"), not empty if
+-- required ("must not be empty"), at most max characters ("is longer than
+-- 200 characters"); integer: a JSON integer from 0 to 2147483647; ref: an
+-- id >= 1 ("must be the id of an artist") of an item in the file or the
+-- database ("artist 999 does not exist"); date: "YYYY-MM-DD" that exists;
+-- time: a date, or "YYYY-MM-DD HH:MM:SS" (or T for the space), then
+-- optionally "Z" or " UTC" ("is not a date").  Only here: a text cannot
+-- hold \u0000 (Postgres cannot store it), and no id appears twice.
 --
 -- Steps:
 --  1. \copy the raw lines of FILE into a temp table (CSV mode with quote and
@@ -15,26 +51,20 @@
 --     order and parse that as `json` -- all JSON parsing happens in the
 --     server (`json`, not `jsonb`: validating is ~10x faster than building
 --     a 70 MB jsonb, and we only walk the document once or twice).
---  2. turn each array into typed rows in a temp table (json_to_recordset),
---     checking types and required fields on the way.  That fast path only
---     notices *that* something is wrong; then a slow, element-by-element
---     diagnosis finds the first bad item and says what is wrong with it.
---  3. reject duplicate ids and dangling references (album.artist_id,
---     song.album_id, song.artist_id must exist in the file or the database);
---  4. upsert artists, albums, songs keeping the given ids (ON CONFLICT (id)
---     DO UPDATE, skipping rows that would not change, so a re-import of the
---     same file writes nothing);
+--  2. per resource, turn its array into typed rows of a staging table
+--     (json_to_recordset), checking every rule on the way.  That fast path
+--     only notices *that* an item is wrong; then a slow, element-by-element
+--     diagnosis (pg_temp.problems) says what is wrong with the first one.
+--  3. reject duplicate ids and references to items that exist neither in
+--     the file nor in the database;
+--  4. upsert each resource, parents first, keeping the given ids (ON
+--     CONFLICT (id) DO UPDATE, skipping rows that would not change, so a
+--     re-import of the same file writes nothing);
 --  5. move each id sequence past the largest id (never backwards);
 --  6. print one summary line.
 -- Needs only SELECT/INSERT/UPDATE on the tables, UPDATE on the sequences and
--- the TEMP privilege on the database (no superuser).
---
--- Accepted values: ids are JSON integers >= 1 (no fraction, no exponent, not
--- strings); track_number and duration_ms integers >= 0 or null; text fields
--- strings or null; dob a string the timestamptz input accepts (e.g.
--- "1969-12-04 00:00:00 UTC"; no zone means UTC); release_date "YYYY-MM-DD".
--- Unknown fields are ignored.  The document must fit in memory (files up to a
--- few hundred MB; PostgreSQL caps a single value at 1 GB).
+-- the TEMP privilege on the database (no superuser).  The document must fit
+-- in memory (files up to a few hundred MB; PostgreSQL caps a value at 1 GB).
 
 \o /dev/null
 SET LOCAL client_min_messages = warning;
@@ -43,12 +73,17 @@ SET LOCAL datestyle = 'ISO, YMD';
 SET LOCAL temp_buffers = '512MB';     -- keep the staging tables in memory
 SET LOCAL work_mem = '256MB';
 
+-- the descriptions (after temp_buffers: it is fixed by the first temp table)
+\i :descriptions
+
 -- 1. raw lines ------------------------------------------------------------------
 CREATE TEMP TABLE _raw (n bigint GENERATED ALWAYS AS IDENTITY, line text)
     ON COMMIT DROP;
 \copy _raw (line) FROM pstdin WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01', FORCE_NOT_NULL (line))
 -- (CRLF line ends are handled by COPY; a UTF-8 byte order mark is dropped.)
 UPDATE _raw SET line = substr(line, 2) WHERE n = 1 AND left(line, 1) = U&'\FEFF';
+
+CREATE TEMP TABLE _summary (pos integer, line text) ON COMMIT DROP;
 
 -- Helpers, in the session's private temp schema (gone with the session). ------
 CREATE FUNCTION pg_temp.fail(msg text) RETURNS void LANGUAGE plpgsql AS $$
@@ -60,118 +95,138 @@ END $$;
 -- SQL expressions, so the planner inlines them.
 CREATE FUNCTION pg_temp.str(v json) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN left(v::text, 1) = '"' THEN v #>> '{}' END $$;
--- true if v is absent/null or a JSON string
-CREATE FUNCTION pg_temp.opt_str(v json) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT v IS NULL OR left(v::text, 1) = '"' $$;
--- Accepted spellings of dates and timestamps (the server would also take
--- things like "yesterday", "epoch" or "infinity", which we do not want).
+-- The spellings ts_write_date() accepts; the cast then checks that the
+-- day exists (and Postgres' own words, "yesterday" or "epoch", never
+-- reach it).
 CREATE FUNCTION pg_temp.date_ok(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' $$;
-CREATE FUNCTION pg_temp.ts_ok(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)? ?(UTC|GMT|Z|[+-][0-9]{2}(:?[0-9]{2})?)?$' $$;
+CREATE FUNCTION pg_temp.time_ok(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z| UTC)?)?$' $$;
 
--- Diagnosis: the chk_* functions return NULL when field k of item e is
--- fine, else a description of the problem.
--- a required positive integer id (JSON number, no fraction, fits bigint)
-CREATE FUNCTION pg_temp.chk_id(e json, k text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN e->k IS NULL OR json_typeof(e->k) = 'null' THEN format('missing required field "%s"', k)
-        WHEN json_typeof(e->k) <> 'number' THEN
-            format('"%s" must be a number, got %s %s', k, json_typeof(e->k), left((e->k)::text, 40))
-        WHEN (e->k)::text !~ '^[0-9]{1,19}$' THEN
-            format('"%s" must be a positive integer, got %s', k, left((e->k)::text, 40))
-        WHEN (e->k)::text::numeric NOT BETWEEN 1 AND 9223372036854775807 THEN
-            format('"%s" must be a positive integer, got %s', k, (e->k)::text)
-    END $$;
-
--- a string (required ones must be present and not null)
-CREATE FUNCTION pg_temp.chk_str(e json, k text, required boolean) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN e->k IS NULL OR json_typeof(e->k) = 'null' THEN
-            CASE WHEN required THEN format('missing required field "%s"', k) END
-        WHEN json_typeof(e->k) <> 'string' THEN
-            format('"%s" must be a string, got %s %s', k, json_typeof(e->k), left((e->k)::text, 40))
-        WHEN (e->k)::text ~ '(^|[^\\])(\\\\)*\\u0000' THEN
-            format('"%s" contains \u0000, which a text column cannot store', k)
-    END $$;
-
--- an optional integer from 0 to 2^31-1
-CREATE FUNCTION pg_temp.chk_int(e json, k text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN e->k IS NULL OR json_typeof(e->k) = 'null' THEN NULL
-        WHEN json_typeof(e->k) <> 'number' THEN
-            format('"%s" must be a number, got %s %s', k, json_typeof(e->k), left((e->k)::text, 40))
-        WHEN (e->k)::text !~ '^[0-9]{1,10}$' THEN
-            format('"%s" must be an integer from 0 to 2147483647, got %s', k, left((e->k)::text, 40))
-        WHEN (e->k)::text::numeric > 2147483647 THEN
-            format('"%s" must be an integer from 0 to 2147483647, got %s', k, (e->k)::text)
-    END $$;
-
--- an optional date or timestamptz, as a string: trying the conversion is the
--- only exact test, hence plpgsql.
-CREATE FUNCTION pg_temp.chk_time(e json, k text, typ text) RETURNS text
+-- What is wrong with field value v (NULL when absent) of column c, in
+-- the words of ts_write_field(), or NULL.
+CREATE FUNCTION pg_temp.problem(c _columns, v json) RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
 BEGIN
-    IF e->k IS NULL OR json_typeof(e->k) = 'null' THEN
-        RETURN NULL;
-    ELSIF json_typeof(e->k) <> 'string' THEN
-        RETURN format('"%s" must be a string, got %s %s', k, json_typeof(e->k), left((e->k)::text, 40));
+    IF v IS NOT NULL AND c.input = 'none' THEN
+        RETURN 'cannot be set';
+    ELSIF v IS NULL OR json_typeof(v) = 'null' THEN
+        RETURN CASE WHEN c.required THEN 'is required' END;
     END IF;
-    BEGIN
-        IF typ = 'date' THEN
-            IF NOT pg_temp.date_ok(e->>k) THEN RAISE EXCEPTION 'bad format'; END IF;
-            PERFORM (e->>k)::date;
-        ELSE
-            IF NOT pg_temp.ts_ok(e->>k) THEN RAISE EXCEPTION 'bad format'; END IF;
-            PERFORM (e->>k)::timestamptz;
+    t := v::text;
+    CASE c.input
+    WHEN 'integer' THEN
+        IF json_typeof(v) <> 'number' OR t !~ '^-?[0-9]{1,19}$'
+           OR t::numeric NOT BETWEEN 0 AND 2147483647
+        THEN
+            RETURN 'must be an integer from 0 to 2147483647';
         END IF;
-    EXCEPTION WHEN others THEN
-        RETURN format('"%s" is not a valid %s, got %s', k,
-                      CASE typ WHEN 'date' THEN 'date (YYYY-MM-DD)'
-                               ELSE 'timestamp (YYYY-MM-DD HH:MM:SS UTC)' END,
-                      left((e->k)::text, 60));
-    END;
+    WHEN 'id', 'ref' THEN
+        IF json_typeof(v) <> 'number' OR t !~ '^-?[0-9]{1,19}$'
+           OR t::numeric NOT BETWEEN 1 AND 9223372036854775807
+        THEN
+            RETURN format('must be the id of %s %s',
+                          CASE WHEN left(c.ref_singular, 1) = 'a'
+                               THEN 'an' ELSE 'a' END, c.ref_singular);
+        END IF;
+    ELSE
+        IF json_typeof(v) <> 'string' THEN
+            RETURN 'must be a string';
+        ELSIF t ~ '(^|[^\\])(\\\\)*\\u0000' THEN
+            RETURN 'must not contain \u0000';
+        END IF;
+        t := v #>> '{}';
+        IF c.input = 'text' THEN
+            IF c.required AND t = '' THEN
+                RETURN 'must not be empty';
+            ELSIF char_length(t) > c.max THEN
+                RETURN format('is longer than %s characters', c.max);
+            END IF;
+        ELSE
+            BEGIN
+                IF c.input = 'date' AND NOT pg_temp.date_ok(t)
+                   OR c.input = 'time' AND NOT pg_temp.time_ok(t)
+                THEN
+                    RETURN 'is not a date';
+                END IF;
+                EXECUTE format('SELECT $1::%s', c.type) USING t;
+            EXCEPTION WHEN others THEN
+                RETURN 'is not a date';
+            END;
+        END IF;
+    END CASE;
     RETURN NULL;
 END $$;
 
--- the first problem with item e of array `kind`, or NULL
-CREATE FUNCTION pg_temp.problem(kind text, e json) RETURNS text LANGUAGE plpgsql AS $$
+-- What is wrong with the ordered list v (NULL when absent) of l, in the
+-- words of a PUT of the list's entries, or NULL.
+CREATE FUNCTION pg_temp.list_problem(l _lists, v json) RETURNS text
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF json_typeof(e) <> 'object' THEN
-        RETURN format('must be an object, got %s %s', json_typeof(e), left(e::text, 40));
-    ELSIF kind = 'artists' THEN
-        RETURN coalesce(pg_temp.chk_id(e, 'id'),
-                        pg_temp.chk_str(e, 'name', true),
-                        pg_temp.chk_str(e, 'country', false),
-                        pg_temp.chk_str(e, 'description', false),
-                        pg_temp.chk_time(e, 'dob', 'timestamptz'),
-                        pg_temp.chk_str(e, 'website', false),
-                        pg_temp.chk_str(e, 'picture_url', false));
-    ELSIF kind = 'albums' THEN
-        RETURN coalesce(pg_temp.chk_id(e, 'id'),
-                        pg_temp.chk_id(e, 'artist_id'),
-                        pg_temp.chk_str(e, 'title', true),
-                        pg_temp.chk_time(e, 'release_date', 'date'),
-                        pg_temp.chk_str(e, 'genre', false),
-                        pg_temp.chk_str(e, 'cover_url', false));
-    ELSE
-        RETURN coalesce(pg_temp.chk_id(e, 'id'),
-                        pg_temp.chk_id(e, 'album_id'),
-                        pg_temp.chk_id(e, 'artist_id'),
-                        pg_temp.chk_str(e, 'title', true),
-                        pg_temp.chk_int(e, 'track_number'),
-                        pg_temp.chk_int(e, 'duration_ms'));
+    IF v IS NULL OR json_typeof(v) = 'null' THEN
+        RETURN NULL;
+    ELSIF json_typeof(v) <> 'array' THEN
+        RETURN format('must be an array of %s ids', l.child_singular);
+    ELSIF json_array_length(v) > l.max THEN
+        RETURN format('must have at most %s ids', l.max);
+    ELSIF EXISTS (SELECT FROM json_array_elements(v) x
+                   WHERE json_typeof(x) <> 'number' OR x::text !~ '^-?[0-9]{1,19}$'
+                      OR x::text::numeric NOT BETWEEN 1 AND 9223372036854775807)
+    THEN
+        RETURN format('must be an array of %s ids', l.child_singular);
     END IF;
+    RETURN NULL;
 END $$;
 
--- Walk array `kind` item by item and raise an error naming the first bad
--- one, e.g. 'songs[17] (id 18): missing required field "title"' (0-based
--- index, like in the file).  `err` is what the fast path tripped over, used
--- if no item looks wrong (should not happen).  Items before position
--- `start` (1-based) are known to be fine and skipped.
-CREATE FUNCTION pg_temp.diagnose(kind text, arr json, err text, start bigint) RETURNS void
+-- Every problem of item e of resource r ("field: problem; ..."), or NULL:
+-- its keys in their order, then its fields in the described order.
+CREATE FUNCTION pg_temp.problems(r _resources, e json) RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+    c   _columns;
+    l   _lists;
+    k   text;
+    n   bigint;
+    p   text;
+    ps  text[] := '{}';
+BEGIN
+    IF json_typeof(e) <> 'object' THEN
+        RETURN 'must be an object';
+    END IF;
+    FOR k, n IN SELECT key, count(*) FROM json_object_keys(e) WITH ORDINALITY AS x(key, o)
+                 GROUP BY key ORDER BY min(o) LOOP
+        IF NOT EXISTS (SELECT FROM _columns WHERE resource = r.name AND name = k)
+           AND NOT EXISTS (SELECT FROM _lists WHERE resource = r.name AND name = k)
+        THEN
+            ps := ps || format('%s: is not a field of %s', k, r.singular);
+        ELSIF n > 1 THEN
+            ps := ps || format('%s: is given more than once', k);
+        END IF;
+    END LOOP;
+    FOR c IN SELECT * FROM _columns WHERE resource = r.name ORDER BY pos LOOP
+        p := pg_temp.problem(c, e -> c.name);
+        IF p IS NOT NULL THEN
+            ps := ps || format('%s: %s', c.name, p);
+        END IF;
+    END LOOP;
+    FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+        p := pg_temp.list_problem(l, e -> l.name);
+        IF p IS NOT NULL THEN
+            ps := ps || format('%s: %s', l.name, p);
+        END IF;
+    END LOOP;
+    RETURN nullif(array_to_string(ps, '; '), '');
+END $$;
+
+-- Walk the array of r item by item from position `start` (1-based; the
+-- items before it are known to be fine) and raise an error naming the
+-- first bad one, e.g. 'songs[17] (id 18): title: is required' (0-based
+-- index, like in the file).  `err` is what the fast path tripped over,
+-- said if no item looks wrong (should not happen).
+CREATE FUNCTION pg_temp.diagnose(r _resources, arr json, err text, start bigint)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     e json;
     i bigint;
@@ -179,51 +234,57 @@ DECLARE
 BEGIN
     FOR e, i IN SELECT value, ordinality FROM json_array_elements(arr) WITH ORDINALITY
                  WHERE ordinality >= start LOOP
-        p := pg_temp.problem(kind, e);
+        BEGIN
+            p := pg_temp.problems(r, e);
+        EXCEPTION WHEN others THEN
+            p := SQLERRM;
+        END;
         IF p IS NOT NULL THEN
-            PERFORM pg_temp.fail(format('%s[%s]%s: %s', kind, i - 1,
+            PERFORM pg_temp.fail(format('%s[%s]%s: %s', r.name, i - 1,
                 CASE WHEN json_typeof(e) = 'object' AND json_typeof(e->'id') = 'number'
                      THEN format(' (id %s)', left((e->'id')::text, 40)) ELSE '' END,
                 p));
         END IF;
     END LOOP;
-    PERFORM pg_temp.fail(format('%s: %s', kind, coalesce(err, 'invalid item')));
+    PERFORM pg_temp.fail(format('%s: %s', r.name, coalesce(err, 'invalid item')));
 END $$;
-
--- Typed staging tables; `i` is the 1-based position in the array and `ok`
--- says the fast path found nothing wrong with the item.
-CREATE TEMP TABLE _artists (i bigint, id bigint, name text, country text,
-    description text, dob timestamptz, website text, picture_url text,
-    ok boolean) ON COMMIT DROP;
-CREATE TEMP TABLE _albums (i bigint, id bigint, artist_id bigint, title text,
-    release_date date, genre text, cover_url text, ok boolean) ON COMMIT DROP;
-CREATE TEMP TABLE _songs (i bigint, id bigint, album_id bigint, artist_id bigint,
-    title text, track_number integer, duration_ms integer, ok boolean) ON COMMIT DROP;
 
 -- 2. parse and stage ---------------------------------------------------------------
 -- One DO block, so that the (possibly large) document is parsed once and
 -- lives only in memory, never in a table.
 --
--- Fast path, per array: json_to_recordset with every field as `json` (the
--- raw JSON text of the value, SQL NULL when absent or null), then
+-- Fast path, per resource: json_to_recordset with every field as `json`
+-- (the raw JSON text of the value, SQL NULL when absent or null) into
+-- _import_<name> (i, fields..., ok), i the 1-based position, then
 --   * ids and integers: raw text::bigint/::integer -- that fails for
---     strings ("12"), fractions, exponents, true, objects...; then >= 0/1;
---   * strings: the raw text must start with a double quote; #>> '{}'
---     unescapes it;
---   * dates: a string in an accepted spelling (pg_temp.date_ok/ts_ok),
---     then ::date/::timestamptz (fails for e.g. 2001-02-30).
+--     strings ("12"), fractions, exponents, true, objects...; then >= 1/0;
+--   * texts: the raw text must start with a double quote; #>> '{}'
+--     unescapes it; then its length in characters, and not empty if
+--     required;
+--   * dates: a string in an accepted spelling (date_ok/time_ok), then the
+--     cast (fails for e.g. 2001-02-30);
+--   * keys: none but the resource's fields, each once (json_object_keys).
 -- Any error or a row with ok = false sends us to pg_temp.diagnose().
 DO $import$
 DECLARE
     doc      json;
-    artists  json;
-    albums   json;
-    songs    json;
+    arrs     json[];
+    r        _resources;
+    l        _lists;
     k        text;
     v        json;
     msg      text;
     det      text;
     ctx      text;
+    defs     text;
+    vals     text;
+    nulls    text;
+    oks      text;
+    cols     text;
+    keys     text[];
+    p        integer;
+    bad      bigint;
+    bad2     bigint;
 BEGIN
     IF NOT EXISTS (SELECT FROM _raw WHERE line ~ '\S') THEN
         PERFORM pg_temp.fail('the file is empty');
@@ -239,19 +300,17 @@ BEGIN
                                     coalesce(' (' || ctx || ')', '')));
     END;
     IF json_typeof(doc) <> 'object' THEN
-        PERFORM pg_temp.fail(format('the top-level JSON value must be an object {"artists":[...],"albums":[...],"songs":[...]}, got %s',
+        PERFORM pg_temp.fail(format('the top-level JSON value must be an object {%s}, got %s',
+                                    (SELECT string_agg(format('"%s":[...]', name), ',' ORDER BY pos)
+                                       FROM _resources),
                                     json_typeof(doc)));
     END IF;
     -- Split the top level once (a repeated key: the last one wins).  This
     -- walk also unescapes strings, which fails for \u0000 (valid JSON, but
     -- PostgreSQL text cannot hold it).
     BEGIN
-        FOR k, v IN SELECT key, value FROM json_each(doc) WHERE key IN ('artists', 'albums', 'songs') LOOP
-            IF json_typeof(v) = 'null' THEN v := NULL; END IF;
-            CASE k WHEN 'artists' THEN artists := v;
-                   WHEN 'albums'  THEN albums := v;
-                   ELSE                songs := v;
-            END CASE;
+        FOR p, v IN SELECT x.pos, j.value FROM json_each(doc) j JOIN _resources x ON x.name = j.key LOOP
+            arrs[p] := CASE WHEN json_typeof(v) = 'null' THEN NULL ELSE v END;
         END LOOP;
     EXCEPTION WHEN others THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
@@ -260,209 +319,279 @@ BEGIN
         PERFORM pg_temp.fail(format('cannot load: %s%s%s', msg, coalesce(': ' || nullif(det, ''), ''),
                                     coalesce(' (' || ctx || ')', '')));
     END;
-    FOREACH k IN ARRAY ARRAY['artists', 'albums', 'songs'] LOOP
-        v := CASE k WHEN 'artists' THEN artists WHEN 'albums' THEN albums ELSE songs END;
-        IF json_typeof(v) <> 'array' THEN
-            PERFORM pg_temp.fail(format('"%s" must be an array, got %s', k, json_typeof(v)));
-        END IF;
-    END LOOP;
     doc := NULL;                      -- free it
     v := NULL;
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        IF json_typeof(arrs[r.pos]) <> 'array' THEN
+            PERFORM pg_temp.fail(format('"%s" must be an array, got %s', r.name,
+                                        json_typeof(arrs[r.pos])));
+        END IF;
+    END LOOP;
 
-    -- artists --------------------------------------------------------------------
-    BEGIN
-        INSERT INTO _artists
-        SELECT i, id, name, country, description, dob, website, picture_url,
-               coalesce(id >= 1 AND name IS NOT NULL AND strs_ok, false)
-          FROM (SELECT i, id::text::bigint AS id, pg_temp.str(name) AS name,
-                       pg_temp.str(country) AS country, pg_temp.str(description) AS description,
-                       CASE WHEN pg_temp.ts_ok(pg_temp.str(dob))
-                            THEN pg_temp.str(dob)::timestamptz END AS dob,
-                       pg_temp.str(website) AS website, pg_temp.str(picture_url) AS picture_url,
-                       pg_temp.opt_str(country) AND pg_temp.opt_str(description)
-                       AND (dob IS NULL OR coalesce(pg_temp.ts_ok(pg_temp.str(dob)), false))
-                       AND pg_temp.opt_str(website)
-                       AND pg_temp.opt_str(picture_url) AS strs_ok
-                  FROM ROWS FROM (json_to_recordset(coalesce(artists, '[]'))
-                           AS (id json, name json, country json, description json,
-                               dob json, website json, picture_url json))
-                       WITH ORDINALITY AS x(id, name, country, description, dob,
-                                            website, picture_url, i)
-                OFFSET 0) s;
-        msg := NULL;
-    EXCEPTION WHEN others THEN
-        msg := SQLERRM;
-    END;
-    IF msg IS NOT NULL THEN
-        PERFORM pg_temp.diagnose('artists', artists, msg, 1);
-    END IF;
-    PERFORM pg_temp.diagnose('artists', artists, NULL, i) FROM _artists WHERE NOT ok ORDER BY i LIMIT 1;
-    artists := NULL;
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        -- the staging table: the fields an item gives, typed as writes
+        -- cast them
+        SELECT string_agg(format('%I %s', name, type), ', ' ORDER BY pos),
+               string_agg(format('%I json', name), ', ' ORDER BY pos),
+               string_agg(format('%I', name), ', ' ORDER BY pos),
+               string_agg(CASE
+                   WHEN input IN ('id', 'ref', 'integer') THEN
+                       format('(x.%I)::text::%s AS %I', name, type, name)
+                   WHEN input = 'text' THEN
+                       format('pg_temp.str(x.%I) AS %I', name, name)
+                   ELSE
+                       format('CASE WHEN pg_temp.%s_ok(pg_temp.str(x.%I))'
+                              ' THEN pg_temp.str(x.%I)::%s END AS %I',
+                              input, name, name, type, name)
+                   END || format(', x.%I IS NULL AS %I', name, 'null:' || name),
+                   ', ' ORDER BY pos),
+               string_agg(format(CASE WHEN required THEN '(%2$I IS NOT NULL AND %3$s)'
+                                      ELSE '(%1$I OR (%2$I IS NOT NULL AND %3$s))' END,
+                                 'null:' || name, name,
+                                 CASE input
+                                     WHEN 'id' THEN format('%I >= 1', name)
+                                     WHEN 'ref' THEN format('%I >= 1', name)
+                                     WHEN 'integer' THEN format('%I >= 0', name)
+                                     WHEN 'text' THEN
+                                         format('char_length(%I) <= %s', name, max)
+                                         || CASE WHEN required
+                                                 THEN format(' AND %I <> %L', name, '')
+                                                 ELSE '' END
+                                     ELSE 'true' END),
+                          ' AND ' ORDER BY pos),
+               array_agg(name::text ORDER BY pos)
+          INTO defs, cols, k, vals, oks, keys
+          FROM _columns WHERE resource = r.name AND input <> 'none';
+        keys := keys || ARRAY(SELECT name FROM _lists WHERE resource = r.name);
 
-    -- albums ---------------------------------------------------------------------
-    BEGIN
-        INSERT INTO _albums
-        SELECT i, id, artist_id, title, release_date, genre, cover_url,
-               coalesce(id >= 1 AND artist_id >= 1 AND title IS NOT NULL AND strs_ok, false)
-          FROM (SELECT i, id::text::bigint AS id, artist_id::text::bigint AS artist_id,
-                       pg_temp.str(title) AS title,
-                       CASE WHEN pg_temp.date_ok(pg_temp.str(release_date))
-                            THEN pg_temp.str(release_date)::date END AS release_date,
-                       pg_temp.str(genre) AS genre, pg_temp.str(cover_url) AS cover_url,
-                       (release_date IS NULL OR coalesce(pg_temp.date_ok(pg_temp.str(release_date)), false))
-                       AND pg_temp.opt_str(genre)
-                       AND pg_temp.opt_str(cover_url) AS strs_ok
-                  FROM ROWS FROM (json_to_recordset(coalesce(albums, '[]'))
-                           AS (id json, artist_id json, title json, release_date json,
-                               genre json, cover_url json))
-                       WITH ORDINALITY AS x(id, artist_id, title, release_date, genre,
-                                            cover_url, i)
-                OFFSET 0) s;
-        msg := NULL;
-    EXCEPTION WHEN others THEN
-        msg := SQLERRM;
-    END;
-    IF msg IS NOT NULL THEN
-        PERFORM pg_temp.diagnose('albums', albums, msg, 1);
-    END IF;
-    PERFORM pg_temp.diagnose('albums', albums, NULL, i) FROM _albums WHERE NOT ok ORDER BY i LIMIT 1;
-    albums := NULL;
+        EXECUTE format('CREATE TEMP TABLE %I (i bigint, %s, ok boolean) ON COMMIT DROP',
+                       '_import_' || r.name, defs);
+        BEGIN
+            EXECUTE format('INSERT INTO %I SELECT i, %s, coalesce(%s, false)'
+                           ' FROM (SELECT x.i, %s FROM ROWS FROM (json_to_recordset($1)'
+                           ' AS (%s)) WITH ORDINALITY AS x(%s, i) OFFSET 0) s',
+                           '_import_' || r.name, k, oks, vals, cols, k)
+                USING coalesce(arrs[r.pos], '[]');
+            msg := NULL;
+        EXCEPTION WHEN others THEN
+            msg := SQLERRM;
+        END;
+        IF msg IS NOT NULL THEN
+            PERFORM pg_temp.diagnose(r, arrs[r.pos], msg, 1);
+        END IF;
+        EXECUTE format('SELECT min(i) FROM %I WHERE NOT ok', '_import_' || r.name) INTO bad;
 
-    -- songs ----------------------------------------------------------------------
-    BEGIN
-        INSERT INTO _songs
-        SELECT i, id, album_id, artist_id, title, track_number, duration_ms,
-               coalesce(id >= 1 AND album_id >= 1 AND artist_id >= 1 AND title IS NOT NULL
-                        AND (track_number >= 0 OR track_number IS NULL)
-                        AND (duration_ms >= 0 OR duration_ms IS NULL), false)
-          FROM (SELECT i, id::text::bigint AS id, album_id::text::bigint AS album_id,
-                       artist_id::text::bigint AS artist_id, pg_temp.str(title) AS title,
-                       track_number::text::integer AS track_number,
-                       duration_ms::text::integer AS duration_ms
-                  FROM ROWS FROM (json_to_recordset(coalesce(songs, '[]'))
-                           AS (id json, album_id json, artist_id json, title json,
-                               track_number json, duration_ms json))
-                       WITH ORDINALITY AS x(id, album_id, artist_id, title, track_number,
-                                            duration_ms, i)
-                OFFSET 0) s;
-        msg := NULL;
-    EXCEPTION WHEN others THEN
-        msg := SQLERRM;
-    END;
-    IF msg IS NOT NULL THEN
-        PERFORM pg_temp.diagnose('songs', songs, msg, 1);
-    END IF;
-    PERFORM pg_temp.diagnose('songs', songs, NULL, i) FROM _songs WHERE NOT ok ORDER BY i LIMIT 1;
+        -- keys: only fields that can be set, each once
+        SELECT min(x.i) INTO bad2
+          FROM json_array_elements(coalesce(arrs[r.pos], '[]')) WITH ORDINALITY AS x(e, i)
+         WHERE (SELECT count(*) <> count(DISTINCT key) OR bool_or(key <> ALL (keys))
+                  FROM json_object_keys(x.e) AS key);
+        IF coalesce(bad, bad2) IS NOT NULL THEN
+            PERFORM pg_temp.diagnose(r, arrs[r.pos], NULL, least(bad, bad2));
+        END IF;
+
+        -- ordered lists (a playlist's song_ids): arrays of ids, staged
+        -- as the join table's rows, positions from 0
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('SELECT min(x.i) FROM ROWS FROM (json_to_recordset($1)'
+                           ' AS (%I json)) WITH ORDINALITY AS x(v, i)'
+                           ' WHERE x.v IS NOT NULL AND json_typeof(x.v) <> %L'
+                           ' AND (json_typeof(x.v) <> %L OR json_array_length(x.v) > %s'
+                           ' OR EXISTS (SELECT FROM json_array_elements(x.v) e'
+                           ' WHERE e::text !~ %L OR e::text::numeric'
+                           ' NOT BETWEEN 1 AND 9223372036854775807))',
+                           l.name, 'null', 'array', l.max, '^[0-9]{1,19}$')
+                INTO bad USING coalesce(arrs[r.pos], '[]');
+            IF bad IS NOT NULL THEN
+                PERFORM pg_temp.diagnose(r, arrs[r.pos], NULL, bad);
+            END IF;
+            EXECUTE format('CREATE TEMP TABLE %I (i bigint, id bigint, position integer,'
+                           ' child bigint) ON COMMIT DROP', '_entries_' || r.name || '_' || l.name);
+            EXECUTE format('INSERT INTO %I SELECT x.i, (x.id)::text::bigint, e.o - 1,'
+                           ' e.v::text::bigint FROM ROWS FROM (json_to_recordset($1)'
+                           ' AS (id json, %I json)) WITH ORDINALITY AS x(id, v, i)'
+                           ' CROSS JOIN LATERAL json_array_elements(CASE WHEN'
+                           ' json_typeof(x.v) = %L THEN x.v END) WITH ORDINALITY AS e(v, o)',
+                           '_entries_' || r.name || '_' || l.name, l.name, 'array')
+                USING coalesce(arrs[r.pos], '[]');
+        END LOOP;
+
+        arrs[r.pos] := NULL;
+        EXECUTE format('ANALYZE %I', '_import_' || r.name);
+    END LOOP;
 END
 $import$;
 
 TRUNCATE _raw;
-ANALYZE _artists;
-ANALYZE _albums;
-ANALYZE _songs;
 
--- 3. duplicate ids and dangling references ----------------------------------------
-SELECT pg_temp.fail(format('%s: id %s appears more than once (%s[%s] and %s[%s])',
-                           kind, id, kind, i1 - 1, kind, i2 - 1))
-  FROM (SELECT 'artists' AS kind, id, min(i) AS i1, max(i) AS i2 FROM _artists
-         GROUP BY id HAVING count(*) > 1
-        UNION ALL
-        SELECT 'albums', id, min(i), max(i) FROM _albums
-         GROUP BY id HAVING count(*) > 1
-        UNION ALL
-        SELECT 'songs', id, min(i), max(i) FROM _songs
-         GROUP BY id HAVING count(*) > 1
-        ORDER BY 1, 3 LIMIT 1) d;
+-- 3.-5. duplicate ids, references, upserts, sequences -------------------------------
+DO $import$
+DECLARE
+    r      _resources;
+    c      _columns;
+    l      _lists;
+    cols   text;
+    writes text;
+    sets   text;
+    olds   text;
+    news   text;
+    refs   text;
+    dup    record;
+    bad    bigint;
+    id     bigint;
+    ps     text[];
+    ref    bigint;
+    total  bigint;
+    made   bigint;
+    moved  bigint;
+BEGIN
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        EXECUTE format('SELECT id, min(i) AS i1, max(i) AS i2 FROM %I GROUP BY id'
+                       ' HAVING count(*) > 1 ORDER BY 2 LIMIT 1', '_import_' || r.name)
+           INTO dup;
+        IF dup.id IS NOT NULL THEN
+            PERFORM pg_temp.fail(format('%s: id %s appears more than once (%s[%s] and %s[%s])',
+                                        r.name, dup.id, r.name, dup.i1 - 1, r.name, dup.i2 - 1));
+        END IF;
+    END LOOP;
 
-SELECT pg_temp.fail(format('albums[%s] (id %s): artist_id %s does not exist (neither in the file nor in the database)',
-                           i - 1, id, artist_id))
-  FROM (SELECT i, id, artist_id FROM _albums a
-         WHERE NOT EXISTS (SELECT FROM _artists x WHERE x.id = a.artist_id)
-           AND NOT EXISTS (SELECT FROM artists x WHERE x.id = a.artist_id)
-         ORDER BY i LIMIT 1) d;
+    -- references: to an item of the file (staged before, parents first)
+    -- or of the database; the first item with any missing, all of them
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        SELECT string_agg(format('SELECT i FROM %1$I s WHERE %2$I IS NOT NULL'
+                                 ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.%2$I)'
+                                 ' AND NOT EXISTS (SELECT FROM %4$I x WHERE x.id = s.%2$I)',
+                                 '_import_' || r.name, name,
+                                 '_import_' || (SELECT name FROM _resources WHERE tbl = ref_table),
+                                 ref_table),
+                          ' UNION ALL ')
+          INTO refs FROM _columns WHERE resource = r.name AND input = 'ref';
+        CONTINUE WHEN refs IS NULL;
+        EXECUTE format('SELECT min(i) FROM (%s) m', refs) INTO bad;
+        CONTINUE WHEN bad IS NULL;
+        EXECUTE format('SELECT id FROM %I WHERE i = $1', '_import_' || r.name) INTO id USING bad;
+        ps := '{}';
+        FOR c IN SELECT * FROM _columns WHERE resource = r.name AND input = 'ref' ORDER BY pos LOOP
+            EXECUTE format('SELECT %2$I FROM %1$I s WHERE i = $1 AND %2$I IS NOT NULL'
+                           ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.%2$I)'
+                           ' AND NOT EXISTS (SELECT FROM %4$I x WHERE x.id = s.%2$I)',
+                           '_import_' || r.name, c.name,
+                           '_import_' || (SELECT name FROM _resources WHERE tbl = c.ref_table),
+                           c.ref_table)
+               INTO ref USING bad;
+            IF ref IS NOT NULL THEN
+                ps := ps || format('%s: %s %s does not exist', c.name, c.ref_singular, ref);
+            END IF;
+        END LOOP;
+        PERFORM pg_temp.fail(format('%s[%s] (id %s): %s', r.name, bad - 1, id,
+                                    array_to_string(ps, '; ')));
+    END LOOP;
 
-SELECT pg_temp.fail(format('songs[%s] (id %s): %s does not exist (neither in the file nor in the database)',
-                           i - 1, id, what))
-  FROM (SELECT i, id,
-               CASE WHEN NOT EXISTS (SELECT FROM _albums x WHERE x.id = s.album_id)
-                     AND NOT EXISTS (SELECT FROM albums x WHERE x.id = s.album_id)
-                    THEN 'album_id ' || album_id
-                    ELSE 'artist_id ' || artist_id END AS what
-          FROM _songs s
-         WHERE (NOT EXISTS (SELECT FROM _albums x WHERE x.id = s.album_id)
-                AND NOT EXISTS (SELECT FROM albums x WHERE x.id = s.album_id))
-            OR (NOT EXISTS (SELECT FROM _artists x WHERE x.id = s.artist_id)
-                AND NOT EXISTS (SELECT FROM artists x WHERE x.id = s.artist_id))
-         ORDER BY i LIMIT 1) d;
+    -- the ids in ordered lists: items of the file or of the database
+    FOR l IN SELECT x.* FROM _lists x JOIN _resources y ON y.name = x.resource
+              ORDER BY y.pos, x.name LOOP
+        EXECUTE format('SELECT min(i) FROM %1$I s'
+                       ' WHERE NOT EXISTS (SELECT FROM %2$I x WHERE x.id = s.child)'
+                       ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.child)',
+                       '_entries_' || l.resource || '_' || l.name,
+                       '_import_' || l.child_name, l.child_table)
+           INTO bad;
+        CONTINUE WHEN bad IS NULL;
+        EXECUTE format('SELECT min(id), string_agg(c::text, %4$L ORDER BY c) FROM'
+                       ' (SELECT DISTINCT id, child AS c FROM %1$I s WHERE i = $1'
+                       ' AND NOT EXISTS (SELECT FROM %2$I x WHERE x.id = s.child)'
+                       ' AND NOT EXISTS (SELECT FROM %3$I x WHERE x.id = s.child)) m',
+                       '_entries_' || l.resource || '_' || l.name,
+                       '_import_' || l.child_name, l.child_table, ', ')
+           INTO id, refs USING bad;
+        PERFORM pg_temp.fail(format('%s[%s] (id %s): %s: %s %s: no such %s',
+                                    l.resource, bad - 1, id, l.name, l.child_name,
+                                    refs, l.child_singular));
+    END LOOP;
 
--- 4. upserts (parents first) ------------------------------------------------------
--- Rows whose values would not change are left alone (no new row version, no
--- index churn), which makes re-importing the same file cheap and idempotent.
-WITH up AS (
-    INSERT INTO artists AS t (id, name, country, description, dob, website, picture_url)
-    SELECT id, name, country, description, dob, website, picture_url FROM _artists ORDER BY id
-    ON CONFLICT (id) DO UPDATE
-       SET name = excluded.name, country = excluded.country,
-           description = excluded.description, dob = excluded.dob,
-           website = excluded.website, picture_url = excluded.picture_url
-     WHERE (t.name, t.country, t.description, t.dob, t.website, t.picture_url)
-           IS DISTINCT FROM
-           (excluded.name, excluded.country, excluded.description, excluded.dob,
-            excluded.website, excluded.picture_url)
-    RETURNING xmax = 0 AS inserted)
-SELECT (SELECT count(*) FROM _artists) AS artists_total,
-       count(*) FILTER (WHERE inserted) AS artists_new,
-       count(*) FILTER (WHERE NOT inserted) AS artists_updated
-  FROM up \gset
+    -- upserts, parents first.  Rows whose values would not change are left
+    -- alone (no new row version, no index churn), which makes re-importing
+    -- the same file cheap and idempotent.  An item whose list changed is
+    -- written too (its columns set by every write, e.g. updated_at), and
+    -- the list replaced, as a PUT of its entries would.
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        EXECUTE format('CREATE TEMP TABLE %I (list text, id bigint) ON COMMIT DROP',
+                       '_changed_' || r.name);
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('INSERT INTO %1$I SELECT %2$L, p.id FROM %3$I p'
+                           ' WHERE ARRAY(SELECT child FROM %4$I s WHERE s.id = p.id'
+                           ' ORDER BY position) IS DISTINCT FROM'
+                           ' ARRAY(SELECT %5$I FROM %6$I j WHERE j.%7$I = p.id'
+                           ' ORDER BY position)',
+                           '_changed_' || r.name, l.name, '_import_' || r.name,
+                           '_entries_' || r.name || '_' || l.name, l.child_column,
+                           l.join_table, l.parent_column);
+        END LOOP;
 
-WITH up AS (
-    INSERT INTO albums AS t (id, artist_id, title, release_date, genre, cover_url)
-    SELECT id, artist_id, title, release_date, genre, cover_url FROM _albums ORDER BY id
-    ON CONFLICT (id) DO UPDATE
-       SET artist_id = excluded.artist_id, title = excluded.title,
-           release_date = excluded.release_date, genre = excluded.genre,
-           cover_url = excluded.cover_url
-     WHERE (t.artist_id, t.title, t.release_date, t.genre, t.cover_url)
-           IS DISTINCT FROM
-           (excluded.artist_id, excluded.title, excluded.release_date,
-            excluded.genre, excluded.cover_url)
-    RETURNING xmax = 0 AS inserted)
-SELECT (SELECT count(*) FROM _albums) AS albums_total,
-       count(*) FILTER (WHERE inserted) AS albums_new,
-       count(*) FILTER (WHERE NOT inserted) AS albums_updated
-  FROM up \gset
+        SELECT string_agg(format('%I', name), ', ' ORDER BY pos) FILTER (WHERE input <> 'none'),
+               string_agg(format('%1$I = excluded.%1$I', name), ', ' ORDER BY pos)
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('t.%I', name), ', ' ORDER BY pos)
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('excluded.%I', name), ', ' ORDER BY pos)
+                   FILTER (WHERE input NOT IN ('id', 'none')),
+               string_agg(format('%I = %s', name, write), ', ' ORDER BY pos)
+                   FILTER (WHERE write IS NOT NULL)
+          INTO cols, sets, olds, news, writes
+          FROM _columns WHERE resource = r.name;
+        EXECUTE format('CREATE TEMP TABLE %I (id bigint, inserted boolean) ON COMMIT DROP',
+                       '_written_' || r.name);
+        EXECUTE format('WITH up AS (INSERT INTO %1$I AS t (%2$s)'
+                       ' SELECT %2$s FROM %3$I ORDER BY id'
+                       ' ON CONFLICT (id) DO UPDATE SET %4$s'
+                       ' WHERE ROW(%5$s) IS DISTINCT FROM ROW(%6$s)%7$s'
+                       ' RETURNING t.id, xmax = 0 AS inserted)'
+                       ' INSERT INTO %8$I SELECT * FROM up',
+                       r.tbl, cols, '_import_' || r.name, sets, olds, news,
+                       CASE WHEN EXISTS (SELECT FROM _lists WHERE resource = r.name)
+                            THEN format(' OR t.id IN (SELECT id FROM %I)', '_changed_' || r.name)
+                            ELSE '' END,
+                       '_written_' || r.name);
+        EXECUTE format('SELECT (SELECT count(*) FROM %I), count(*) FILTER (WHERE inserted),'
+                       ' count(*) FILTER (WHERE NOT inserted) FROM %I',
+                       '_import_' || r.name, '_written_' || r.name)
+           INTO total, made, moved;
+        -- what every write of an item sets (updated_at), for those updated
+        IF writes IS NOT NULL THEN
+            EXECUTE format('UPDATE %I SET %s WHERE id IN (SELECT id FROM %I WHERE NOT inserted)',
+                           r.tbl, writes, '_written_' || r.name);
+        END IF;
 
-WITH up AS (
-    INSERT INTO songs AS t (id, album_id, artist_id, title, track_number, duration_ms)
-    SELECT id, album_id, artist_id, title, track_number, duration_ms FROM _songs ORDER BY id
-    ON CONFLICT (id) DO UPDATE
-       SET album_id = excluded.album_id, artist_id = excluded.artist_id,
-           title = excluded.title, track_number = excluded.track_number,
-           duration_ms = excluded.duration_ms
-     WHERE (t.album_id, t.artist_id, t.title, t.track_number, t.duration_ms)
-           IS DISTINCT FROM
-           (excluded.album_id, excluded.artist_id, excluded.title,
-            excluded.track_number, excluded.duration_ms)
-    RETURNING xmax = 0 AS inserted)
-SELECT (SELECT count(*) FROM _songs) AS songs_total,
-       count(*) FILTER (WHERE inserted) AS songs_new,
-       count(*) FILTER (WHERE NOT inserted) AS songs_updated
-  FROM up \gset
+        FOR l IN SELECT * FROM _lists WHERE resource = r.name ORDER BY name LOOP
+            EXECUTE format('DELETE FROM %1$I WHERE %2$I IN (SELECT id FROM %3$I WHERE list = %4$L)',
+                           l.join_table, l.parent_column, '_changed_' || r.name, l.name);
+            EXECUTE format('INSERT INTO %1$I (%2$I, %3$I, position)'
+                           ' SELECT id, child, position FROM %4$I'
+                           ' WHERE id IN (SELECT id FROM %5$I WHERE list = %6$L)'
+                           ' ORDER BY id, position',
+                           l.join_table, l.parent_column, l.child_column,
+                           '_entries_' || r.name || '_' || l.name,
+                           '_changed_' || r.name, l.name);
+        END LOOP;
+        INSERT INTO _summary VALUES (r.pos, format('%s %s (%s new, %s updated)',
+                                                   r.name, total, made, moved));
+    END LOOP;
 
--- 5. sequences: past the largest id, never backwards ------------------------------
--- (setval is not undone by a rollback; it is the last statement, and a
--- sequence that is merely ahead is harmless.)
-SELECT setval(seq, greatest(coalesce(maxid, 0), coalesce(pg_sequence_last_value(seq), 0), 1),
-              coalesce(maxid, pg_sequence_last_value(seq)) IS NOT NULL)
-  FROM (SELECT pg_get_serial_sequence('public.artists', 'id')::regclass AS seq,
-               (SELECT max(id) FROM artists) AS maxid
-        UNION ALL
-        SELECT pg_get_serial_sequence('public.albums', 'id')::regclass,
-               (SELECT max(id) FROM albums)
-        UNION ALL
-        SELECT pg_get_serial_sequence('public.songs', 'id')::regclass,
-               (SELECT max(id) FROM songs)) s;
+    -- sequences: past the largest id, never backwards (setval is not
+    -- undone by a rollback; it comes last, and a sequence that is merely
+    -- ahead is harmless)
+    FOR r IN SELECT * FROM _resources ORDER BY pos LOOP
+        EXECUTE format('SELECT setval(seq, greatest(coalesce(maxid, 0),'
+                       ' coalesce(pg_sequence_last_value(seq), 0), 1),'
+                       ' coalesce(maxid, pg_sequence_last_value(seq)) IS NOT NULL)'
+                       ' FROM (SELECT pg_get_serial_sequence(%L, %L)::regclass AS seq,'
+                       ' (SELECT max(id) FROM %I) AS maxid) s',
+                       'public.' || r.tbl, 'id', r.tbl);
+    END LOOP;
+END
+$import$;
 
 -- 6. summary --------------------------------------------------------------------
+SELECT string_agg(line, ', ' ORDER BY pos) AS summary FROM _summary \gset
 \o
-\echo artists :artists_total (:artists_new new, :artists_updated updated), albums :albums_total (:albums_new new, :albums_updated updated), songs :songs_total (:songs_new new, :songs_updated updated)
+\echo :summary

@@ -232,6 +232,11 @@ _Static_assert(sizeof(ts_resources) / sizeof(ts_resource_t)
                <= TS_RESOURCES_MAX,
                "more resources than TS_RESOURCES_MAX (ts_resource.h)");
 
+/* by TS_IN_: what writes cast a field to (db/import-gen.c too) */
+const char  *ts_resource_casts[] = {
+    "", "text", "integer", "bigint", "date", "timestamptz"
+};
+
 const char  ts_health_statement[] = "ts_health";
 
 
@@ -835,10 +840,6 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
     ngx_uint_t    i, n;
     ts_column_t  *col;
 
-    static const char  *casts[] = {
-        "", "text", "integer", "bigint", "date", "timestamptz"
-    };
-
     ts_resource_name(rs->create_statement, "ts_%V_create", &rs->name);
     ts_resource_name(rs->update_statement, "ts_%V_update", &rs->name);
     ts_resource_name(rs->delete_statement, "ts_%V_delete", &rs->name);
@@ -885,7 +886,7 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
 
         if (col->input != TS_IN_NONE
             && ts_sql_add(sql, "%s(j->>'%V')::%s", n++ ? ", " : "",
-                          &col->name, casts[col->input])
+                          &col->name, ts_resource_casts[col->input])
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -928,7 +929,7 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
             && ts_sql_add(sql, "%s%V = CASE WHEN j ? '%V'"
                                " THEN (j->>'%V')::%s ELSE %V END",
                           n++ ? ", " : "", &col->name, &col->name,
-                          &col->name, casts[col->input], &col->name)
+                          &col->name, ts_resource_casts[col->input], &col->name)
                != NGX_OK)
         {
             return NGX_ERROR;

@@ -232,6 +232,7 @@ extern ts_resource_t   ts_resources[];
 
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
+extern const char     *ts_resource_casts[];
 
 
 /* the bit of rs in a set of cache dependencies */

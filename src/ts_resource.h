@@ -113,6 +113,8 @@
 #define TS_ENTRIES_PROBLEM 2
 #define TS_ENTRIES_ITEM    3
 
+#define TS_ENTRIES_MAX     10000    /* ids in a PUT of entries */
+
 #define TS_ENTRIES_REPLACE "replace"
 #define TS_ENTRIES_INSERT  "insert"
 #define TS_ENTRIES_MOVE    "move"

@@ -25,7 +25,6 @@
 
 #define TS_REFERENCES_MAX  4
 #define TS_INTEGER_MAX     2147483647
-#define TS_ENTRIES_MAX     10000      /* ids in a PUT of entries */
 
 
 typedef struct {

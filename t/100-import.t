@@ -83,7 +83,7 @@ like($out, qr/songs\[0\] \(id 60\): title: is required$/m, '... naming it');
 # own: its staging, checks, references, upsert and sequence.
 sql("CREATE TABLE labels (id bigserial PRIMARY KEY, name text NOT NULL, founded date, artist_id bigint REFERENCES artists (id))");
 my $desc = write_file('desc.sql', `cat build/import-resources.sql` . <<'SQL');
-INSERT INTO _resources VALUES (4, 'labels', 'label', 'labels');
+INSERT INTO _resources SELECT count(*) + 1, 'labels', 'label', 'labels' FROM _resources;
 INSERT INTO _columns VALUES ('labels', 1, 'id', 'id', 'bigint', true, 0, 'labels', 'label', NULL);
 INSERT INTO _columns VALUES ('labels', 2, 'name', 'text', 'text', true, 50, NULL, NULL, NULL);
 INSERT INTO _columns VALUES ('labels', 3, 'founded', 'date', 'date', false, 0, NULL, NULL, NULL);
@@ -119,7 +119,7 @@ sql("DROP TABLE labels");
 sql("CREATE TABLE crates (id bigserial PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), revision bigint NOT NULL DEFAULT 1)");
 sql("CREATE TABLE crate_songs (id bigserial PRIMARY KEY, crate_id bigint NOT NULL REFERENCES crates (id) ON DELETE CASCADE, song_id bigint NOT NULL REFERENCES songs (id), position integer NOT NULL CHECK (position >= 0), CONSTRAINT crate_songs_position UNIQUE (crate_id, position) DEFERRABLE INITIALLY IMMEDIATE)");
 my $cdesc = write_file('cdesc.sql', `cat build/import-resources.sql` . <<'SQL');
-INSERT INTO _resources VALUES (4, 'crates', 'crate', 'crates');
+INSERT INTO _resources SELECT count(*) + 1, 'crates', 'crate', 'crates' FROM _resources;
 INSERT INTO _columns VALUES ('crates', 1, 'id', 'id', 'bigint', true, 0, 'crates', 'crate', NULL);
 INSERT INTO _columns VALUES ('crates', 2, 'name', 'text', 'text', true, 200, NULL, NULL, NULL);
 INSERT INTO _columns VALUES ('crates', 3, 'updated_at', 'none', '', false, 0, NULL, NULL, 'clock_timestamp()');

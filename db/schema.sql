@@ -431,12 +431,15 @@ BEGIN
 
     -- Reads: the candidates of a search for the folded text t, limit lim,
     -- each once with its folded name and words, at most lim (20 at least)
-    -- + 2 x lim (50 at least) + 50 of them (ts_resource.c ranks them):
+    -- + 2 x (lim + 5) of them (ts_resource.c ranks them; a tier below
+    -- the first only fills the page, so it brings the page and a margin
+    -- of 5 for the ranking to choose from: each candidate costs the
+    -- ranking about 5 us, and 50 typos were half a typo search's time):
     --  1. names that start with t, in byte order (the exact name first,
     --     then the shorter before the longer), lim of them (20 at least);
     --  2. when those are fewer than lim, names holding every word of t,
     --     the last one perhaps a prefix (ts_search_query()), at most
-    --     2 x lim (50 at least): read from the postings of the
+    --     lim + 5: read from the postings of the
     --     rarest word (or of the prefix's words, when fewer than 50 and
     --     rarer), at most 200 of them, each checked for the other words;
     --  3. when those are fewer than lim, typos (t of 4 to 40 characters
@@ -445,7 +448,7 @@ BEGIN
     --     table's word list most similar to it among those one edit away
     --     (ts_search_typo_keys()), the other words for themselves; names
     --     holding one of each, read from the rarest such set (at most 200
-    --     postings), at most 50.
+    --     postings), at most lim + 5.
     -- (an earlier version's, returning other columns, cannot be replaced)
     IF EXISTS (SELECT FROM pg_proc
                WHERE oid = to_regprocedure(format('%I(text, integer)',
@@ -554,9 +557,9 @@ BEGIN
                                  JOIN ts_search_names x
                                    ON x.kind = %2$L AND x.id = u.id
                                  WHERE x.doc @@ q
-                                 ORDER BY u.o LIMIT greatest(2 * lim, 50));
+                                 ORDER BY u.o LIMIT lim + 5);
                 END IF;
-                found := found || ids[1:greatest(2 * lim, 50)];
+                found := found || ids[1:lim + 5];
             END IF;
 
             found := ARRAY(SELECT DISTINCT unnest(found));
@@ -668,7 +671,7 @@ BEGIN
                    FROM unnest(ids) WITH ORDINALITY AS u (id, o)
                    JOIN ts_search_names x ON x.kind = %2$L AND x.id = u.id
                   WHERE x.doc @@ tq
-                  ORDER BY u.o LIMIT 50);
+                  ORDER BY u.o LIMIT lim + 5);
         END $b$
         $f$, 'ts_search_ids_' || tbl, k);
 

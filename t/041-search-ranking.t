@@ -1,7 +1,8 @@
 # Search: what a write makes is found at once, and the ranking tiers:
 # the exact name, then names starting with the text, then names holding
-# its words, then typos.  The artists made here are deleted here, and
-# the id sequence is put back: later suites see the fixture as it was.
+# its words, then typos, and how many candidates a tier brings.  The
+# artists made here are deleted here, and the id sequence is put back:
+# later suites see the fixture as it was.
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
@@ -84,3 +85,40 @@ Tunesheap::Test::sql("SELECT setval('artists_id_seq', (SELECT max(id) FROM artis
 --- response_body_like eval
 [qr/^\{"artists":\[\]\}$/,
  qr/^\{"artists":\[\{"id":5,"name":"Metallica",[^{]*\}\]\}$/]
+
+
+
+=== TEST 5: a tier below the first brings the page and 5 more candidates
+Names holding the word (none starts with it), then typos of it: each
+tier gives the ranking limit + 5 of its names to choose from, however
+many hold the word.
+--- init
+Tunesheap::Test::sql("INSERT INTO artists (name) SELECT 'Orchestra Zqxband ' || i FROM generate_series(1, 12) i");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM ts_search_ids_artists(ts_fold('zqxband'), 2)"),
+    7, "names holding the word: 2 + 5");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM ts_search_ids_artists(ts_fold('zqxbnad'), 2)"),
+    7, "typos: 2 + 5");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM ts_search_ids_artists(ts_fold('zqxband'), 20)"),
+    12, "all of them when fewer");
+--- request eval
+["GET /api/v1/search?q=zqxband&type=artist&limit=2",
+ "GET /api/v1/search?q=zqxbnad&type=artist&limit=2"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"artists":\[\{"id":\d+,"name":"Orchestra Zqxband \d+",[^{]*\},\{"id":\d+,"name":"Orchestra Zqxband \d+",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\{"id":\d+,"name":"Orchestra Zqxband \d+",[^{]*\},\{"id":\d+,"name":"Orchestra Zqxband \d+",[^{]*\}\]\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: (clean-up) the fixture as it was
+--- init
+Tunesheap::Test::sql("DELETE FROM artists WHERE name LIKE 'Orchestra Zqxband %'");
+Tunesheap::Test::sql("SELECT setval('artists_id_seq', (SELECT max(id) FROM artists))");
+--- request
+GET /api/v1/search?q=zqxband&type=artist
+--- error_code: 200
+--- response_body
+{"artists":[]}

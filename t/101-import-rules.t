@@ -18,7 +18,7 @@ system("$Ctl start $Data '' $Db >/dev/null 2>&1") == 0
     or BAIL_OUT("cannot create the database $Db");
 our $Dsn = `$Ctl dsn $Data $Db`;
 chomp $Dsn;
-system("$Ctl psql $Data $Db -qc 'TRUNCATE songs, albums, artists RESTART IDENTITY' >/dev/null") == 0
+system("$Ctl psql $Data $Db -qc 'TRUNCATE playlist_songs, playlists, songs, albums, artists RESTART IDENTITY' >/dev/null") == 0
     && system("$Ctl psql $Data $Db -q -v ON_ERROR_STOP=1 -f t/data/keys.sql >/dev/null 2>&1; true") == 0
     && system("db/import.sh '$Dsn' t/data/catalog.json >/dev/null") == 0
     or BAIL_OUT("cannot load $Db");

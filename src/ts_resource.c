@@ -56,6 +56,7 @@ static ngx_int_t ts_sql_list_key(ts_sql_t *sql, ts_resource_t *rs,
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, ngx_uint_t where);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
+static ngx_int_t ts_sql_pages(ts_sql_t *sql, char *name, size_t body);
 
 
 /* name, output, JSON type, input, required, longest text, references */
@@ -503,12 +504,15 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
     ngx_uint_t parent_filter, const char *sort)
 {
+    size_t       body;
     ngx_uint_t   i, param;
     const char  *lead;
 
     if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    body = sql->pos - sql->start;
 
     /*
      * By id, the range starts at (filter, anchor's id) rather than at the
@@ -722,7 +726,64 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         break;
     }
 
-    return ts_sql_add(sql, ") AS x ON true;");
+    if (ts_sql_add(sql, ") AS x ON true;") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ts_sql_pages(sql, name, body);
+}
+
+
+/*
+ * NAME_n: pages of one list missed in the same turn (ts_read.c), in one
+ * statement: $1 their limits, $2 their offsets or anchors (bigint[]),
+ * $3... the filters they share.  Each page is the statement just made
+ * (from body in the buffer), run with its own $1 and $2: its rows, as
+ * NAME's, and the page's number (from 1) in a last column.
+ */
+static ngx_int_t
+ts_sql_pages(ts_sql_t *sql, char *name, size_t body)
+{
+    u_char  *p, *run, *last, *copy;
+    size_t   len;
+
+    /* the body without its ";", copied: the buffer may move */
+    len = sql->pos - sql->start - body - 1;
+
+    copy = ngx_pnalloc(sql->pool, len);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, sql->start + body, len);
+    last = copy + len;
+
+    if (ts_sql_add(sql, "PREPARE %s" TS_PAGES_SUFFIX " AS SELECT p.*, b.i"
+                        " FROM unnest($1::bigint[], $2::bigint[])"
+                        " WITH ORDINALITY AS b (l, v, i)"
+                        " CROSS JOIN LATERAL (", name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* $1 and $2 are the page's own (filters are $3 to $6) */
+    for (p = copy, run = copy; p + 1 < last; p++) {
+        if (p[0] != '$' || (p[1] != '1' && p[1] != '2')) {
+            continue;
+        }
+
+        if (ts_sql_add(sql, "%*s%s", (size_t) (p - run), run,
+                       p[1] == '1' ? "b.l" : "b.v")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        run = ++p + 1;
+    }
+
+    return ts_sql_add(sql, "%*s) AS p;", (size_t) (last - run), run);
 }
 
 

@@ -17,7 +17,8 @@
 
 
 #define TS_FILTERS_MAX   4
-#define TS_STATEMENT_LEN 32
+#define TS_STATEMENT_LEN 40
+#define TS_PAGES_SUFFIX  "_n"  /* a list's pages of one turn: ts_resource.c */
 
 /* JSON types of columns */
 #define TS_COL_NUMBER    0

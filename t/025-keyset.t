@@ -438,7 +438,72 @@ GET /api/v1/songs?limit=2&offset=1000000
 
 
 
-=== TEST 9: clean up: the fixture as it was, totals included
+=== TEST 9: pages of one list missed in one turn share a statement, each gets its own page
+Redis is frozen while the pages send their lookups; thawed, it answers
+them together, so their misses come in one turn: the after= pages of the
+whole list share one statement, its offset= pages another; a page of a
+filtered list has its own.  Each page is what LIMIT/OFFSET give.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
+my @all = split /,/, main::ids("songs", "");
+my @a3 = split /,/, main::ids("songs", "artist_id = 3");
+my %want = (
+    "after=$all[1]&limit=3" => "@all[2 .. 4]",
+    "after=$all[1500]&limit=2" => "@all[1501 .. 1502]",
+    "after=$all[-2]&limit=5" => "$all[-1]",
+    "after=999999&limit=2" => "400",
+    "offset=1700&limit=4" => "@all[1700 .. 1703]",
+    "offset=3&limit=1" => "$all[3]",
+    "offset=1000&limit=2&artist_id=3" => "@a3[1000 .. 1001]",
+);
+Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $from = -s $log;
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+pipe(my $r, my $w) or die;
+my @pids;
+for my $args (sort keys %want) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs?$args");
+        my $got = $st == 200
+            ? join(' ', map { $_->{id} } @{ JSON::PP::decode_json($body)->{songs} })
+            : $st;
+        syswrite $w, "$args => $got\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+select(undef, undef, undef, 0.5);
+kill 'CONT', $pid;
+waitpid $_, 0 for @pids;
+my @seen = sort map { chomp; $_ } <$r>;
+Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+Test::More::is_deeply(\@seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+                      'each page its own rows');
+open my $fh, '<', $log or die "$log: $!";
+seek $fh, $from, 0;
+my @run = sort map { /execute (ts_songs_list\w*):/ ? $1 : () } <$fh>;
+Test::More::is("@run", "ts_songs_list_0_after_n ts_songs_list_0_n"
+                       . " ts_songs_list_2", 'one statement a list');
+--- request
+GET /api/v1/songs?offset=1700&limit=4
+--- error_code: 200
+--- response_headers
+X-Cache: HIT redis
+--- timeout: 10
+
+
+
+=== TEST 10: clean up: the fixture as it was, totals included
 --- init
 Tunesheap::Test::sql($::Cleanup);
 main::check_totals("after clean-up", grep { $_->[0] !~ /100[12]/ } @::Totals);

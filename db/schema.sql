@@ -741,34 +741,42 @@ CREATE TABLE IF NOT EXISTS ts_list_counted (
     cols text[] NOT NULL
 );
 
--- Offset pages: how many rows of each list lie in each span of 1024 ids
--- (the span is named by its first id), kept by the same triggers as the
--- totals, in the same transactions.  A page at offset N sums the spans of
--- its list in order until they pass N (N / 1024 rows of this table: 440
--- for offset 450,000 of 500,000 songs) and walks at most 1,023 ids of the
--- last one, where OFFSET alone walks N ids: its cost no longer grows with
--- its depth, and it is exact in the page's own snapshot (an insert or
--- delete before the offset moves the page at once, on every node).  Lists
--- sorted by another column (an album's songs by track) have no spans.
--- `spans` in ts_list_counted is the width they were counted with.
+-- Offset pages of a whole list (all songs, all albums): how many of the
+-- table's rows lie in each span of 2^bits ids (the span named by its first
+-- id), at two widths: 1,024 ids and 32,768 (32 spans of the first).  Kept
+-- by the same triggers as the totals, in the same transactions.  A page at
+-- offset N adds up the wide spans until they pass N, then the narrow ones
+-- of that wide span, and walks at most 1,023 ids of the last one: at
+-- offset 470,000 of 500,000 songs 15 + up to 32 rows of this table, where
+-- OFFSET alone walks 470,000 ids.  It is exact in the page's own snapshot
+-- (a write before the offset moves the page at once, on every node).
+-- Filtered and nested lists keep OFFSET on their own index: they walk their
+-- own rows only, and a span per value would cost about a row per item
+-- (songs of an artist are scattered over the ids).  `spans` in
+-- ts_list_counted says the spans were counted.
 CREATE TABLE IF NOT EXISTS ts_list_spans (
-    tbl  text   NOT NULL,
-    cols text[] NOT NULL,
-    vals text[] NOT NULL,
-    span bigint NOT NULL,
-    n    int    NOT NULL,  -- summed as bigint, not numeric
-    PRIMARY KEY (tbl, cols, vals, span)
+    tbl  text     NOT NULL,
+    bits smallint NOT NULL,
+    span bigint   NOT NULL,
+    n    int      NOT NULL,  -- summed as bigint, not numeric
+    PRIMARY KEY (tbl, bits, span)
 );
 
-ALTER TABLE ts_list_counted ADD COLUMN IF NOT EXISTS spans int NOT NULL
-    DEFAULT 0;
+ALTER TABLE ts_list_counted ADD COLUMN IF NOT EXISTS spans boolean
+    NOT NULL DEFAULT false;
+
+-- SELECT bits, span, d: d (the sign) times the rows of src per span
+CREATE OR REPLACE FUNCTION ts_list_spans_rows(src text, d int)
+    RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('SELECT w.bits, id >> w.bits << w.bits AS span,'
+                  ' %s * count(*) AS d FROM %I,'
+                  ' (VALUES (10), (15)) AS w (bits) GROUP BY 1, 2', d, src)
+$$;
 
 -- SELECT cols, vals, d: d (the sign) times the rows of src, per combination
 -- of the filter columns cols and their values; combinations with a NULL
--- value left out.  cols must not be empty.  With spans, SELECT cols, vals,
--- span, d: per span of 1024 ids too (see ts_list_spans).
-CREATE OR REPLACE FUNCTION ts_list_rows(src text, cols text[], d int,
-                                        spans boolean)
+-- value left out.  cols must not be empty.
+CREATE OR REPLACE FUNCTION ts_list_counts_rows(src text, cols text[], d int)
     RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     combos  text[] := '{}';
@@ -798,18 +806,13 @@ BEGIN
 
     -- rows are grouped by their values first: a bulk insert expands and
     -- groups far fewer arrays of text
-    RETURN format('SELECT c.cols, c.vals, %s%s * r.n AS d FROM'
-                  ' (SELECT %s, %scount(*) AS n FROM %I GROUP BY %s%s) AS r'
+    RETURN format('SELECT c.cols, c.vals, %s * r.n AS d FROM'
+                  ' (SELECT %s, count(*) AS n FROM %I GROUP BY %s) AS r'
                   ' CROSS JOIN LATERAL (VALUES %s) AS c (cols, vals)'
                   ' WHERE array_position(c.vals, NULL) IS NULL',
-                  CASE WHEN spans THEN 'r.span, ' ELSE '' END,
-                  d, list,
-                  CASE WHEN spans THEN 'id >> 10 << 10 AS span, ' ELSE '' END,
-                  src, list, CASE WHEN spans THEN ', span' ELSE '' END,
+                  d, list, src, list,
                   array_to_string(combos, ', '));
 END $$;
-
-DROP FUNCTION IF EXISTS ts_list_counts_rows(text, text[], int);
 
 -- Counts tbl's rows per combination of cols (the filters the API offers on
 -- it), from now on: a trigger function made for them, with static SQL (its
@@ -830,11 +833,11 @@ BEGIN
                      ' ORDER BY cols, vals'
                      ' ON CONFLICT (tbl, cols, vals)'
                      ' DO UPDATE SET n = t.n + excluded.n', tbl);
-    spans := format('INSERT INTO ts_list_spans AS t (tbl, cols, vals, span, n)'
-                    ' SELECT %L, cols, vals, span, sum(d) FROM (%%s) AS r'
-                    ' GROUP BY cols, vals, span HAVING sum(d) <> 0'
-                    ' ORDER BY cols, vals, span'
-                    ' ON CONFLICT (tbl, cols, vals, span)'
+    -- (an update moves no row between spans: ids do not change)
+    spans := format('INSERT INTO ts_list_spans AS t (tbl, bits, span, n)'
+                    ' SELECT %L, bits, span, d FROM (%%s) AS r'
+                    ' ORDER BY bits, span'
+                    ' ON CONFLICT (tbl, bits, span)'
                     ' DO UPDATE SET n = t.n + excluded.n', tbl);
 
     EXECUTE format($f$
@@ -848,7 +851,6 @@ BEGIN
                 %s;
             ELSIF TG_OP = 'UPDATE' THEN
                 %s;
-                %s;
             ELSE
                 DELETE FROM ts_list_counts WHERE tbl = %L;
                 DELETE FROM ts_list_spans WHERE tbl = %L;
@@ -856,16 +858,13 @@ BEGIN
             RETURN NULL;
         END $b$
         $f$, fn,
-        format(upsert, ts_list_rows('ts_new', cols, 1, false)),
-        format(spans, ts_list_rows('ts_new', cols, 1, true)),
-        format(upsert, ts_list_rows('ts_old', cols, -1, false)),
-        format(spans, ts_list_rows('ts_old', cols, -1, true)),
-        format(upsert, ts_list_rows('ts_new', cols, 1, false)
+        format(upsert, ts_list_counts_rows('ts_new', cols, 1)),
+        format(spans, ts_list_spans_rows('ts_new', 1)),
+        format(upsert, ts_list_counts_rows('ts_old', cols, -1)),
+        format(spans, ts_list_spans_rows('ts_old', -1)),
+        format(upsert, ts_list_counts_rows('ts_new', cols, 1)
                        || ' UNION ALL '
-                       || ts_list_rows('ts_old', cols, -1, false)),
-        format(spans, ts_list_rows('ts_new', cols, 1, true)
-                      || ' UNION ALL '
-                      || ts_list_rows('ts_old', cols, -1, true)),
+                       || ts_list_counts_rows('ts_old', cols, -1)),
         tbl, tbl);
 
     EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_insert'
@@ -885,7 +884,7 @@ BEGIN
     IF EXISTS (SELECT FROM ts_list_counted c
                WHERE c.tbl = ts_list_counts_install.tbl
                  AND c.cols = ts_list_counts_install.cols
-                 AND c.spans = 1024)
+                 AND c.spans)
     THEN
         RETURN;
     END IF;
@@ -894,13 +893,13 @@ BEGIN
     EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', tbl);
 
     DELETE FROM ts_list_counts c WHERE c.tbl = ts_list_counts_install.tbl;
-    EXECUTE format(upsert, ts_list_rows(tbl, cols, 1, false));
+    EXECUTE format(upsert, ts_list_counts_rows(tbl, cols, 1));
     DELETE FROM ts_list_spans c WHERE c.tbl = ts_list_counts_install.tbl;
-    EXECUTE format(spans, ts_list_rows(tbl, cols, 1, true));
+    EXECUTE format(spans, ts_list_spans_rows(tbl, 1));
 
-    INSERT INTO ts_list_counted AS c VALUES (tbl, cols, 1024)
+    INSERT INTO ts_list_counted AS c VALUES (tbl, cols, true)
         ON CONFLICT ON CONSTRAINT ts_list_counted_pkey
-        DO UPDATE SET cols = excluded.cols, spans = excluded.spans;
+        DO UPDATE SET cols = excluded.cols, spans = true;
 END $$;
 
 -- the filters of ts_resource.c, in its order

@@ -51,8 +51,6 @@ static ngx_int_t ts_sql_page(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, const char *cond, const char *sort, const char *order);
 static ngx_int_t ts_sql_total(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask);
-static ngx_int_t ts_sql_list_key(ts_sql_t *sql, ts_resource_t *rs,
-    ngx_uint_t mask);
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, ngx_uint_t where);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
@@ -486,11 +484,12 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
  * snapshot as the page.
  *
  * An offset page walks ids only (an index-only scan): the columns, some
- * computed, are made for the page's rows alone.  By id, it starts from
- * the span of ids its first row lies in (ts_list_spans, db/schema.sql,
- * found by adding up the spans before it) and skips only the rows of the
- * span before it: at most 1,023 ids and one counter per 1,024 ids of
- * depth, where OFFSET alone walks every id before the page.  A page
+ * computed, are made for the page's rows alone.  A whole list's starts
+ * from the span of ids its first row lies in (ts_list_spans, db/schema.sql:
+ * found by adding up the spans before it, 32,768 ids then 1,024 at a
+ * time) and skips only the ids of that span before it, where OFFSET alone
+ * walks every id before the page; a filtered or nested list's walks its
+ * own rows before the page on its index.  A page
  * after or before an item starts from the anchor's place in the index
  * whatever its depth: the anchor (with its sort key) is looked up by id
  * among the items of the list, and a page of an anchor not in the list is
@@ -531,19 +530,31 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     }
 
     /*
-     * offset N by the list's spans (db/schema.sql): the span where the
-     * N-th row lies, and how many rows come before it
+     * The page's ids: at most TS_PAGE_ROWS, a constant that keeps the
+     * plan on the index in NAME_n too, where the limit is a column (with
+     * a bare LIMIT its plan hashed the whole table).
+     *
+     * offset N of a whole list by its spans (db/schema.sql): the wide span
+     * where the N-th row lies, then the narrow one within it, and how many
+     * rows come before that
      */
-    if (kind == TS_PAGE_OFFSET && sort == NULL
-        && (ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT span,"
-                            " upto - n AS skip FROM (SELECT span, n,"
-                            " sum(n) OVER (ORDER BY span) AS upto"
-                            " FROM ts_list_spans WHERE ")
-               != NGX_OK
-            || ts_sql_list_key(sql, rs, mask) != NGX_OK
-            || ts_sql_add(sql, " ORDER BY span) AS t WHERE upto > $2"
-                               " ORDER BY span LIMIT 1) ")
-               != NGX_OK))
+    if (kind == TS_PAGE_OFFSET && mask == 0
+        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span,"
+                           " c.skip + f.upto - f.n AS skip"
+                           " FROM (SELECT span, upto - n AS skip FROM"
+                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
+                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AND bits = 15 ORDER BY span) AS w"
+                           " WHERE upto > $2 ORDER BY span LIMIT 1) AS c,"
+                           " LATERAL (SELECT span, n, upto FROM"
+                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
+                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AND bits = 10 AND span >= c.span"
+                           " ORDER BY span) AS w"
+                           " WHERE c.skip + upto > $2 ORDER BY span LIMIT 1)"
+                           " AS f) ",
+                      rs->table, rs->table)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -601,20 +612,16 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     switch (kind) {
 
     case TS_PAGE_OFFSET:
-        if (sort == NULL) {
+        if (mask == 0) {
             if (ts_sql_add(sql, "SELECT ") != NGX_OK
                 || ts_sql_columns(sql, rs) != NGX_OK
-                || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s"
-                                   " WHERE ", rs->table, rs->table)
-                   != NGX_OK
-                || ts_sql_add(sql, lead ? "(%s, id) >= ($3, (SELECT span"
-                                          " FROM s))"
-                                        : "id >= (SELECT span FROM s)",
-                              lead)
-                   != NGX_OK
-                || ts_sql_where(sql, rs, mask, 1) != NGX_OK
-                || ts_sql_add(sql, " ORDER BY id LIMIT $1 OFFSET"
-                                   " (SELECT $2 - skip FROM s)) ORDER BY id")
+                || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
+                                   " (SELECT id FROM %s"
+                                   " WHERE id >= (SELECT span FROM s)"
+                                   " ORDER BY id OFFSET (SELECT $2 - skip"
+                                   " FROM s) LIMIT %d) AS k LIMIT $1)"
+                                   " ORDER BY id",
+                              rs->table, rs->table, TS_PAGE_ROWS)
                    != NGX_OK)
             {
                 return NGX_ERROR;
@@ -623,16 +630,17 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
             break;
         }
 
-        /* sorted by another column: a nested list, short */
+        /* a filtered or nested list: its own rows before the page */
         if (ts_sql_add(sql, "SELECT ") != NGX_OK
             || ts_sql_columns(sql, rs) != NGX_OK
-            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s",
+            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
+                               " (SELECT id FROM %s",
                           rs->table, rs->table)
                != NGX_OK
             || ts_sql_where(sql, rs, mask, 0) != NGX_OK
-            || ts_sql_add(sql, " ORDER BY %s%sid LIMIT $1 OFFSET $2)"
-                               " ORDER BY %s%sid",
-                          sort ? sort : "", sort ? ", " : "",
+            || ts_sql_add(sql, " ORDER BY %s%sid OFFSET $2 LIMIT %d) AS k"
+                               " LIMIT $1) ORDER BY %s%sid",
+                          sort ? sort : "", sort ? ", " : "", TS_PAGE_ROWS,
                           sort ? sort : "", sort ? ", " : "")
                != NGX_OK)
         {
@@ -1134,24 +1142,13 @@ ts_sql_page(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
 static ngx_int_t
 ts_sql_total(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
 {
-    if (ts_sql_add(sql, "coalesce((SELECT n FROM ts_list_counts WHERE ")
-           != NGX_OK
-        || ts_sql_list_key(sql, rs, mask) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ts_sql_add(sql, "), 0) AS total");
-}
-
-
-/* which list rows of ts_list_counts and ts_list_spans are of */
-static ngx_int_t
-ts_sql_list_key(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
-{
     ngx_uint_t  i, n, param;
 
-    if (ts_sql_add(sql, "tbl = '%s' AND cols = '{", rs->table) != NGX_OK) {
+    if (ts_sql_add(sql, "coalesce((SELECT n FROM ts_list_counts"
+                        " WHERE tbl = '%s' AND cols = '{",
+                   rs->table)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1183,7 +1180,7 @@ ts_sql_list_key(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
         }
     }
 
-    return ts_sql_add(sql, "]::text[]");
+    return ts_sql_add(sql, "]::text[]), 0) AS total");
 }
 
 

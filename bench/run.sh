@@ -273,7 +273,11 @@ fetch() {
         timeout 30 curl -s -o "$f" "$api$(sed -n "${f##*/}p" "$paths")" \
             || true
     done
-    awk -v rel="$rel" '{ print "/static" rel "/" NR }' "$paths"
+    # the same bytes, served by the static location (root $dir): a path
+    # that misses would measure nginx's 404 instead of the ceiling
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$api$rel/1")" = 200 ] \
+        || { echo "bench: $api$rel/1 is not served" >&2; exit 1; }
+    awk -v rel="$rel" '{ print rel "/" NR }' "$paths"
 }
 
 printf '\nTunesheap %s, %s songs, %ss per run, 2 cores shared by nginx, Postgres, Redis and wrk\n' \

@@ -296,6 +296,10 @@ ts_auth_check(ngx_http_request_t *r, const char *scope, const char **message)
             while (p < end && *p++ != ',') { /* void */ }
         }
 
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap auth: key \"%V\" lacks scope \"%s\", "
+                       "has \"%V\"", &ctx->name, scope, &ctx->scopes);
+
         *message = (scope[0] == 'w') ? "this API key may not write"
                                      : "this API key may not read";
         ngx_str_set(&challenge, "Bearer realm=\"tunesheap\", "
@@ -394,6 +398,10 @@ ts_auth_handler(ngx_http_request_t *r)
     switch (ts_auth_cached(r, ctx)) {
 
     case NGX_OK:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap auth: key cached, %s \"%V\"",
+                       ctx->state == ts_auth_valid ? "valid" : "revoked",
+                       &ctx->name);
         return NGX_DECLINED;
 
     case NGX_ERROR:
@@ -411,9 +419,14 @@ ts_auth_handler(ngx_http_request_t *r)
     ctx->query.data = ctx;
 
     if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap auth: key lookup refused");
         ctx->state = ts_auth_failed;
         return NGX_DECLINED;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap auth: key not cached, looked up");
 
     ctx->state = ts_auth_pending;
 
@@ -510,7 +523,7 @@ static void
 ts_auth_keep(ngx_http_request_t *r, ts_auth_ctx_t *ctx)
 {
     ngx_str_t        key, body, etag;
-    ngx_uint_t       versions[TS_SHM_DEPS_MAX];
+    ngx_uint_t       versions[TS_RESOURCES_MAX];
     ts_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
@@ -576,6 +589,14 @@ ts_auth_done(ts_pg_query_t *q)
             ctx->state = ts_auth_valid;
         }
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "tunesheap auth: key looked up, %s \"%V\" "
+                   "scopes:\"%V\", rc:%ui",
+                   ctx->state == ts_auth_valid ? "valid"
+                   : ctx->state == ts_auth_unknown ? "unknown or revoked"
+                   : "failed",
+                   &ctx->name, &ctx->scopes, q->rc);
 
     if (ctx->state == ts_auth_valid || ctx->state == ts_auth_unknown) {
         ts_auth_keep(r, ctx);

@@ -42,7 +42,6 @@
 #include "ts_replica.h"
 
 
-#define TS_CACHE_DEPS_MAX  8
 #define TS_CACHE_RETRY     1000       /* ms between bumps of what is pending */
 
 
@@ -54,7 +53,7 @@ typedef struct {
     ts_redis_cmd_t       cmd;
     ngx_queue_t          queue;       /* in ts_cache_bumps */
     ngx_uint_t           deps;
-    ngx_atomic_uint_t    written[TS_SHM_DEPS_MAX];   /* when it was sent */
+    ngx_atomic_uint_t    written[TS_RESOURCES_MAX];   /* when it was sent */
     ts_cache_ctx_t      *ctx;         /* the write waiting for it, or NULL */
     unsigned             retry:1;
 } ts_cache_bump_t;
@@ -76,7 +75,7 @@ struct ts_cache_ctx_s {
     ts_redis_cmd_t       cmd;
     ngx_str_t            path;        /* path and sorted arguments */
     ngx_str_t            key;         /* versioned, from Redis */
-    ngx_uint_t           versions[TS_SHM_DEPS_MAX];   /* this node's */
+    ngx_uint_t           versions[TS_RESOURCES_MAX];   /* this node's */
     ts_cache_fill_t     *filling;     /* when this request leads */
     ngx_queue_t          queue;       /* when it waits */
     const char          *state;       /* for X-Cache */
@@ -155,10 +154,11 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
 {
     int                 argc;
     u_char              numkeys[NGX_INT_T_LEN];
-    size_t              lens[4 + TS_CACHE_DEPS_MAX];
+    size_t              lens[4 + TS_RESOURCES_MAX];
     ngx_int_t           rc;
     ngx_str_t           body, etag;
-    const char         *argv[4 + TS_CACHE_DEPS_MAX];
+    ngx_uint_t          fresh;
+    const char         *argv[4 + TS_RESOURCES_MAX];
     ts_loc_conf_t      *tlcf;
     ts_main_conf_t     *tmcf;
     ts_cache_ctx_t     *ctx;
@@ -191,6 +191,9 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
 
     if (!tlcf->cache || ts_cache_request_key(r, args, &ctx->path) != NGX_OK)
     {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: bypass, cache:%ui",
+                       (ngx_uint_t) tlcf->cache);
         return ts_cache_run_fill(ctx);
     }
 
@@ -199,10 +202,16 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         ts_shm_versions(tmcf->shm, deps, ctx->versions);
 
         /* in step with the fleet's writes, or Redis answers */
-        rc = ts_sync_fresh(tmcf)
+        fresh = ts_sync_fresh(tmcf);
+
+        rc = fresh
              ? ts_shm_get(tmcf->shm, &ctx->path, deps, r->pool, &body,
                           &etag)
              : NGX_DECLINED;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: shm %s \"%V\", synced:%ui",
+                       rc == NGX_OK ? "hit" : "miss", &ctx->path, fresh);
 
         if (rc == NGX_OK) {
             ctx->state = "HIT shm";
@@ -221,6 +230,11 @@ ts_cache_get(ngx_http_request_t *r, ngx_uint_t deps, ngx_str_t *args,
         || (deps & ts_cache_pending()))
     {
         /* down, or may still hold answers older than a write of ours */
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis bypassed, up:%ui, "
+                       "pending:%ui",
+                       (ngx_uint_t) (tmcf->redis && ts_redis_up(tmcf->redis)),
+                       deps & ts_cache_pending());
         rc = ts_cache_coalesce(ctx);
 
         if (rc == NGX_DONE && ctx->waiting) {
@@ -343,6 +357,10 @@ ts_cache_invalidate(ngx_http_request_t *r, ngx_uint_t deps,
 
     rc = ts_cache_bump(tmcf->redis, deps, ctx, NULL);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: invalidation of deps:%ui %s", deps,
+                   rc == NGX_OK ? "sent" : "not sent");
+
     if (rc == NGX_OK && ctx) {
         /* answered once Redis took it, or gave up on it (then pending) */
         return;
@@ -414,8 +432,8 @@ ts_cache_exit_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
         b = ngx_queue_data(q, ts_cache_bump_t, queue);
         ngx_queue_remove(q);
 
-        for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-            if (b->deps & ((ngx_uint_t) 1 << i)) {
+        for (i = 0; i < ts_nresources; i++) {
+            if (b->deps & ts_resource_bit(&ts_resources[i])) {
                 ts_cache_raise(&ts_cache_ledger->failed[i], b->written[i]);
             }
         }
@@ -452,8 +470,8 @@ ts_cache_wrote(ngx_uint_t deps)
 {
     ngx_uint_t  i;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             (void) ngx_atomic_fetch_add(&ts_cache_ledger->written[i], 1);
         }
     }
@@ -470,9 +488,9 @@ ts_cache_pending(void)
     l = ts_cache_ledger;
     deps = 0;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < ts_nresources; i++) {
         if ((ngx_atomic_int_t) (l->failed[i] - l->acked[i]) > 0) {
-            deps |= (ngx_uint_t) 1 << i;
+            deps |= ts_resource_bit(&ts_resources[i]);
         }
     }
 
@@ -490,9 +508,9 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
 {
     int               argc;
     u_char            numkeys[NGX_INT_T_LEN], lsn[NGX_INT64_LEN];
-    size_t            lens[4 + TS_CACHE_DEPS_MAX];
+    size_t            lens[4 + TS_RESOURCES_MAX];
     ngx_uint_t        i;
-    const char       *argv[4 + TS_CACHE_DEPS_MAX];
+    const char       *argv[4 + TS_RESOURCES_MAX];
     ts_cache_bump_t  *b;
 
     b = ngx_alloc(sizeof(ts_cache_bump_t), ngx_cycle->log);
@@ -503,7 +521,7 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
     ngx_memzero(b, sizeof(ts_cache_bump_t));
     b->deps = deps;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         b->written[i] = ts_cache_ledger->written[i];
     }
 
@@ -543,8 +561,8 @@ ts_cache_bump(ts_redis_t *rd, ngx_uint_t deps, ts_cache_ctx_t *ctx,
 failed:
 
     /* not sent: pending until a bump sent later is acknowledged */
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             ts_cache_raise(&ts_cache_ledger->failed[i],
                            ts_cache_ledger->written[i]);
         }
@@ -565,8 +583,13 @@ ts_cache_bumped(ts_redis_cmd_t *cmd, redisReply *reply)
     b = cmd->data;
     ok = (reply && reply->type != REDIS_REPLY_ERROR);
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
-        if (b->deps & ((ngx_uint_t) 1 << i)) {
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "tunesheap cache: invalidation of deps:%ui %s, retry:%ui",
+                   b->deps, ok ? "acknowledged" : "failed",
+                   (ngx_uint_t) b->retry);
+
+    for (i = 0; i < ts_nresources; i++) {
+        if (b->deps & ts_resource_bit(&ts_resources[i])) {
             ts_cache_raise(ok ? &ts_cache_ledger->acked[i]
                               : &ts_cache_ledger->failed[i],
                            b->written[i]);
@@ -668,8 +691,8 @@ ts_cache_script(const char *script, size_t len, ngx_uint_t deps,
     lens[argc++] = len;
     argc++;
 
-    for (i = 0, n = 0; i < ts_nresources && n < TS_CACHE_DEPS_MAX; i++) {
-        if (deps & ((ngx_uint_t) 1 << i)) {
+    for (i = 0, n = 0; i < ts_nresources; i++) {
+        if (deps & ts_resource_bit(&ts_resources[i])) {
             argv[argc] = (char *) ts_resources[i].version_key.data;
             lens[argc++] = ts_resources[i].version_key.len;
             n++;
@@ -789,7 +812,7 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
     r = ctx->request;
 
     ctx->key.data = ngx_pnalloc(r->pool, sizeof("ts:l") - 1
-                                + TS_SHM_DEPS_MAX * (1 + NGX_INT_T_LEN)
+                                + TS_RESOURCES_MAX * (1 + NGX_INT_T_LEN)
                                 + 1 + ctx->path.len);
     if (ctx->key.data == NULL) {
         return ts_cache_run_fill(ctx);
@@ -797,7 +820,7 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
 
     p = ngx_cpymem(ctx->key.data, "ts:l", sizeof("ts:l") - 1);
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         p = ngx_sprintf(p, ":%ui", ctx->versions[i]);
     }
 
@@ -805,6 +828,9 @@ ts_cache_coalesce(ts_cache_ctx_t *ctx)
     p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
     ctx->key.len = p - ctx->key.data;
     ctx->local = 1;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: local key \"%V\"", &ctx->key);
 
     return ts_cache_miss(ctx);
 }
@@ -825,12 +851,21 @@ ts_cache_looked_up(ts_redis_cmd_t *cmd, redisReply *reply)
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
         /* timed out or failed: still one Postgres query per key */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis lookup failed, reply:%d",
+                       reply ? reply->type : 0);
         rc = ts_cache_coalesce(ctx);
 
     } else if (reply->element[1]->type == REDIS_REPLY_STRING) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis hit \"%*s\"",
+                       reply->element[0]->len, reply->element[0]->str);
         rc = ts_cache_hit(ctx, reply->element[1]);
 
     } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: redis miss \"%*s\"",
+                       reply->element[0]->len, reply->element[0]->str);
         ts_replica_fenced(r, reply->element[2]);
 
         ctx->key.len = reply->element[0]->len;
@@ -897,6 +932,9 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
     fl = ts_cache_find(&tmcf->fills, &ctx->key);
 
     if (fl) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "tunesheap cache: joins the fill of \"%V\"",
+                       &ctx->key);
         ctx->state = "HIT coalesced";
         ctx->waiting = 1;
         ngx_queue_insert_tail(&fl->waiters, &ctx->queue);
@@ -923,6 +961,10 @@ ts_cache_miss(ts_cache_ctx_t *ctx)
 
     ngx_rbtree_insert(&tmcf->fills, &fl->sn.node);
     ctx->filling = fl;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "tunesheap cache: leads the fill of \"%V\", local:%ui",
+                   &ctx->key, (ngx_uint_t) ctx->local);
 
     return ts_cache_run_fill(ctx);
 }
@@ -986,6 +1028,10 @@ ts_cache_store(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
     *p++ = '\n';
     ngx_memcpy(p, body->data, body->len);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: stored in redis \"%V\", ttl:%M",
+                   &ctx->key, tlcf->cache_ttl);
+
     /* nobody waits for it: a failed store is only a later miss */
     (void) ts_redis_command(tmcf->redis, NULL, 5, argv, lens);
 }
@@ -1006,6 +1052,10 @@ ts_cache_keep(ts_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag)
     r = ctx->request;
     tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap cache: kept in shm \"%V\", ttl:%M",
+                   &ctx->path, tlcf->shm_ttl);
 
     ts_shm_put(tmcf->shm, &ctx->path, ctx->deps, ctx->versions, body,
                etag, tlcf->shm_ttl);
@@ -1029,6 +1079,10 @@ ts_cache_share(ts_cache_fill_t *fl, ngx_str_t *body, ngx_str_t *etag)
         w->waiting = 0;
 
         r = w->request;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: answered by the fill of \"%V\"",
+                       &fl->sn.str);
 
         e.len = etag->len;
         b.len = body->len;
@@ -1072,6 +1126,10 @@ ts_cache_release(ts_cache_fill_t *fl)
         w->state = "MISS";
 
         r = w->request;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tunesheap cache: the fill of \"%V\" ended unshared, "
+                       "filling on its own", &fl->sn.str);
         rc = w->fill(r, w->data);
 
         if (rc != NGX_DONE) {

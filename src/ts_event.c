@@ -80,3 +80,24 @@ ts_event_detach(ngx_connection_t *c)
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;
 }
+
+
+/*
+ * One curve for both clients: a server that is down is retried soon enough
+ * to be back within a second or two of its return, without a connect (and
+ * its log line) on every request meanwhile.  The shift stops at 2^5, far
+ * past any max we use, so it cannot overflow.
+ */
+ngx_msec_t
+ts_event_backoff(ngx_uint_t failures, ngx_msec_t min, ngx_msec_t max)
+{
+    ngx_uint_t  shift;
+    ngx_msec_t  wait;
+
+    /* ngx_min() does not parenthesize its arguments: plain values only */
+    shift = (failures > 1) ? failures - 1 : 0;
+    shift = ngx_min(shift, 5);
+    wait = min << shift;
+
+    return ngx_min(wait, max);
+}

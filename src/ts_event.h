@@ -26,5 +26,12 @@ ngx_int_t ts_event_want(ngx_event_t *ev, ngx_uint_t on);
 /* forgets nginx's side of the socket: the library closes it itself */
 void ts_event_detach(ngx_connection_t *c);
 
+/*
+ * The wait before the next connect after failures (1, 2, ...) in a row:
+ * min, doubling, at most max.  Postgres and Redis back off the same way.
+ */
+ngx_msec_t ts_event_backoff(ngx_uint_t failures, ngx_msec_t min,
+    ngx_msec_t max);
+
 
 #endif /* _TS_EVENT_H_INCLUDED_ */

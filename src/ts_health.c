@@ -141,6 +141,10 @@ ts_health_answer(ts_health_ctx_t *ctx)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "tunesheap health: postgres:%ui, redis:\"%s\"",
+                   ctx->postgres, ctx->redis ? ctx->redis : "none");
+
     ts_http_finish(ctx->request, ts_health_send(ctx->request, ctx));
 }
 
@@ -161,11 +165,10 @@ ts_health_cleanup(void *data)
 static ngx_int_t
 ts_health_send(ngx_http_request_t *r, ts_health_ctx_t *ctx)
 {
-    yajl_gen          g;
-    ngx_str_t         body, no_store = ngx_string("no-store");
-    ngx_uint_t        ok;
-    const char       *redis;
-    yajl_gen_status   st;
+    yajl_gen     g;
+    ngx_str_t    body, no_store = ngx_string("no-store");
+    ngx_uint_t   ok;
+    const char  *redis;
 
     g = ts_json_gen(r->pool);
     if (g == NULL) {
@@ -175,26 +178,14 @@ ts_health_send(ngx_http_request_t *r, ts_health_ctx_t *ctx)
     ok = ctx->postgres;
     redis = ctx->redis;
 
-    st = yajl_gen_map_open(g);
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "status")) == yajl_gen_status_ok
-        && (st = (ok ? ts_json_literal(g, "ok")
-                     : ts_json_literal(g, "unavailable")))
-           == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "postgres")) == yajl_gen_status_ok)
-    {
-        st = ok ? ts_json_literal(g, "ok") : ts_json_literal(g, "down");
-    }
-
-    if (st == yajl_gen_status_ok && redis
-        && (st = ts_json_literal(g, "redis")) == yajl_gen_status_ok)
-    {
-        st = yajl_gen_string(g, (const unsigned char *) redis,
-                             ngx_strlen(redis));
-    }
-
-    if (st != yajl_gen_status_ok
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ts_json_literal(g, "status") != yajl_gen_status_ok
+        || ts_json_cstr(g, ok ? "ok" : "unavailable") != yajl_gen_status_ok
+        || ts_json_literal(g, "postgres") != yajl_gen_status_ok
+        || ts_json_cstr(g, ok ? "ok" : "down") != yajl_gen_status_ok
+        || (redis
+            && (ts_json_literal(g, "redis") != yajl_gen_status_ok
+                || ts_json_cstr(g, redis) != yajl_gen_status_ok))
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

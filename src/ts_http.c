@@ -219,27 +219,17 @@ ts_http_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 ngx_int_t
 ts_http_parse_int(ngx_str_t *s, int64_t *n)
 {
-    size_t   i;
-    int64_t  v, d;
+    off_t  v;
 
-    if (s->len == 0 || s->len > NGX_INT64_LEN) {
+    /* at most as many digits as the largest value has */
+    if (s->len > NGX_INT64_LEN) {
         return NGX_ERROR;
     }
 
-    v = 0;
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] < '0' || s->data[i] > '9') {
-            return NGX_ERROR;
-        }
-
-        d = s->data[i] - '0';
-
-        if (v > (INT64_MAX - d) / 10) {
-            return NGX_ERROR;
-        }
-
-        v = v * 10 + d;
+    /* digits only, none, or past the largest 64-bit value: NGX_ERROR */
+    v = ngx_atoof(s->data, s->len);
+    if (v == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     *n = v;

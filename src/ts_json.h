@@ -30,6 +30,15 @@ void ts_json_output(yajl_gen g, ngx_str_t *out);
 #define ts_json_str(g, s)                                                    \
     yajl_gen_string(g, (const unsigned char *) (s)->data, (s)->len)
 
+#define ts_json_cstr(g, s)                                                   \
+    yajl_gen_string(g, (const unsigned char *) (s), ngx_strlen(s))
+
+/*
+ * Every call's status is checked the same way: a fixed shape is one
+ * condition of calls joined by ||, each compared with yajl_gen_status_ok,
+ * and the first that fails ends it (as ts_http_send_error() does).
+ */
+
 yajl_gen_status ts_json_integer(yajl_gen g, int64_t n);
 
 /*

@@ -355,6 +355,10 @@ ts_pg_replica_query(ts_pg_pool_t *primary, ts_pg_query_t *q)
             continue;
         }
 
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "tunesheap: postgres query \"%s\" to replica %ui, "
+                       "replayed:%uL", q->statement, n, rp->replayed);
+
         q->primary = primary;
         q->caller_done = done;
         q->done = ts_pg_replica_done;
@@ -443,9 +447,18 @@ ts_pg_query_send(ts_pg_pool_t *pool, ts_pg_query_t *q)
         && (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) > 0)
     {
         /* the last connect failed moments ago: fail fast, do not storm */
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "tunesheap: postgres query \"%s\" refused, "
+                       "backing off another %M ms", q->statement,
+                       pool->retry_at - ngx_current_msec);
         q->rc = TS_PG_UNAVAILABLE;
         return NGX_ERROR;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "tunesheap: postgres query \"%s\" waits, queue:%ui, "
+                   "conns:%ui", q->statement, pool->nwaiting + 1,
+                   pool->nconns);
 
     ngx_add_timer(&q->timer, pool->conf.query_timeout);
     ts_pg_query_wait(pool, q, 0);
@@ -458,6 +471,11 @@ ts_pg_query_send(ts_pg_pool_t *pool, ts_pg_query_t *q)
 void
 ts_pg_query_cancel(ts_pg_query_t *q)
 {
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "tunesheap: postgres query \"%s\" cancelled, "
+                   "waiting:%ui, sent:%ui", q->statement,
+                   (ngx_uint_t) q->waiting, (ngx_uint_t) (q->conn != NULL));
+
     if (q->timer.timer_set) {
         ngx_del_timer(&q->timer);
     }
@@ -1091,6 +1109,11 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
             ngx_del_timer(&conn->connect_timer);
         }
 
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "tunesheap: postgres connection ready, fd:%d, "
+                       "conns:%ui, waiting:%ui",
+                       conn->c->fd, pool->nconns, pool->nwaiting);
+
         pool->failures = 0;
         pool->nopening--;
 
@@ -1184,6 +1207,18 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
                           ts_pg_msglen(res ? PQresultErrorMessage(res) : ""),
                           res ? PQresultErrorMessage(res) : "");
         }
+    }
+
+    if (q) {
+        ngx_log_debug4(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "tunesheap: postgres query \"%s\" answered, rc:%ui, "
+                       "%M ms, in flight:%ui", q->statement, rc,
+                       ngx_current_msec - q->start, conn->nsent);
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "tunesheap: postgres result of a cancelled query "
+                       "dropped, in flight:%ui", conn->nsent);
     }
 
     if (PQstatus(conn->pg) == CONNECTION_BAD) {
@@ -1285,9 +1320,14 @@ ts_pg_conn_connect_failed(ts_pg_conn_t *conn)
 
     pool->failures++;
 
-    backoff = TS_PG_BACKOFF_MIN << ngx_min(pool->failures - 1, 5);
-    backoff = ngx_min(backoff, TS_PG_BACKOFF_MAX);
+    backoff = ts_event_backoff(pool->failures, TS_PG_BACKOFF_MIN,
+                               TS_PG_BACKOFF_MAX);
     pool->retry_at = ngx_current_msec + backoff;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "tunesheap: postgres connect failed, failures:%ui, "
+                   "backoff:%M ms, conns:%ui, waiting:%ui",
+                   pool->failures, backoff, pool->nconns, pool->nwaiting);
 
     if (pool->nconns) {
         /* another connection may still serve the waiting queries */
@@ -1353,6 +1393,12 @@ ts_pg_conn_close(ts_pg_conn_t *conn)
         }
 
         q->conn = NULL;
+
+        ngx_log_debug4(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "tunesheap: postgres connection lost under query "
+                       "\"%s\", reused:%ui, retried:%ui, once:%ui",
+                       q->statement, (ngx_uint_t) conn->reused,
+                       (ngx_uint_t) q->retried, (ngx_uint_t) q->once);
 
         if (conn->reused && !q->retried && !q->once) {
             q->retried = 1;
@@ -1438,6 +1484,9 @@ ts_pg_query_event(ngx_event_t *ev)
              * nothing came back for twice the deadline: the server or the
              * network is gone; the queries behind did nothing wrong
              */
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                           "tunesheap: postgres connection silent for %M ms, "
+                           "closing it", ngx_current_msec - conn->progress);
             conn->reused = 1;
             ts_pg_conn_close(conn);
         }

@@ -254,10 +254,10 @@ ts_read_deps(ts_route_t *route)
 {
     ngx_uint_t  deps;
 
-    deps = (ngx_uint_t) 1 << (route->resource - ts_resources);
+    deps = ts_resource_bit(route->resource);
 
     if (route->relation) {
-        deps |= (ngx_uint_t) 1 << (route->relation->child - ts_resources);
+        deps |= ts_resource_bit(route->relation->child);
     }
 
     return deps;

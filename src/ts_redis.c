@@ -172,6 +172,10 @@ ts_redis_command(ts_redis_t *rd, ts_redis_cmd_t *cmd, int argc,
         return NGX_DECLINED;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, cmd->log ? cmd->log : rd->log, 0,
+                   "tunesheap: redis command %*s, args:%d",
+                   argvlen[0], argv[0], argc - 1);
+
     cmd->redis = rd;
     cmd->token = token;
 
@@ -188,6 +192,12 @@ ts_redis_command(ts_redis_t *rd, ts_redis_cmd_t *cmd, int argc,
 void
 ts_redis_cancel(ts_redis_cmd_t *cmd)
 {
+    if (cmd->token && cmd->log) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, cmd->log, 0,
+                       "tunesheap: redis command cancelled, its reply "
+                       "reaches nobody");
+    }
+
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
     }
@@ -228,6 +238,11 @@ ts_redis_connect(ts_redis_t *rd)
         return;
     }
 
+    ngx_log_debug5(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "tunesheap: redis connect to %s:%i, fd:%d, stuck:%ui, "
+                   "failures:%ui", rd->host, rd->conf.port, c->fd,
+                   (ngx_uint_t) rd->stuck, rd->failures);
+
     rd->ac = ac;
     rd->c = c;
 
@@ -262,9 +277,13 @@ ts_redis_retry(ts_redis_t *rd)
         return;
     }
 
-    backoff = TS_REDIS_BACKOFF_MIN << ngx_min(rd->failures, 5);
-    backoff = ngx_min(backoff, TS_REDIS_BACKOFF_MAX);
     rd->failures++;
+    backoff = ts_event_backoff(rd->failures, TS_REDIS_BACKOFF_MIN,
+                               TS_REDIS_BACKOFF_MAX);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "tunesheap: redis reconnect in %M ms, failures:%ui",
+                   backoff, rd->failures);
 
     ngx_add_timer(&rd->reconnect, backoff);
 }
@@ -348,6 +367,9 @@ ts_redis_on_connect(const redisAsyncContext *ac, int status)
      * if it does not answer it is dropped when the PING times out, with a
      * longer backoff each time.
      */
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "tunesheap: redis was stuck: up once it answers a PING");
+
     rd->hello.done = ts_redis_hello;
     rd->hello.data = rd;
     rd->hello.log = rd->log;
@@ -382,6 +404,10 @@ ts_redis_hello(ts_redis_cmd_t *cmd, redisReply *reply)
 static void
 ts_redis_ready(ts_redis_t *rd)
 {
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "tunesheap: redis up, stuck:%ui, failures:%ui",
+                   (ngx_uint_t) rd->stuck, rd->failures);
+
     rd->ready = 1;
     rd->stuck = 0;
     rd->failures = 0;
@@ -532,8 +558,14 @@ ts_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     rd->last_reply = ngx_current_msec;
 
     if (cmd == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "tunesheap: redis reply for nobody, dropped");
         return;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, cmd->timer.log, 0,
+                   "tunesheap: redis reply, type:%d",
+                   r ? ((redisReply *) r)->type : 0);
 
     cmd->token = NULL;
 
@@ -581,6 +613,9 @@ ts_redis_cmd_timeout(ngx_event_t *ev)
     if (rd->ac && rd->connected
         && ngx_current_msec - rd->last_reply >= rd->conf.timeout)
     {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "tunesheap: redis silent for %M ms, dropping it",
+                       ngx_current_msec - rd->last_reply);
         rd->stuck = 1;
         redisAsyncFree(rd->ac);
     }

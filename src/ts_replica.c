@@ -372,10 +372,17 @@ ts_replica_polled(ts_pg_query_t *q)
 
     if (q->rc != TS_PG_OK) {
         /* not answered: it goes stale and its reads go to the primary */
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                       "tunesheap replica: \"%V\" poll failed, rc:%ui",
+                       &rp->name, q->rc);
         return;
     }
 
     lsn = ts_pg_result_lsn(q->result);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "tunesheap replica: \"%V\" replayed:%uL, %M ms",
+                   &rp->name, lsn, ngx_current_msec - rp->sent);
 
     if (lsn == 0 && !rp->primary) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,

@@ -165,6 +165,10 @@ ts_resource_t  ts_resources[] = {
 
 ngx_uint_t  ts_nresources = sizeof(ts_resources) / sizeof(ts_resource_t);
 
+_Static_assert(sizeof(ts_resources) / sizeof(ts_resource_t)
+               <= TS_RESOURCES_MAX,
+               "more resources than TS_RESOURCES_MAX (ts_resource.h)");
+
 const char  ts_health_statement[] = "ts_health";
 
 

@@ -17,6 +17,13 @@
 
 
 #define TS_FILTERS_MAX   4
+
+/*
+ * The most resources: the cache knows each as a bit of a set of
+ * dependencies (ts_resource_bit()) and keeps a version of each in every
+ * shared-memory entry.  ts_resource.c refuses more at compile time.
+ */
+#define TS_RESOURCES_MAX 8
 #define TS_STATEMENT_LEN 40
 #define TS_PAGES_SUFFIX  "_n"  /* a list's pages of one turn: ts_resource.c */
 
@@ -144,6 +151,10 @@ struct ts_resource_s {
 extern ts_resource_t   ts_resources[];
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
+
+
+/* the bit of rs in a set of cache dependencies */
+#define ts_resource_bit(rs)  ((ngx_uint_t) 1 << ((rs) - ts_resources))
 
 
 /*

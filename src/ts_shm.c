@@ -32,7 +32,7 @@ typedef struct {
     ngx_str_node_t       sn;            /* by hash, then key */
     ngx_queue_t          lru;
     ngx_msec_t           expires;
-    ngx_uint_t           versions[TS_SHM_DEPS_MAX];
+    ngx_uint_t           versions[TS_RESOURCES_MAX];
     uint32_t             key_len;
     uint32_t             etag_len;
     uint32_t             body_len;
@@ -45,7 +45,7 @@ typedef struct {
     ngx_rbtree_node_t    sentinel;
     ngx_queue_t          lru;
     ts_shm_ledger_t      ledger;        /* written[]: the versions */
-    ngx_atomic_t         remote[TS_SHM_DEPS_MAX];     /* Redis's, last read */
+    ngx_atomic_t         remote[TS_RESOURCES_MAX];     /* Redis's, last read */
     ngx_atomic_t         synced;        /* when that reading was sent */
 } ts_shm_sh_t;
 
@@ -95,7 +95,7 @@ ts_shm_versions(ts_shm_t *shm, ngx_uint_t deps, ngx_uint_t *versions)
 {
     ngx_uint_t  i;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         versions[i] = (deps & ((ngx_uint_t) 1 << i))
                       ? shm->sh->ledger.written[i] : 0;
     }
@@ -119,8 +119,11 @@ ts_shm_sync(ts_shm_t *shm, ngx_msec_t sent, ngx_uint_t n, ngx_uint_t *remote)
      * what changed in Redis is dropped here before the reading counts;
      * readings that cross only drop more
      */
-    for (i = 0; i < n && i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < n && i < TS_RESOURCES_MAX; i++) {
         if (shm->sh->remote[i] != remote[i]) {
+            ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                           "tunesheap shm: version %ui moved in redis, "
+                           "%ui -> %ui", i, shm->sh->remote[i], remote[i]);
             shm->sh->remote[i] = remote[i];
             (void) ngx_atomic_fetch_add(&shm->sh->ledger.written[i], 1);
         }
@@ -157,6 +160,8 @@ ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
 
     /* never wait for another worker: a busy zone is only a miss */
     if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, pool->log, 0,
+                       "tunesheap shm: zone busy, a miss");
         return NGX_DECLINED;
     }
 
@@ -168,6 +173,9 @@ ts_shm_get(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps, ngx_pool_t *pool,
     }
 
     if (!ts_shm_fresh(shm, e, deps)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, pool->log, 0,
+                       "tunesheap shm: \"%V\" expired or outdated, dropped",
+                       key);
         ts_shm_delete(shm, e);
         ngx_shmtx_unlock(&shm->shpool->mutex);
         return NGX_DECLINED;
@@ -208,6 +216,8 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
     size = offsetof(ts_shm_entry_t, data) + key->len + etag->len + body->len;
 
     if (!ngx_shmtx_trylock(&shm->shpool->mutex)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                       "tunesheap shm: zone busy, not kept");
         return;
     }
 
@@ -227,6 +237,10 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
         ts_shm_delete(shm, ngx_queue_data(q, ts_shm_entry_t, lru));
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "tunesheap shm: %s \"%V\", evicted:%ui",
+                   e ? "kept" : "no room for", key, i);
+
     if (e == NULL) {
         ngx_shmtx_unlock(&shm->shpool->mutex);
         return;
@@ -240,7 +254,7 @@ ts_shm_put(ts_shm_t *shm, ngx_str_t *key, ngx_uint_t deps,
     e->etag_len = etag->len;
     e->body_len = body->len;
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         e->versions[i] = (deps & ((ngx_uint_t) 1 << i)) ? versions[i] : 0;
     }
 
@@ -320,7 +334,7 @@ ts_shm_fresh(ts_shm_t *shm, ts_shm_entry_t *e, ngx_uint_t deps)
         return 0;
     }
 
-    for (i = 0; i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < TS_RESOURCES_MAX; i++) {
         if ((deps & ((ngx_uint_t) 1 << i))
             && e->versions[i] != shm->sh->ledger.written[i])
         {

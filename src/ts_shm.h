@@ -16,11 +16,15 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-
-#define TS_SHM_DEPS_MAX  8
+#include "ts_resource.h"
 
 
 typedef struct ts_shm_s  ts_shm_t;
+
+/*
+ * deps below: a set of resources, bit i (ts_resource_bit()) for the i-th
+ * of ts_resources[]; its version is slot i of the arrays here
+ */
 
 
 /*
@@ -29,9 +33,9 @@ typedef struct ts_shm_s  ts_shm_t;
  * Redis acknowledged or failed to take (ts_cache.c); read without lock.
  */
 typedef struct {
-    ngx_atomic_t         written[TS_SHM_DEPS_MAX];
-    ngx_atomic_t         acked[TS_SHM_DEPS_MAX];
-    ngx_atomic_t         failed[TS_SHM_DEPS_MAX];
+    ngx_atomic_t         written[TS_RESOURCES_MAX];
+    ngx_atomic_t         acked[TS_RESOURCES_MAX];
+    ngx_atomic_t         failed[TS_RESOURCES_MAX];
 } ts_shm_ledger_t;
 
 

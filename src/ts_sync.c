@@ -26,8 +26,8 @@ struct ts_sync_s {
     ngx_msec_t           used;       /* the zone's last lookup */
     ngx_event_t          timer;      /* readings while lookups go on */
     int                  argc;
-    const char          *argv[1 + TS_SHM_DEPS_MAX];
-    size_t               lens[1 + TS_SHM_DEPS_MAX];
+    const char          *argv[1 + TS_RESOURCES_MAX];
+    size_t               lens[1 + TS_RESOURCES_MAX];
     unsigned             busy:1;     /* a reading is in flight */
 };
 
@@ -81,7 +81,7 @@ ts_sync_init_process(ngx_cycle_t *cycle, ts_main_conf_t *tmcf)
     sync->lens[0] = 4;
     sync->argc = 1;
 
-    for (i = 0; i < ts_nresources && i < TS_SHM_DEPS_MAX; i++) {
+    for (i = 0; i < ts_nresources; i++) {
         sync->argv[sync->argc] = (char *) ts_resources[i].version_key.data;
         sync->lens[sync->argc++] = ts_resources[i].version_key.len;
     }
@@ -181,6 +181,9 @@ ts_sync_tick(ngx_event_t *ev)
 
     if (now - sync->used > TS_SYNC_IDLE) {
         /* the next lookup starts them again (and meets Redis) */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "tunesheap sync: idle for %M ms, readings stop",
+                       now - sync->used);
         return;
     }
 
@@ -201,6 +204,8 @@ ts_sync_start(ts_sync_t *sync, ngx_msec_t now)
         != NGX_OK)
     {
         /* Redis is down: the zone does not answer until it is back */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sync->timer.log, 0,
+                       "tunesheap sync: redis down, versions not read");
         return;
     }
 
@@ -213,7 +218,7 @@ static void
 ts_sync_read(ts_redis_cmd_t *cmd, redisReply *reply)
 {
     ngx_int_t    n;
-    ngx_uint_t   i, remote[TS_SHM_DEPS_MAX];
+    ngx_uint_t   i, remote[TS_RESOURCES_MAX];
     ts_sync_t   *sync;
     redisReply  *v;
 

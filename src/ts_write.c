@@ -898,8 +898,7 @@ ts_write_done(ts_pg_query_t *q)
          * it may have been done: what it touches is made unreachable in
          * the cache before the client hears of its fate (and retries)
          */
-        ts_cache_invalidate(r, (ngx_uint_t) 1
-                               << (ctx->route.resource - ts_resources),
+        ts_cache_invalidate(r, ts_resource_bit(ctx->route.resource),
                             ts_write_fate_unknown);
         return;
 
@@ -948,8 +947,7 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
     r = ctx->request;
 
     if (rc == NGX_AGAIN) {
-        ts_cache_invalidate(r, (ngx_uint_t) 1
-                               << (ctx->route.resource - ts_resources),
+        ts_cache_invalidate(r, ts_resource_bit(ctx->route.resource),
                             ts_write_respond);
         return;
     }

@@ -18,12 +18,16 @@
 #include "ts_read.h"
 #include "ts_search.h"
 #include "ts_health.h"
+#include "ts_body.h"
 #include "ts_write.h"
 #include "ts_idempotency.h"
 #include "ts_auth.h"
 #include "ts_cache.h"
 #include "ts_sync.h"
+#include "ts_media_conf.h"
 #include "ts_media.h"
+#include "ts_media_link.h"
+#include "ts_media_s3.h"
 #include "ts_replica.h"
 
 
@@ -305,11 +309,15 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
 
     /*
      * health answers load balancers, who carry no key; nor do players
-     * following a signed stream link (with arguments: they are checked)
+     * following a signed stream link (with arguments: they are checked).
+     * With S3 the stream endpoint makes no links of its own (clients get
+     * CloudFront's or S3's): arguments are no link there, and a read key
+     * is needed as for any other read.
      */
     if (write
         || (tlcf->auth_read && route.kind != ts_route_health
-            && !(route.kind == ts_route_stream && r->args.len)))
+            && !(route.kind == ts_route_stream && r->args.len
+                 && tlcf->media.s3 == NULL)))
     {
         rc = ts_auth_check(r, write ? "write" : "read", &message);
 
@@ -322,12 +330,27 @@ ngx_http_tunesheap_handler(ngx_http_request_t *r)
         }
     }
 
-    if (route.kind >= ts_route_stream) {
-        return ts_media_handler(r, &route);
-    }
+    switch (route.kind) {
 
-    if (write) {
-        return ts_write_handler(r, &route);
+    case ts_route_stream:
+    case ts_route_audio:
+    case ts_route_upload:
+    case ts_route_upload_done:
+        /* media reads (or discards) its own bodies */
+        return ts_media_handler(r, &route);
+
+    case ts_route_list:
+    case ts_route_item:
+    case ts_route_nested:
+        if (write) {
+            return ts_write_handler(r, &route);
+        }
+
+        break;
+
+    case ts_route_search:
+    case ts_route_health:
+        break;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -415,7 +438,7 @@ ngx_http_tunesheap_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tunesheap_postconfiguration(ngx_conf_t *cf)
 {
-    if (ts_write_init(cf) != NGX_OK) {
+    if (ts_body_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -460,7 +483,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ts_main_conf_t  *tmcf = conf;
 
-    ngx_str_t                  setup;
+    ngx_str_t                  setup, media;
     ngx_msec_t                 timeout;
     const char                *replica;
     ngx_http_core_loc_conf_t  *clcf;
@@ -473,6 +496,11 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
     ngx_conf_init_msec_value(tmcf->redis_conf.connect_timeout, 1000);
     ngx_conf_init_msec_value(tmcf->shm_sync, TS_SYNC_WINDOW);
+
+    /* the audio's statements, and its columns' JSON for the items */
+    if (ts_media_init(cf->pool, &media) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (tmcf->pg.conninfo.len == 0) {
         return ts_replica_init_main_conf(cf, tmcf);
@@ -502,7 +530,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     replica = tmcf->replicas ? ts_replica_setup : "";
 
     tmcf->pg.setup.len = setup.len + ngx_strlen(ts_auth_setup)
-                         + ngx_strlen(ts_media_setup)
+                         + media.len
                          + ngx_strlen(ts_idempotency_setup)
                          + ngx_strlen(ts_write_setup)
                          + ngx_strlen(replica);
@@ -511,9 +539,8 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(tmcf->pg.setup.data, "%V%s%s%s%s%s", &setup, ts_auth_setup,
-                ts_media_setup, ts_idempotency_setup, ts_write_setup,
-                replica);
+    ngx_sprintf(tmcf->pg.setup.data, "%V%s%V%s%s%s", &setup, ts_auth_setup,
+                &media, ts_idempotency_setup, ts_write_setup, replica);
 
     return ts_replica_init_main_conf(cf, tmcf);
 }
@@ -587,16 +614,14 @@ static ngx_int_t
 ngx_http_tunesheap_number(ngx_str_t *value, const char *name, ngx_int_t min,
     ngx_uint_t *out)
 {
-    size_t     len;
     ngx_int_t  n;
+    ngx_str_t  v;
 
-    len = ngx_strlen(name);
-
-    if (value->len < len || ngx_strncmp(value->data, name, len) != 0) {
+    if (!ts_http_conf_param(value, name, &v)) {
         return NGX_DECLINED;
     }
 
-    n = ngx_atoi(value->data + len, value->len - len);
+    n = ngx_atoi(v.data, v.len);
     if (n == NGX_ERROR || n < min) {
         return NGX_ERROR;
     }
@@ -613,10 +638,10 @@ ngx_http_tunesheap_pool_param(ngx_str_t *value, ts_pg_pool_conf_t *pg)
 {
     ngx_int_t  rc;
 
-    rc = ngx_http_tunesheap_number(value, "pool=", 1, &pg->size);
+    rc = ngx_http_tunesheap_number(value, "pool", 1, &pg->size);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_tunesheap_number(value, "pipeline=", 1, &pg->depth);
+        rc = ngx_http_tunesheap_number(value, "pipeline", 1, &pg->depth);
     }
 
     return rc;
@@ -650,7 +675,7 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         rc = ngx_http_tunesheap_pool_param(&value[i], &tmcf->pg);
 
         if (rc == NGX_DECLINED) {
-            rc = ngx_http_tunesheap_number(&value[i], "queue=", 0,
+            rc = ngx_http_tunesheap_number(&value[i], "queue", 0,
                                            &tmcf->pg.queue);
         }
 

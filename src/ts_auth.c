@@ -23,7 +23,7 @@
 
 #include "ts_module.h"
 #include "ts_http.h"
-#include "ts_read.h"
+#include "ts_query.h"
 #include "ts_auth.h"
 
 
@@ -418,7 +418,7 @@ ts_auth_handler(ngx_http_request_t *r)
     ctx->query.done = ts_auth_done;
     ctx->query.data = ctx;
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "tunesheap auth: key lookup refused");
         ctx->state = ts_auth_failed;

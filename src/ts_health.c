@@ -17,7 +17,7 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
-#include "ts_read.h"
+#include "ts_query.h"
 #include "ts_health.h"
 #include "ts_cache.h"
 
@@ -79,7 +79,7 @@ ts_health_handler(ngx_http_request_t *r)
         ctx->redis = "down";
     }
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
         ts_redis_cancel(&ctx->ping);
         return ts_health_send(r, ctx);
     }

@@ -97,6 +97,23 @@ ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body,
 }
 
 
+ngx_int_t
+ts_http_send_no_content(ngx_http_request_t *r, ngx_str_t *etag)
+{
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = -1;
+    r->header_only = 1;
+
+    if (etag
+        && ts_http_header(r, "ETag", etag, &r->headers_out.etag) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_send_header(r);
+}
+
+
 /* strong: the MD5 of the exact body sent, its final newline included */
 ngx_int_t
 ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body, ngx_str_t *etag)
@@ -457,4 +474,24 @@ ts_http_error_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ts_http_error_handler;
 
     return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ts_http_conf_param(ngx_str_t *arg, const char *name, ngx_str_t *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    if (arg->len <= len || arg->data[len] != '='
+        || ngx_strncmp(arg->data, name, len) != 0)
+    {
+        return 0;
+    }
+
+    value->data = arg->data + len + 1;
+    value->len = arg->len - len - 1;
+
+    return 1;
 }

@@ -39,6 +39,9 @@ ngx_int_t ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag);
 ngx_int_t ts_http_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value, ngx_table_elt_t **ref);
 
+/* 204, with the ETag if any: what a content handler returns */
+ngx_int_t ts_http_send_no_content(ngx_http_request_t *r, ngx_str_t *etag);
+
 /* {"error":{"status":N,"message":"..."}} with status */
 ngx_int_t ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...);
@@ -52,6 +55,10 @@ void ts_http_finish(ngx_http_request_t *r, ngx_int_t rc);
  * holds a NUL or a control character, or is longer than TS_HTTP_ARG_MAX.
  */
 ngx_int_t ts_http_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+/* whether a directive's parameter arg is name=value; value set if it is */
+ngx_uint_t ts_http_conf_param(ngx_str_t *arg, const char *name,
     ngx_str_t *value);
 
 /* a non-negative decimal integer that fits in int64_t, else NGX_ERROR */

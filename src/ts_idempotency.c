@@ -15,7 +15,7 @@
 
 #include "ts_module.h"
 #include "ts_http.h"
-#include "ts_read.h"
+#include "ts_query.h"
 #include "ts_idempotency.h"
 
 
@@ -173,8 +173,8 @@ ts_idempotency_find(ts_idempotency_t *idem, ngx_str_t *body)
     q->done = ts_idempotency_done;
     q->data = idem;
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        return ts_read_query_error(r, q);
+    if (ts_query_send(r, q, 1) != NGX_OK) {
+        return ts_query_error(r, q);
     }
 
     return NGX_OK;

@@ -1,394 +1,150 @@
 
 /*
- * Tunesheap: the songs' audio.
- *
- * Local storage: an upload is streamed by nginx into its temporary file,
- * recognised from its bytes, renamed into the media root under a new name
- * (a listener of the old file keeps reading it) and only then recorded;
- * the old file goes once the song points at the new one.  A stream is an
- * internal redirect to an internal location serving the root, so nginx's
- * static module does sendfile, ranges and conditional requests.  No path
- * from a request reaches the file system: names are made here.
- *
- * S3: links are CloudFront (or S3) signed URLs, and clients upload with a
- * presigned PUT, then tell us the object is there.
+ * Tunesheap: an item's audio, the routes: stream, audio (PUT, DELETE),
+ * upload and upload/complete.  Each request goes through the states of
+ * ts_media_ctx.h: its item looked up, its audio checked by the storage
+ * (ts_media_local.c, ts_media_s3.c), recorded, the cache told, answered.
+ * Links are made and checked in ts_media_link.c, the configuration in
+ * ts_media_conf.c, types and names of files in ts_media_types.c.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "ts_module.h"
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
-#include "ts_read.h"
-#include "ts_write.h"
+#include "ts_query.h"
+#include "ts_body.h"
 #include "ts_cache.h"
-#include "ts_audio.h"
-#include "ts_auth.h"
+#include "ts_media_ctx.h"
+#include "ts_media_types.h"
+#include "ts_media_link.h"
+#include "ts_media_local.h"
+#include "ts_media_s3.h"
 #include "ts_media.h"
-
-
-#define TS_MEDIA_RANDOM     8         /* bytes of randomness in a name */
-#define TS_MEDIA_S3_PREFIX  "songs/"  /* of object keys in the bucket */
-#define TS_MEDIA_INT32_MAX  2147483647
-
-/* S3 checks: a subrequest to this internal location, ranges of this size */
-#define TS_MEDIA_S3_LOCATION  "/_tunesheap_s3"
-#define TS_MEDIA_S3_PIECE     65536
-#define TS_MEDIA_S3_FETCHES   12
-
-
-typedef struct {
-    ngx_str_t            type;
-    ngx_str_t            extension;
-} ts_media_type_t;
-
-
-typedef struct {
-    ngx_http_request_t  *request;
-    ts_route_t           route;
-    ts_pg_query_t        query;
-    char                *params[7];
-    ngx_str_t            etag;        /* the song's, once written */
-    time_t               expires;     /* of the signed link being followed */
-    ngx_str_t            key;         /* the audio being recorded */
-    ngx_str_t            path;        /* its file, until it is recorded */
-    ngx_str_t            type;
-    off_t                size;
-    int64_t              bitrate;
-    int64_t              duration;
-    ts_s3_request_t      s3;          /* the range of the object asked for */
-    ngx_http_request_t  *sr;          /* its subrequest, once it is done */
-    ngx_int_t            sr_rc;
-    ngx_uint_t           sr_status;
-    ngx_uint_t           sr_proxied;
-    ngx_uint_t           fetches;
-    off_t                object;      /* the object's size; -1: the song is
-                                         being looked for, -2: unknown */
-    ngx_array_t          pieces;      /* ts_audio_piece_t: what came */
-} ts_media_ctx_t;
 
 
 static ngx_int_t ts_media_query(ts_media_ctx_t *ctx, const char *statement,
     int nparams, ngx_uint_t held);
-static const char *ts_media_verify(ts_media_ctx_t *ctx);
-static ngx_int_t ts_media_receive(ts_media_ctx_t *ctx);
 static void ts_media_file_body(ngx_http_request_t *r);
-static ngx_int_t ts_media_store(ts_media_ctx_t *ctx);
 static void ts_media_json_body(ngx_http_request_t *r);
-static ngx_int_t ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree);
-static ngx_int_t ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree);
-static ngx_int_t ts_media_s3_fetch(ts_media_ctx_t *ctx, off_t offset,
-    size_t len);
-static ngx_int_t ts_media_s3_header(ngx_http_request_t *sr, char *name,
-    ngx_str_t *value);
-static ngx_int_t ts_media_s3_done(ngx_http_request_t *sr, void *data,
-    ngx_int_t rc);
 static void ts_media_s3_resume(ngx_http_request_t *r);
-static ngx_int_t ts_media_s3_checked(ts_media_ctx_t *ctx,
-    ngx_http_request_t *sr);
-static ngx_int_t ts_media_s3_probe(ts_media_ctx_t *ctx);
-static ngx_int_t ts_media_content_range(ngx_str_t *value, off_t *from,
-    off_t *to, off_t *total);
-static ngx_int_t ts_media_s3_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ts_media_record(ts_media_ctx_t *ctx);
 static void ts_media_done(ts_pg_query_t *q);
 static ngx_int_t ts_media_found(ts_media_ctx_t *ctx, PGresult *res);
-static ngx_int_t ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key,
-    ngx_str_t *type);
 static ngx_int_t ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key);
-static ngx_int_t ts_media_upload_url(ts_media_ctx_t *ctx);
 static ngx_int_t ts_media_changed(ts_media_ctx_t *ctx, PGresult *res);
 static void ts_media_respond(ngx_http_request_t *r);
-static void ts_media_forget(ts_media_ctx_t *ctx);
-static void ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key);
-static ngx_int_t ts_media_path(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *path);
-static ngx_int_t ts_media_link(ngx_http_request_t *r, ngx_str_t *id,
-    time_t window, ngx_str_t *key, ngx_str_t *url);
-static ngx_int_t ts_media_local_signature(ngx_http_request_t *r,
-    ngx_str_t *id, time_t expires, ngx_str_t *key, ngx_str_t *sig);
-static ngx_int_t ts_media_send_named(ts_media_ctx_t *ctx);
-static ts_media_type_t *ts_media_key_type(ts_media_ctx_t *ctx,
-    const char *prefix, ngx_str_t *key);
-static ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
-    ngx_str_t *extension);
-static ts_media_type_t *ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type);
-static yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
-    ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
-static ngx_uint_t ts_media_words(const char *value, size_t len,
-    ngx_str_t *words, ngx_uint_t n);
-static ngx_uint_t ts_media_kv(ngx_str_t *arg, const char *name,
-    ngx_str_t *value);
 
 
-/* what uploads may be, by Content-Type and by the name's extension */
-static ts_media_type_t  ts_media_types[] = {
-    { ngx_string("audio/mpeg"), ngx_string("mp3") },
-    { ngx_string("audio/ogg"), ngx_string("ogg") },
-    { ngx_string("audio/ogg"), ngx_string("opus") },
-    { ngx_string("audio/flac"), ngx_string("flac") },
-    { ngx_string("audio/mp4"), ngx_string("m4a") },
-};
-
-#define TS_MEDIA_TYPES  "audio/mpeg, audio/ogg, audio/flac or audio/mp4"
+#define TS_MEDIA_RESOURCES_MAX  8
 
 
 /*
- * The old key comes back, so that its file can go once nothing needs it,
- * with the song's new ETag; a song found but whose ETag is not one
- * If-Match lists ($7, $2; NULL: none) comes back with neither, unchanged.
+ * The statements on the audio of a resource (its name, its table, then
+ * its ETag's SQL): the old key comes back, so that its file can go once
+ * nothing needs it, with the item's new ETag; an item found but whose
+ * ETag is not one If-Match lists ($7, $2; NULL: none) comes back with
+ * neither, unchanged.
  */
-const char  ts_media_setup[] =
-    "PREPARE ts_media_get (bigint) AS"
-    " SELECT audio_key, audio_type FROM songs WHERE id = $1;"
-    "PREPARE ts_media_set (bigint, text, text, bigint, integer, integer,"
+static const char  ts_media_statements[] =
+    "PREPARE ts_%V_audio_get (bigint) AS"
+    " SELECT audio_key, audio_type FROM %s WHERE id = $1;"
+    "PREPARE ts_%V_audio_set (bigint, text, text, bigint, integer, integer,"
     " text[]) AS"
     " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
-    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " %V AS old_etag FROM %s WHERE id = $1"
     " FOR UPDATE),"
-    " w AS (UPDATE songs s SET audio_key = $2, audio_type = $3,"
+    " w AS (UPDATE %s s SET audio_key = $2, audio_type = $3,"
     " audio_size = $4, audio_bitrate_kbps = nullif($5, 0),"
     " audio_duration_ms = nullif($6, 0)"
     " FROM old WHERE s.id = old.old_id"
     " AND ($7::text[] IS NULL OR old.old_etag = ANY ($7::text[]))"
-    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " RETURNING old.old_key, %V AS etag)"
     " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;"
-    "PREPARE ts_media_clear (bigint, text[]) AS"
+    "PREPARE ts_%V_audio_clear (bigint, text[]) AS"
     " WITH old AS (SELECT id AS old_id, audio_key AS old_key,"
-    " " TS_MEDIA_SONG_ETAG_SQL " AS old_etag FROM songs WHERE id = $1"
+    " %V AS old_etag FROM %s WHERE id = $1"
     " FOR UPDATE),"
-    " w AS (UPDATE songs s SET audio_key = NULL, audio_type = NULL,"
+    " w AS (UPDATE %s s SET audio_key = NULL, audio_type = NULL,"
     " audio_size = NULL, audio_bitrate_kbps = NULL,"
     " audio_duration_ms = NULL"
     " FROM old WHERE s.id = old.old_id"
     " AND ($2::text[] IS NULL OR old.old_etag = ANY ($2::text[]))"
-    " RETURNING old.old_key, " TS_MEDIA_SONG_ETAG_SQL " AS etag)"
+    " RETURNING old.old_key, %V AS etag)"
     " SELECT w.old_key, w.etag FROM old LEFT JOIN w ON true;";
 
 
-void
-ts_media_create_conf(ts_media_conf_t *conf)
+ngx_int_t
+ts_media_init(ngx_pool_t *pool, ngx_str_t *setup)
 {
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     conf->root = { 0, NULL };
-     *     conf->location = { 0, NULL };
-     *     conf->secret = { 0, NULL };
-     *     conf->cloudfront = { 0, NULL };
-     */
+    u_char         *p, *last;
+    size_t          len;
+    ngx_str_t       etag[TS_MEDIA_RESOURCES_MAX];
+    ngx_uint_t      i, j, n, audio[TS_MEDIA_RESOURCES_MAX];
+    ts_resource_t  *rs;
 
-    conf->link_ttl = NGX_CONF_UNSET;
-    conf->max_size = NGX_CONF_UNSET;
-    conf->s3 = NGX_CONF_UNSET_PTR;
-    conf->signer = NGX_CONF_UNSET_PTR;
-}
+    ts_column_json[TS_COL_AUDIO] = ts_media_audio_json;
+    ts_column_json[TS_COL_STREAM] = ts_media_stream_json;
 
+    len = 0;
+    n = 0;
 
-char *
-ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
-    ts_media_conf_t *conf)
-{
-    ngx_str_t  key = ngx_string("songs/1-0.mp3"), put = ngx_string("PUT");
-    ngx_str_t  url;
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
 
-    ngx_conf_merge_str_value(conf->root, prev->root, "");
-    ngx_conf_merge_str_value(conf->location, prev->location,
-                             "/_tunesheap_media/");
-    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
-    ngx_conf_merge_sec_value(conf->link_ttl, prev->link_ttl, 3600);
-    ngx_conf_merge_off_value(conf->max_size, prev->max_size,
-                             50 * 1024 * 1024);
-    ngx_conf_merge_ptr_value(conf->s3, prev->s3, NULL);
-    ngx_conf_merge_ptr_value(conf->signer, prev->signer, NULL);
-    ngx_conf_merge_str_value(conf->cloudfront, prev->cloudfront, "");
+        for (j = 0; j < rs->ncolumns; j++) {
+            if (rs->columns[j].type == TS_COL_STREAM) {
+                break;
+            }
+        }
 
-    /* relative to the prefix, as root and alias are */
-    if (conf->root.len
-        && ngx_conf_full_name(cf->cycle, &conf->root, 0) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
+        if (j == rs->ncolumns) {
+            continue;
+        }
 
-    while (conf->root.len > 1 && conf->root.data[conf->root.len - 1] == '/') {
-        conf->root.len--;
-    }
-
-    if (conf->location.len == 0
-        || conf->location.data[conf->location.len - 1] != '/')
-    {
-        return "tunesheap_media_location must end with \"/\"";
-    }
-
-    if (conf->root.len && conf->s3 == NULL && conf->secret.len < 16) {
-        return "tunesheap_media_root needs a tunesheap_media_secret "
-               "of at least 16 characters to sign links";
-    }
-
-    if (conf->signer && conf->s3 == NULL) {
-        return "tunesheap_media_cloudfront needs tunesheap_media_s3";
-    }
-
-    if (conf->s3 == NULL) {
-        return NGX_CONF_OK;
-    }
-
-    /* what S3 refuses is refused now, not at the first request */
-    if (ts_s3_presign(cf->pool, conf->s3, &put, &key, &put, 1, 0,
-                      TS_MEDIA_WINDOW + conf->link_ttl, &url)
-        != NGX_OK)
-    {
-        return "tunesheap_media_s3 cannot sign: check the bucket, the "
-               "region, the endpoint, and that tunesheap_media_link_ttl "
-               "plus 15 minutes is at most a week";
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ts_loc_conf_t  *tlcf = conf;
-
-    char          *env;
-    ngx_str_t     *value;
-    ngx_uint_t     i;
-    ts_s3_conf_t  *s3;
-
-    if (tlcf->media.s3 != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    s3 = ngx_pcalloc(cf->pool, sizeof(ts_s3_conf_t));
-    if (s3 == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (!ts_media_kv(&value[i], "bucket", &s3->bucket)
-            && !ts_media_kv(&value[i], "region", &s3->region)
-            && !ts_media_kv(&value[i], "endpoint", &s3->endpoint)
-            && !ts_media_kv(&value[i], "access_key", &s3->access_key)
-            && !ts_media_kv(&value[i], "secret_key", &s3->secret_key)
-            && !ts_media_kv(&value[i], "session_token", &s3->session_token))
+        if (n == TS_MEDIA_RESOURCES_MAX
+            || sizeof("ts__audio_clear") + rs->name.len > TS_STATEMENT_LEN)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (s3->bucket.len == 0 || s3->region.len == 0) {
-        return "needs bucket= and region=";
-    }
-
-    /* else the instance's environment, as the AWS tools read it */
-    if (s3->access_key.len == 0 && s3->secret_key.len == 0) {
-        env = getenv("AWS_ACCESS_KEY_ID");
-        if (env) {
-            s3->access_key.data = (u_char *) env;
-            s3->access_key.len = ngx_strlen(env);
+            ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                          "tunesheap: too many resources with audio, or "
+                          "\"%V\" is too long a name", &rs->name);
+            return NGX_ERROR;
         }
 
-        env = getenv("AWS_SECRET_ACCESS_KEY");
-        if (env) {
-            s3->secret_key.data = (u_char *) env;
-            s3->secret_key.len = ngx_strlen(env);
+        if (ts_resource_etag_sql(pool, rs, &etag[n]) != NGX_OK) {
+            return NGX_ERROR;
         }
 
-        env = getenv("AWS_SESSION_TOKEN");
-        if (env && s3->session_token.len == 0) {
-            s3->session_token.data = (u_char *) env;
-            s3->session_token.len = ngx_strlen(env);
-        }
+        len += sizeof(ts_media_statements) + 3 * rs->name.len
+               + 5 * ngx_strlen(rs->table) + 4 * etag[n].len;
+        audio[n++] = i;
     }
 
-    if (s3->access_key.len == 0 || s3->secret_key.len == 0) {
-        return "needs access_key= and secret_key=, or AWS_ACCESS_KEY_ID "
-               "and AWS_SECRET_ACCESS_KEY in nginx's environment";
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
     }
 
-    tlcf->media.s3 = s3;
+    setup->data = p;
+    last = p + len;
 
-    return NGX_CONF_OK;
-}
+    for (j = 0; j < n; j++) {
+        rs = &ts_resources[audio[j]];
 
-
-char *
-ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ts_loc_conf_t  *tlcf = conf;
-
-    u_char           *p;
-    ngx_str_t        *value, domain, key;
-    ngx_uint_t        i;
-    ts_cloudfront_t  *signer;
-
-    if (tlcf->media.signer != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
+        p = ngx_slprintf(p, last, ts_media_statements,
+                         &rs->name, rs->table,
+                         &rs->name, &etag[j], rs->table, rs->table, &etag[j],
+                         &rs->name, &etag[j], rs->table, rs->table, &etag[j]);
     }
 
-    signer = ngx_pcalloc(cf->pool, sizeof(ts_cloudfront_t));
-    if (signer == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    setup->len = p - setup->data;
 
-    ngx_str_null(&domain);
-    ngx_str_null(&key);
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (!ts_media_kv(&value[i], "domain", &domain)
-            && !ts_media_kv(&value[i], "key_pair_id", &signer->key_pair_id)
-            && !ts_media_kv(&value[i], "private_key", &key))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (domain.len == 0 || signer->key_pair_id.len == 0 || key.len == 0) {
-        return "needs domain=, key_pair_id= and private_key=";
-    }
-
-    for (p = domain.data; p < domain.data + domain.len; p++) {
-        if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9')
-              || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        {
-            return "needs a host name as domain=";
-        }
-    }
-
-    if (ts_cloudfront_load_key(cf, &key, signer) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    tlcf->media.cloudfront.len = sizeof("https:///") - 1 + domain.len;
-    tlcf->media.cloudfront.data = ngx_pnalloc(cf->pool,
-                                              tlcf->media.cloudfront.len);
-    if (tlcf->media.cloudfront.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_sprintf(tlcf->media.cloudfront.data, "https://%V/", &domain);
-
-    tlcf->media.signer = signer;
-
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -417,12 +173,18 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     ctx->query.params = (const char **) ctx->params;
     ctx->query.done = ts_media_done;
     ctx->query.data = ctx;
-    rctx->write = ctx;
+    rctx->media = ctx;
 
     ctx->params[0] = ts_http_cstr(r->pool, &route->id);
     if (ctx->params[0] == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %V %V/%V, route %d, %s",
+                   &r->method_name, &route->resource->name, &route->id,
+                   (int) route->kind,
+                   mc->s3 ? "s3" : (mc->root.len ? "local" : "none"));
 
     /* bodies are read by PUT audio (a file) and the S3 routes (JSON) */
     if ((mc->root.len == 0 && mc->s3 == NULL)
@@ -445,19 +207,10 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
     case ts_route_stream:
         /*
          * The entry handler lets arguments past tunesheap_auth_read as a
-         * signed link; only a link that verifies may skip the key.  With
-         * S3 the stream endpoint makes no links of its own (clients get
-         * CloudFront's or S3's): arguments are no link there, and a read
-         * key is needed as for any other read.
+         * signed link (local files only): only a link that verifies may
+         * skip the key.  With S3, every request is sent on to a fresh
+         * signed link.
          */
-        if (mc->s3 && r->args.len && tlcf->auth_read) {
-            rc = ts_auth_check(r, "read", &refused);
-            if (rc != NGX_OK) {
-                return ts_http_send_error(r, rc, "%s", refused);
-            }
-        }
-
-        /* with S3, every request is sent on to a fresh signed link */
         if (mc->s3 == NULL && r->args.len) {
             refused = ts_media_verify(ctx);
             if (refused) {
@@ -471,15 +224,21 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                 if (rc != NGX_DECLINED) {
                     return rc;
                 }
+
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "tunesheap media: \"%V\" is gone, asking "
+                               "Postgres", &ctx->key);
             }
         }
 
-        return ts_media_query(ctx, "ts_media_get", 1, 0);
+        ctx->state = ts_media_looking;
+        return ts_media_query(ctx, "get", 1, 0);
 
     case ts_route_audio:
         if (r->method == NGX_HTTP_DELETE) {
-            ctx->params[1] = (char *) ts_write_if_match(r);
-            return ts_media_query(ctx, "ts_media_clear", 2, 0);
+            ctx->params[1] = (char *) ts_query_if_match(r);
+            ctx->state = ts_media_recording;
+            return ts_media_query(ctx, "clear", 2, 0);
         }
 
         if (mc->s3) {
@@ -492,7 +251,7 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                                       "upload for a URL to upload it to");
         }
 
-        return ts_media_receive(ctx);
+        return ts_media_receive(ctx, ts_media_file_body);
 
     default: /* ts_route_upload, ts_route_upload_done */
         if (mc->s3 == NULL) {
@@ -505,13 +264,14 @@ ts_media_handler(ngx_http_request_t *r, ts_route_t *route)
                                       "audio instead");
         }
 
-        return ts_write_read_json(r, ts_media_json_body);
+        return ts_body_read_json(r, ts_media_json_body);
     }
 }
 
 
 /*
- * Sends a statement on the song in params[0].  NGX_DONE when under way,
+ * Sends ts_RESOURCE_audio_<statement> on the item in params[0].  NGX_DONE
+ * when under way,
  * else the status answered.  held: the body reader holds r already.
  */
 static ngx_int_t
@@ -522,13 +282,21 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
 
     r = ctx->request;
 
-    ctx->query.statement = statement;
+    *ngx_snprintf((u_char *) ctx->statement, TS_STATEMENT_LEN - 1,
+                  "ts_%V_audio_%s", &ctx->route.resource->name, statement)
+        = '\0';
+
+    ctx->query.statement = ctx->statement;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %s sent, state %d", ctx->statement,
+                   (int) ctx->state);
     ctx->query.once = 1;    /* may write: never sent twice */
     ctx->query.nparams = nparams;
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
         ts_media_forget(ctx);
-        return ts_read_query_error(r, &ctx->query);
+        return ts_query_error(r, &ctx->query);
     }
 
     if (!held) {
@@ -539,215 +307,30 @@ ts_media_query(ts_media_ctx_t *ctx, const char *statement, int nparams,
 }
 
 
-/* a signed link: NULL if it is good, else why it is not */
-static const char *
-ts_media_verify(ts_media_ctx_t *ctx)
-{
-    int64_t              expires;
-    ngx_int_t            rc;
-    ngx_str_t            arg, sig, good, key;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (ts_http_arg(r, "expires", &arg) != NGX_OK
-        || ts_http_arg(r, "signature", &sig) != NGX_OK
-        || ts_http_parse_int(&arg, &expires) != NGX_OK
-        || expires > NGX_MAX_INT32_VALUE)
-    {
-        return "this link needs expires and signature, as stream_url "
-               "gives them";
-    }
-
-    /* the file the link was made for, signed with the rest */
-    rc = ts_http_arg(r, "key", &key);
-
-    if (rc == NGX_DECLINED) {
-        ngx_str_null(&key);
-    }
-
-    if (rc == NGX_ERROR
-        || (rc == NGX_OK && ts_media_key_type(ctx, "", &key) == NULL)
-        || ts_media_local_signature(r, &ctx->route.id, (time_t) expires,
-                                    &key, &good)
-           != NGX_OK
-        || sig.len != good.len
-        || CRYPTO_memcmp(sig.data, good.data, good.len) != 0)
-    {
-        return "this link's signature is not valid";
-    }
-
-    if ((time_t) expires < ngx_time()) {
-        return "this link has expired";
-    }
-
-    ctx->expires = (time_t) expires;
-    ctx->key = key;
-
-    return NULL;
-}
-
-
-/*
- * The file a verified link names, without asking Postgres; NGX_DECLINED
- * when it is gone (the song's audio was replaced): Postgres knows which
- * one plays now
- */
-static ngx_int_t
-ts_media_send_named(ts_media_ctx_t *ctx)
-{
-    ngx_str_t         path;
-    ngx_file_info_t   fi;
-    ts_media_type_t  *t;
-
-    if (ts_media_path(ctx->request, &ctx->key, &path) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    t = ts_media_key_type(ctx, "", &ctx->key);
-
-    return ts_media_send_file(ctx, &ctx->key, &t->type);
-}
-
-
-/* PUT audio: nginx streams the body into a file of its own */
-static ngx_int_t
-ts_media_receive(ts_media_ctx_t *ctx)
-{
-    ngx_int_t            rc;
-    ts_loc_conf_t       *tlcf;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    if (r->headers_in.content_length_n > tlcf->media.max_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the audio is larger than %O bytes",
-                                  tlcf->media.max_size);
-    }
-
-    /* a file with a name, renamed into place; nginx removes it if not */
-    r->request_body_in_file_only = 1;
-    r->request_body_in_persistent_file = 1;
-    r->request_body_in_clean_file = 1;
-    r->request_body_file_log_level = 0;
-
-    rc = ngx_http_read_client_request_body(r, ts_media_file_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
 static void
 ts_media_file_body(ngx_http_request_t *r)
 {
     ngx_int_t          rc;
+    ts_media_ctx_t    *ctx;
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
+    ctx = rctx->media;
 
-    rc = ts_media_store(rctx->write);
+    rc = ts_media_store(ctx);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: body stored as \"%V\": state %d",
+                   &ctx->key, (int) ctx->state);
+
+    if (ctx->state == ts_media_checked) {
+        rc = ts_media_record(ctx);
+    }
 
     /* the body reader's hold on the request lasts until the answer */
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
     }
-}
-
-
-static ngx_int_t
-ts_media_store(ts_media_ctx_t *ctx)
-{
-    off_t                     size;
-    ngx_int_t                 rc;
-    ngx_err_t                 err;
-    ngx_temp_file_t          *tf;
-    ts_loc_conf_t            *tlcf;
-    ts_audio_info_t           info;
-    ngx_http_request_t       *r;
-    ngx_http_request_body_t  *rb;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    rb = r->request_body;
-    tf = rb ? rb->temp_file : NULL;
-    size = tf ? tf->file.offset : 0;
-
-    if (size == 0) {
-        return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "the body is empty: send the audio file");
-    }
-
-    /* a chunked body has no Content-Length to refuse early */
-    if (size > tlcf->media.max_size) {
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the audio is larger than %O bytes",
-                                  tlcf->media.max_size);
-    }
-
-    rc = ts_audio_probe(tf->file.fd, size, &info, r->connection->log);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                  "the body is not audio in a format taken "
-                                  "here: MP3, Ogg Vorbis or Opus, FLAC, "
-                                  "M4A (AAC)");
-    }
-
-    if (info.claimed_size) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the audio is cut short: its header counts "
-                                  "%O bytes of %V, the file holds %O",
-                                  info.claimed_size, &info.format,
-                                  info.stream_size);
-    }
-
-    if (ts_media_name(ctx, "", &info.extension) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ts_media_path(r, &ctx->key, &ctx->path) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* a new name: whoever plays the old file goes on reading it */
-    if (ngx_rename_file(tf->file.name.data, ctx->path.data)
-        == NGX_FILE_ERROR)
-    {
-        err = ngx_errno;
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      "tunesheap: rename \"%V\" to \"%V\" failed "
-                      "(client_body_temp_path must be on the file system "
-                      "of tunesheap_media_root)",
-                      &tf->file.name, &ctx->path);
-        ngx_str_null(&ctx->path);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->type = info.content_type;
-    ctx->size = size;
-    ctx->bitrate = info.bitrate_kbps;
-    ctx->duration = info.duration_ms;
-
-    return ts_media_record(ctx);
 }
 
 
@@ -760,9 +343,9 @@ ts_media_json_body(ngx_http_request_t *r)
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx->write;
+    ctx = rctx->media;
 
-    tree = ts_write_json(r, &rc);
+    tree = ts_body_json(r, &rc);
 
     if (tree && !YAJL_IS_OBJECT(tree)) {
         rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -775,335 +358,20 @@ ts_media_json_body(ngx_http_request_t *r)
         rc = ts_media_complete(ctx, tree);
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: JSON body checked: state %d",
+                   (int) ctx->state);
+
+    if (ctx->state == ts_media_valid) {
+        /* the item first: its upload is signed, or its object looked at,
+           only if it exists */
+        ctx->state = ts_media_looking;
+        rc = ts_media_query(ctx, "get", 1, 1);
+    }
+
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
     }
-}
-
-
-/*
- * POST upload {"content_type":"audio/mpeg","size":N}: a name, once the
- * song is, and a PUT whose signature covers the type and the length
- */
-static ngx_int_t
-ts_media_upload(ts_media_ctx_t *ctx, yajl_val tree)
-{
-    yajl_val          v;
-    ngx_str_t         type;
-    ts_loc_conf_t    *tlcf;
-    ts_media_type_t  *t;
-
-    static const char  *path[] = { "content_type", NULL };
-    static const char  *size_path[] = { "size", NULL };
-
-    tlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_tunesheap_module);
-
-    v = yajl_tree_get(tree, path, yajl_t_string);
-
-    if (v == NULL) {
-        return ts_http_send_error(ctx->request, TS_HTTP_UNPROCESSABLE,
-                                  "content_type must be " TS_MEDIA_TYPES);
-    }
-
-    type.data = (u_char *) YAJL_GET_STRING(v);
-    type.len = ngx_strlen(type.data);
-
-    t = ts_media_type_of(&type, 1);
-
-    if (t == NULL) {
-        return ts_http_send_error(ctx->request, TS_HTTP_UNPROCESSABLE,
-                                  "content_type must be " TS_MEDIA_TYPES);
-    }
-
-    ctx->type = t->type;
-
-    v = yajl_tree_get(tree, size_path, yajl_t_any);
-
-    if (v == NULL || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1
-        || YAJL_GET_INTEGER(v) > tlcf->media.max_size)
-    {
-        return ts_http_send_error(ctx->request, TS_HTTP_UNPROCESSABLE,
-                                  "size must be the file's size in bytes, "
-                                  "at most %O: the upload must be that long",
-                                  tlcf->media.max_size);
-    }
-
-    ctx->size = YAJL_GET_INTEGER(v);
-
-    if (ts_media_name(ctx, TS_MEDIA_S3_PREFIX, &t->extension) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ts_media_query(ctx, "ts_media_get", 1, 1);
-}
-
-
-/*
- * POST upload/complete {"key":K,"size":N[,"duration_ms":N,"bitrate_kbps":N]}
- * records an object uploaded under a name upload gave for this song
- */
-static ngx_int_t
-ts_media_complete(ts_media_ctx_t *ctx, yajl_val tree)
-{
-    int64_t              n[3];
-    yajl_val             v;
-    ngx_str_t            key;
-    ngx_uint_t           i;
-    ts_loc_conf_t       *tlcf;
-    ts_media_type_t     *t;
-    ngx_http_request_t  *r;
-
-    static const char  *key_path[] = { "key", NULL };
-    static const char  *paths[3][2] = {
-        { "size", NULL }, { "duration_ms", NULL }, { "bitrate_kbps", NULL }
-    };
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    v = yajl_tree_get(tree, key_path, yajl_t_string);
-    if (v == NULL) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "key must be the key upload gave");
-    }
-
-    key.data = (u_char *) YAJL_GET_STRING(v);
-    key.len = ngx_strlen(key.data);
-
-    t = ts_media_key_type(ctx, TS_MEDIA_S3_PREFIX, &key);
-
-    if (t == NULL) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "key must be the key upload gave");
-    }
-
-    for (i = 0; i < 3; i++) {
-        v = yajl_tree_get(tree, paths[i], yajl_t_any);
-
-        if (v == NULL && i > 0) {
-            n[i] = 0;
-            continue;
-        }
-
-        if (i == 0
-            && (v == NULL || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1
-                || YAJL_GET_INTEGER(v) > tlcf->media.max_size))
-        {
-            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                      "size must be the object's size in "
-                                      "bytes, at most %O",
-                                      tlcf->media.max_size);
-        }
-
-        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0
-            || YAJL_GET_INTEGER(v) > TS_MEDIA_INT32_MAX)
-        {
-            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                      "%s must be a non-negative integer",
-                                      paths[i][0]);
-        }
-
-        n[i] = YAJL_GET_INTEGER(v);
-    }
-
-    /*
-     * What is recorded comes from the object itself: its size, and what
-     * its bytes are (duration_ms and bitrate_kbps sent are checked for
-     * their form only, as before, and otherwise ignored)
-     */
-    ctx->key = key;
-    ctx->type = t->type;
-    ctx->size = n[0];
-    ctx->object = -1;
-
-    if (ngx_array_init(&ctx->pieces, r->pool, 4, sizeof(ts_audio_piece_t))
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the song first: its object is looked at only if it exists */
-    return ts_media_query(ctx, "ts_media_get", 1, 1);
-}
-
-
-ngx_int_t
-ts_media_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var;
-
-    static ngx_str_t  name = ngx_string("tunesheap_s3_url");
-
-    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ts_media_s3_variable;
-
-    return NGX_OK;
-}
-
-
-/* the object's URL, in the subrequest of an S3 check only; no signature */
-static ngx_int_t
-ts_media_s3_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    uintptr_t data)
-{
-    ts_media_ctx_t    *ctx;
-    ts_request_ctx_t  *rctx;
-
-    rctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
-
-    if (rctx == NULL || rctx->s3 == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ctx = rctx->s3;
-
-    v->data = ctx->s3.url.data;
-    v->len = ctx->s3.url.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/*
- * Asks S3 for [offset, offset + len) of the object: a subrequest, in
- * memory, to the internal location of S3 checks, which proxies it to
- * $tunesheap_s3_url on nginx's event loop (resolver, TLS, timeouts are
- * the proxy's).  The subrequest carries only the headers of the signed
- * GET: none of the client's (its API key) reaches S3.
- */
-static ngx_int_t
-ts_media_s3_fetch(ts_media_ctx_t *ctx, off_t offset, size_t len)
-{
-    ngx_str_t                    uri, sha = ngx_string("UNSIGNED-PAYLOAD");
-    ts_loc_conf_t               *tlcf;
-    ts_request_ctx_t            *srctx;
-    ngx_http_request_t          *r, *sr;
-    ngx_http_post_subrequest_t  *ps;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    if (ctx->fetches++ == TS_MEDIA_S3_FETCHES) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the object is not audio in a format "
-                                  "taken here: its headers are too "
-                                  "scattered to be read");
-    }
-
-    if (ts_s3_sign_get(r->pool, tlcf->media.s3, &ctx->key, offset, len,
-                       ngx_time(), &ctx->s3)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    srctx = ngx_pcalloc(r->pool, sizeof(ts_request_ctx_t));
-    if (ps == NULL || srctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ps->handler = ts_media_s3_done;
-    ps->data = ctx;
-
-    ngx_str_set(&uri, TS_MEDIA_S3_LOCATION);
-
-    if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    srctx->s3 = ctx;
-    ngx_http_set_ctx(sr, srctx, ngx_tunesheap_module);
-
-    /* its own headers: a GET with no body, signed */
-    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
-    sr->headers_in.content_length_n = -1;
-    sr->headers_in.keep_alive_n = -1;
-    sr->request_body = NULL;
-
-    if (ngx_list_init(&sr->headers_in.headers, r->pool, 6,
-                      sizeof(ngx_table_elt_t))
-           != NGX_OK
-        || ts_media_s3_header(sr, "Range", &ctx->s3.range) != NGX_OK
-        || ts_media_s3_header(sr, "X-Amz-Date", &ctx->s3.date) != NGX_OK
-        || ts_media_s3_header(sr, "X-Amz-Content-Sha256", &sha) != NGX_OK
-        || ts_media_s3_header(sr, "Authorization", &ctx->s3.authorization)
-           != NGX_OK
-        || (ctx->s3.token.len
-            && ts_media_s3_header(sr, "X-Amz-Security-Token",
-                                  &ctx->s3.token)
-               != NGX_OK))
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->sr = NULL;
-    r->write_event_handler = ts_media_s3_resume;
-
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ts_media_s3_header(ngx_http_request_t *sr, char *name, ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&sr->headers_in.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    h->lowcase_key = ngx_pnalloc(sr->pool, h->key.len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_strlow(h->lowcase_key, h->key.data, h->key.len);
-
-    return NGX_OK;
-}
-
-
-/*
- * The subrequest ends: its answer is looked at once the parent runs.  Its
- * first end is the proxy's; an error_page of the server may end it again.
- */
-static ngx_int_t
-ts_media_s3_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
-{
-    ts_media_ctx_t  *ctx = data;
-
-    if (ctx->sr == NULL) {
-        ctx->sr = sr;
-        ctx->sr_rc = rc;
-        ctx->sr_status = sr->headers_out.status;
-
-        if (ctx->sr_status == 0 && sr->upstream) {
-            ctx->sr_status = sr->upstream->headers_in.status_n;
-        }
-
-        ctx->sr_proxied = (sr->upstream != NULL);
-    }
-
-    return rc;
 }
 
 
@@ -1116,17 +384,37 @@ ts_media_s3_resume(ngx_http_request_t *r)
     ngx_http_request_t  *sr;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx ? rctx->write : NULL;
+    ctx = rctx ? rctx->media : NULL;
 
-    if (ctx == NULL || ctx->sr == NULL) {
+    if (ctx == NULL || ctx->state != ts_media_fetching || ctx->sr == NULL) {
         return;
     }
 
     sr = ctx->sr;
     ctx->sr = NULL;
+    ctx->state = ts_media_routed;
     r->write_event_handler = ngx_http_request_empty_handler;
 
     rc = ts_media_s3_checked(ctx, sr);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: S3 check of \"%V\": state %d",
+                   &ctx->key, (int) ctx->state);
+
+    switch (ctx->state) {
+
+    case ts_media_fetching:
+        /* more of the object is needed */
+        r->write_event_handler = ts_media_s3_resume;
+        return;
+
+    case ts_media_checked:
+        rc = ts_media_record(ctx);
+        break;
+
+    default: /* answered */
+        break;
+    }
 
     /* the body reader's hold on the request lasts until the answer */
     if (rc != NGX_DONE) {
@@ -1135,219 +423,7 @@ ts_media_s3_resume(ngx_http_request_t *r)
 }
 
 
-/* S3's answer to a ranged GET: the object's size, and some of its bytes */
-static ngx_int_t
-ts_media_s3_checked(ts_media_ctx_t *ctx, ngx_http_request_t *sr)
-{
-    off_t                from, to, total;
-    ngx_buf_t           *b;
-    ngx_uint_t           status;
-    ts_loc_conf_t       *tlcf;
-    ts_audio_piece_t    *pc;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    status = ctx->sr_status;
-
-    if (ctx->sr_rc == NGX_ERROR
-        || ctx->sr_rc >= NGX_HTTP_INTERNAL_SERVER_ERROR
-        || (ctx->sr_proxied
-            && (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR)))
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: S3 did not answer a check of \"%V\" "
-                      "(%i, status %ui)", &ctx->key, ctx->sr_rc, status);
-        return ts_http_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                  "S3 did not answer: try again");
-    }
-
-    if (!ctx->sr_proxied) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: S3 checks need \"location = "
-                      TS_MEDIA_S3_LOCATION " { internal; proxy_pass "
-                      "$tunesheap_s3_url; }\" in this server");
-        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                  "the upload cannot be checked here");
-    }
-
-    if (status == NGX_HTTP_NOT_FOUND) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "there is no object %V: PUT the file to "
-                                  "upload_url first", &ctx->key);
-    }
-
-    if (status == NGX_HTTP_RANGE_NOT_SATISFIABLE && ctx->object < 0) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the object %V is empty", &ctx->key);
-    }
-
-    b = sr->out ? sr->out->buf : NULL;
-
-    if (b == NULL
-        || (status != NGX_HTTP_PARTIAL_CONTENT && status != NGX_HTTP_OK))
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: S3 answered %ui to a check of \"%V\"",
-                      status, &ctx->key);
-        return ts_http_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                  "S3 refused to show the object");
-    }
-
-    /* 206 and "Content-Range: bytes A-B/TOTAL"; 200: the whole object */
-    from = 0;
-    total = b->last - b->pos;
-    to = total - 1;
-
-    if (status == NGX_HTTP_PARTIAL_CONTENT) {
-        if (sr->headers_out.content_range == NULL
-            || ts_media_content_range(&sr->headers_out.content_range->value,
-                                      &from, &to, &total)
-               != NGX_OK
-            || to - from + 1 != b->last - b->pos)
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "tunesheap: S3 answered a check of \"%V\" with "
-                          "a range that does not hold together", &ctx->key);
-            return ts_http_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                      "S3 did not answer: try again");
-        }
-    }
-
-    if (ctx->object < 0) {
-        ctx->object = total;
-
-        if (total > tlcf->media.max_size) {
-            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                      "the object is larger than %O bytes",
-                                      tlcf->media.max_size);
-        }
-
-        if (total != ctx->size) {
-            return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                      "the object holds %O bytes, not the "
-                                      "%O that size says", total, ctx->size);
-        }
-
-    } else if (total != ctx->object) {
-        /* replaced while it was read: whatever it is now, not this */
-        return ts_http_send_error(r, NGX_HTTP_CONFLICT,
-                                  "the object changed while it was "
-                                  "checked: complete again");
-    }
-
-    pc = ngx_array_push(&ctx->pieces);
-    if (pc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    pc->offset = from;
-    pc->len = b->last - b->pos;
-    pc->data = b->pos;
-
-    return ts_media_s3_probe(ctx);
-}
-
-
-/* "bytes A-B/TOTAL", A <= B < TOTAL */
-static ngx_int_t
-ts_media_content_range(ngx_str_t *value, off_t *from, off_t *to,
-    off_t *total)
-{
-    u_char  *p, *dash, *slash, *last;
-
-    p = value->data;
-    last = p + value->len;
-
-    if (value->len < 6 || ngx_strncmp(p, "bytes ", 6) != 0) {
-        return NGX_ERROR;
-    }
-
-    p += 6;
-    dash = ngx_strlchr(p, last, '-');
-    slash = dash ? ngx_strlchr(dash, last, '/') : NULL;
-
-    if (slash == NULL) {
-        return NGX_ERROR;
-    }
-
-    *from = ngx_atoof(p, dash - p);
-    *to = ngx_atoof(dash + 1, slash - dash - 1);
-    *total = ngx_atoof(slash + 1, last - slash - 1);
-
-    if (*from == NGX_ERROR || *to == NGX_ERROR || *total == NGX_ERROR
-        || *to < *from || *to >= *total)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* what the object is, from the pieces that came; more are asked for */
-static ngx_int_t
-ts_media_s3_probe(ts_media_ctx_t *ctx)
-{
-    off_t                want, from;
-    size_t               want_len;
-    ngx_int_t            rc;
-    ts_audio_info_t      info;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    rc = ts_audio_probe_pieces(ctx->pieces.elts, ctx->pieces.nelts,
-                               ctx->object, &info, &want, &want_len,
-                               r->connection->log);
-
-    if (rc == NGX_AGAIN) {
-        /* a whole piece, the file's last one if it holds what is wanted */
-        from = ngx_min(want, ngx_max(ctx->object - TS_MEDIA_S3_PIECE, 0));
-
-        return ts_media_s3_fetch(ctx, from,
-                                 (size_t) ngx_min((off_t) TS_MEDIA_S3_PIECE,
-                                                  ctx->object - from));
-    }
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the object is not audio in a format "
-                                  "taken here: MP3, Ogg Vorbis or Opus, "
-                                  "FLAC, M4A (AAC)");
-    }
-
-    if (info.claimed_size) {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the audio is cut short: its header counts "
-                                  "%O bytes of %V, the object holds %O",
-                                  info.claimed_size, &info.format,
-                                  info.stream_size);
-    }
-
-    if (info.content_type.len != ctx->type.len
-        || ngx_strncmp(info.content_type.data, ctx->type.data,
-                       ctx->type.len) != 0)
-    {
-        return ts_http_send_error(r, TS_HTTP_UNPROCESSABLE,
-                                  "the object is %V, not %V as its upload "
-                                  "said", &info.content_type, &ctx->type);
-    }
-
-    ctx->size = ctx->object;
-    ctx->bitrate = info.bitrate_kbps;
-    ctx->duration = info.duration_ms;
-
-    return ts_media_record(ctx);
-}
-
-
-/* points the song at ctx->key */
+/* points the item at ctx->key */
 static ngx_int_t
 ts_media_record(ts_media_ctx_t *ctx)
 {
@@ -1377,9 +453,10 @@ ts_media_record(ts_media_ctx_t *ctx)
     p = ngx_sprintf(p, "%L", ctx->duration);
     *p = '\0';
 
-    ctx->params[6] = (char *) ts_write_if_match(r);
+    ctx->params[6] = (char *) ts_query_if_match(r);
+    ctx->state = ts_media_recording;
 
-    return ts_media_query(ctx, "ts_media_set", 7, 1);
+    return ts_media_query(ctx, "set", 7, 1);
 }
 
 
@@ -1395,19 +472,43 @@ ts_media_done(ts_pg_query_t *q)
     r = ctx->request;
     res = q->result;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap media: %s done: %d, %d rows", ctx->statement,
+                   (int) q->rc, (q->rc == TS_PG_OK) ? PQntuples(res) : -1);
+
     if (q->rc != TS_PG_OK) {
         ts_media_forget(ctx);
-        ts_http_finish(r, ts_read_query_error(r, q));
+        ts_http_finish(r, ts_query_error(r, q));
         return;
     }
 
     if (PQntuples(res) != 1) {
         ts_media_forget(ctx);
         ts_http_finish(r, ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
-                                             "no song with id %V",
+                                             "no %V with id %V",
+                                             &ctx->route.resource->singular,
                                              &ctx->route.id));
         return;
     }
+
+    if (ctx->state == ts_media_recording) {
+        rc = ts_media_changed(ctx, res);
+
+        if (ctx->state == ts_media_recorded) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tunesheap media: recorded \"%V\", the cache "
+                           "forgets the item", &ctx->key);
+
+            ts_cache_invalidate(r, ts_resource_bit(ctx->route.resource),
+                                ts_media_respond);
+            return;
+        }
+
+        ts_http_finish(r, rc);
+        return;
+    }
+
+    /* ts_media_looking: the item is there */
 
     switch (ctx->route.kind) {
 
@@ -1419,30 +520,18 @@ ts_media_done(ts_pg_query_t *q)
         rc = ts_media_upload_url(ctx);
         break;
 
-    case ts_route_upload_done:
-        if (ctx->object == -1) {
-            /* the song is there: now its object */
-            ctx->object = -2;
-            rc = ts_media_s3_fetch(ctx, 0, TS_MEDIA_S3_PIECE);
+    default: /* ts_route_upload_done: now its object */
+        rc = ts_media_s3_check(ctx);
 
-            if (rc == NGX_DONE) {
-                /* from Postgres' event: nobody else runs the subrequest */
-                ngx_http_run_posted_requests(r->connection);
-                return;
-            }
+        if (ctx->state == ts_media_fetching) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tunesheap media: checking the object \"%V\"",
+                           &ctx->key);
 
-            break;
-        }
+            r->write_event_handler = ts_media_s3_resume;
 
-        /* fall through */
-
-    default:
-        rc = ts_media_changed(ctx, res);
-
-        if (rc == NGX_AGAIN) {
-            ts_cache_invalidate(r, (ngx_uint_t) 1
-                                   << (ctx->route.resource - ts_resources),
-                                ts_media_respond);
+            /* from Postgres' event: nobody else runs the subrequest */
+            ngx_http_run_posted_requests(r->connection);
             return;
         }
     }
@@ -1451,7 +540,7 @@ ts_media_done(ts_pg_query_t *q)
 }
 
 
-/* the stream of a song found: its file, or a signed link to it */
+/* the stream of an item found: its file, or a signed link to it */
 static ngx_int_t
 ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 {
@@ -1459,7 +548,9 @@ ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 
     if (PQgetisnull(ctx->query.result, 0, 0)) {
         return ts_http_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
-                                  "song %V has no audio", &ctx->route.id);
+                                  "%V %V has no audio",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
     }
 
     key.data = (u_char *) PQgetvalue(res, 0, 0);
@@ -1475,55 +566,6 @@ ts_media_found(ts_media_ctx_t *ctx, PGresult *res)
 }
 
 
-/* hands the file to nginx's static module, in the internal location */
-static ngx_int_t
-ts_media_send_file(ts_media_ctx_t *ctx, ngx_str_t *key, ngx_str_t *type)
-{
-    u_char              *p;
-    ngx_str_t            uri, cache;
-    ts_loc_conf_t       *tlcf;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    uri.len = tlcf->media.location.len + key->len;
-    uri.data = ngx_pnalloc(r->pool, uri.len);
-
-    cache.data = ngx_pnalloc(r->pool, sizeof("private, max-age=")
-                                      + NGX_TIME_T_LEN);
-    if (uri.data == NULL || cache.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(uri.data, "%V%V", &tlcf->media.location, key);
-
-    /* a player may keep what it got for as long as the link lives */
-    p = ngx_sprintf(cache.data, "private, max-age=%T",
-                    ngx_max(ctx->expires - ngx_time(), 0));
-    cache.len = p - cache.data;
-
-    if (ts_http_header(r, "Cache-Control", &cache, NULL) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the static module keeps a type already set: the one the bytes said */
-    r->headers_out.content_type.data = ngx_pstrdup(r->pool, type);
-    if (r->headers_out.content_type.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.content_type.len = type->len;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_http_internal_redirect(r, &uri, NULL);
-
-    /* the redirect holds the request now: let go of ours */
-    return NGX_DONE;
-}
-
-
 /* 302 to a link made now: the stream endpoint without a signature */
 static ngx_int_t
 ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
@@ -1536,8 +578,8 @@ ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
     r = ctx->request;
     now = ngx_time();
 
-    if (ts_media_link(r, &ctx->route.id, now - now % TS_MEDIA_WINDOW, key,
-                      &url)
+    if (ts_media_link(r, ctx->route.resource, &ctx->route.id,
+                      now - now % TS_MEDIA_WINDOW, key, &url)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1567,83 +609,10 @@ ts_media_redirect(ts_media_ctx_t *ctx, ngx_str_t *key)
 }
 
 
-/* the presigned PUT for a name upload made */
-static ngx_int_t
-ts_media_upload_url(ts_media_ctx_t *ctx)
-{
-    time_t               now;
-    u_char              *p;
-    yajl_gen             g;
-    ngx_tm_t             tm;
-    ngx_str_t            url, body, expires, length, put = ngx_string("PUT");
-    ts_loc_conf_t       *tlcf;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-    now = ngx_time();
-
-    if (ts_s3_presign(r->pool, tlcf->media.s3, &put, &ctx->key, &ctx->type,
-                      ctx->size, now, tlcf->media.link_ttl, &url)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    length.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-    if (length.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    length.len = ngx_sprintf(length.data, "%O", ctx->size) - length.data;
-
-    expires.data = ngx_pnalloc(r->pool, sizeof("1970-01-01T00:00:00Z"));
-    if (expires.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_gmtime(now + tlcf->media.link_ttl, &tm);
-
-    p = ngx_sprintf(expires.data, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-    expires.len = p - expires.data;
-
-    g = ts_json_gen(r->pool);
-
-    if (g == NULL
-        || yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ts_json_literal(g, "upload_url") != yajl_gen_status_ok
-        || ts_json_str(g, &url) != yajl_gen_status_ok
-        || ts_json_literal(g, "method") != yajl_gen_status_ok
-        || ts_json_literal(g, "PUT") != yajl_gen_status_ok
-        || ts_json_literal(g, "headers") != yajl_gen_status_ok
-        || yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ts_json_literal(g, "Content-Type") != yajl_gen_status_ok
-        || ts_json_str(g, &ctx->type) != yajl_gen_status_ok
-        || ts_json_literal(g, "Content-Length") != yajl_gen_status_ok
-        || ts_json_str(g, &length) != yajl_gen_status_ok
-        || yajl_gen_map_close(g) != yajl_gen_status_ok
-        || ts_json_literal(g, "key") != yajl_gen_status_ok
-        || ts_json_str(g, &ctx->key) != yajl_gen_status_ok
-        || ts_json_literal(g, "expires_at") != yajl_gen_status_ok
-        || ts_json_str(g, &expires) != yajl_gen_status_ok
-        || yajl_gen_map_close(g) != yajl_gen_status_ok)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ts_json_output(g, &body);
-
-    r->disable_not_modified = 1;
-
-    return ts_http_send_json(r, NGX_HTTP_OK, &body, NULL);
-}
-
-
 /*
- * The song points at its new audio, or at none: the old file goes.
- * NGX_AGAIN: answer once the cache has forgotten the song.
+ * The item points at its new audio, or at none: the old file goes, and
+ * the state is ts_media_recorded: answered once the cache has forgotten
+ * the item.  Else the status answered.
  */
 static ngx_int_t
 ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
@@ -1662,8 +631,10 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
         /* found, not written: If-Match did not match; the file goes */
         ts_media_forget(ctx);
         return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
-                                  "song %V has changed: If-Match does not "
-                                  "match its ETag", &ctx->route.id);
+                                  "%V %V has changed: If-Match does not "
+                                  "match its ETag",
+                                  &ctx->route.resource->singular,
+                                  &ctx->route.id);
     }
 
     if (ts_http_etag(r, (u_char *) PQgetvalue(res, 0, 1), &ctx->etag)
@@ -1672,13 +643,14 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* recorded: the new file is the song's now */
+    /* recorded: the new file is the item's now */
     ngx_str_null(&ctx->path);
 
     if (PQgetisnull(res, 0, 0)) {
         if (r->method == NGX_HTTP_DELETE) {
             return ts_http_send_error(r, NGX_HTTP_NOT_FOUND,
-                                      "song %V has no audio",
+                                      "%V %V has no audio",
+                                      &ctx->route.resource->singular,
                                       &ctx->route.id);
         }
 
@@ -1689,8 +661,9 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
     }
 
     r->disable_not_modified = 1;
+    ctx->state = ts_media_recorded;
 
-    return NGX_AGAIN;
+    return NGX_OK;
 }
 
 
@@ -1705,21 +678,10 @@ ts_media_respond(ngx_http_request_t *r)
     ts_request_ctx_t  *rctx;
 
     rctx = ts_request_ctx(r);
-    ctx = rctx->write;
+    ctx = rctx->media;
 
     if (r->method == NGX_HTTP_DELETE) {
-        r->headers_out.status = NGX_HTTP_NO_CONTENT;
-        r->headers_out.content_length_n = -1;
-        r->header_only = 1;
-
-        if (ts_http_header(r, "ETag", &ctx->etag, &r->headers_out.etag)
-            != NGX_OK)
-        {
-            ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ts_http_finish(r, ngx_http_send_header(r));
+        ts_http_finish(r, ts_http_send_no_content(r, &ctx->etag));
         return;
     }
 
@@ -1752,503 +714,8 @@ ts_media_respond(ngx_http_request_t *r)
 
     ts_json_output(g, &body);
 
-    /* the song's new ETag, for the next If-Match */
+    /* the item's new ETag, for the next If-Match */
     rc = ts_http_send_json(r, NGX_HTTP_OK, &body, &ctx->etag);
 
     ts_http_finish(r, rc);
-}
-
-
-/* a file stored but not recorded: nothing will ever point at it */
-static void
-ts_media_forget(ts_media_ctx_t *ctx)
-{
-    if (ctx->path.len == 0) {
-        return;
-    }
-
-    if (ngx_delete_file(ctx->path.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &ctx->path);
-    }
-
-    ngx_str_null(&ctx->path);
-}
-
-
-/* removes a local file nothing points at any more */
-static void
-ts_media_unlink(ngx_http_request_t *r, ngx_str_t *key)
-{
-    ngx_str_t       path;
-    ts_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    /* an S3 object stays: the bucket's lifecycle rules remove it */
-    if (tlcf->media.s3 || tlcf->media.root.len == 0
-        || ts_media_path(r, key, &path) != NGX_OK)
-    {
-        return;
-    }
-
-    if (ngx_delete_file(path.data) == NGX_FILE_ERROR
-        && ngx_errno != NGX_ENOENT)
-    {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &path);
-    }
-}
-
-
-/* the file of key under the media root, NUL-terminated for the system */
-static ngx_int_t
-ts_media_path(ngx_http_request_t *r, ngx_str_t *key, ngx_str_t *path)
-{
-    ts_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    path->len = tlcf->media.root.len + 1 + key->len;
-    path->data = ngx_pnalloc(r->pool, path->len + 1);
-    if (path->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    *ngx_sprintf(path->data, "%V/%V", &tlcf->media.root, key) = '\0';
-
-    return NGX_OK;
-}
-
-
-yajl_gen_status
-ts_media_audio_json(yajl_gen g, const char *value, size_t len)
-{
-    ngx_str_t  w[4];
-
-    if (ts_media_words(value, len, w, 4) != 4) {
-        return yajl_gen_null(g);
-    }
-
-    return ts_media_audio_object(g, &w[0], &w[1], &w[2], &w[3]);
-}
-
-
-yajl_gen_status
-ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, const char *value,
-    size_t len)
-{
-    int64_t          window;
-    ngx_str_t        w[3], url;
-    ts_loc_conf_t   *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    if (ts_media_words(value, len, w, 3) != 3
-        || ts_http_parse_int(&w[1], &window) != NGX_OK
-        || (tlcf->media.root.len == 0 && tlcf->media.s3 == NULL))
-    {
-        return yajl_gen_null(g);
-    }
-
-    if (ts_media_link(r, &w[0], (time_t) window, &w[2], &url) != NGX_OK) {
-        return yajl_gen_invalid_string;
-    }
-
-    return ts_json_str(g, &url);
-}
-
-
-/*
- * Signed CloudFront and S3 links depend only on the location's media
- * configuration, the object's key and the window: a worker keeps the
- * last TS_MEDIA_LINKS it made, direct-mapped by a hash of (conf, key),
- * so a page of songs is signed once a window, not once an answer.  An
- * entry is used only when conf, window and the key's bytes all match;
- * its memory is the worker's own (ngx_alloc), freed when replaced.
- */
-
-#define TS_MEDIA_LINKS  1024
-
-typedef struct {
-    void        *conf;
-    time_t       window;
-    ngx_str_t    key;
-    ngx_str_t    url;
-    u_char      *data;           /* key then url, one allocation */
-} ts_media_link_t;
-
-
-static ts_media_link_t  ts_media_links[TS_MEDIA_LINKS];
-
-
-/* at worker exit: the links kept are ngx_alloc'd, outside any pool */
-void
-ts_media_exit_process(void)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < TS_MEDIA_LINKS; i++) {
-        if (ts_media_links[i].data) {
-            ngx_free(ts_media_links[i].data);
-            ts_media_links[i].data = NULL;
-        }
-    }
-}
-
-
-static ts_media_link_t *
-ts_media_link_slot(void *conf, ngx_str_t *key)
-{
-    uintptr_t   h;
-
-    h = (uintptr_t) conf;
-    h = ngx_hash(h, ngx_hash_key(key->data, key->len));
-
-    return &ts_media_links[(h ^ (h >> 16)) % TS_MEDIA_LINKS];
-}
-
-
-static ngx_int_t
-ts_media_link_cached(ngx_http_request_t *r, void *conf, ngx_str_t *key,
-    time_t window, ngx_str_t *url)
-{
-    ts_media_link_t  *e;
-
-    e = ts_media_link_slot(conf, key);
-
-    if (e->data == NULL || e->conf != conf || e->window != window
-        || e->key.len != key->len
-        || ngx_memcmp(e->key.data, key->data, key->len) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    url->data = ngx_pnalloc(r->pool, e->url.len);
-    if (url->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    url->len = e->url.len;
-    ngx_memcpy(url->data, e->url.data, url->len);
-
-    return NGX_OK;
-}
-
-
-/* a failure to keep a link only costs a signature later */
-static void
-ts_media_link_keep(ngx_http_request_t *r, void *conf, ngx_str_t *key,
-    time_t window, ngx_str_t *url)
-{
-    u_char           *data;
-    ts_media_link_t  *e;
-
-    e = ts_media_link_slot(conf, key);
-
-    data = ngx_alloc(key->len + url->len, r->connection->log);
-    if (data == NULL) {
-        return;
-    }
-
-    if (e->data) {
-        ngx_free(e->data);
-    }
-
-    e->conf = conf;
-    e->window = window;
-    e->data = data;
-    e->key.data = data;
-    e->key.len = key->len;
-    e->url.data = ngx_cpymem(data, key->data, key->len);
-    e->url.len = url->len;
-    ngx_memcpy(e->url.data, url->data, url->len);
-}
-
-
-/* the link to a song's audio made in the window starting at window */
-static ngx_int_t
-ts_media_link(ngx_http_request_t *r, ngx_str_t *id, time_t window,
-    ngx_str_t *key, ngx_str_t *url)
-{
-    time_t            expires;
-    ngx_int_t         rc;
-    ngx_str_t         sig, plain, get = ngx_string("GET"), none;
-    ts_loc_conf_t    *tlcf;
-    ts_media_conf_t  *mc;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-    mc = &tlcf->media;
-
-    expires = window + TS_MEDIA_WINDOW + mc->link_ttl;
-
-    if (mc->s3 == NULL) {
-        if (ts_media_local_signature(r, id, expires, key, &sig) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        url->data = ngx_pnalloc(r->pool, tlcf->base.len + id->len + key->len
-                                         + sig.len + NGX_TIME_T_LEN
-                                         + sizeof("songs//stream?expires="
-                                                  "&key=&signature="));
-        if (url->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        url->len = ngx_sprintf(url->data,
-                               "%Vsongs/%V/stream?expires=%T&key=%V"
-                               "&signature=%V",
-                               &tlcf->base, id, expires, key, &sig)
-                   - url->data;
-
-        return NGX_OK;
-    }
-
-    rc = ts_media_link_cached(r, mc, key, window, url);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    if (mc->signer) {
-        plain.len = mc->cloudfront.len + key->len;
-        plain.data = ngx_pnalloc(r->pool, plain.len);
-        if (plain.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(plain.data, "%V%V", &mc->cloudfront, key);
-
-        if (ts_cloudfront_sign(r->pool, mc->signer, &plain, expires, url)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else {
-        /* S3 itself, presigned from the window's start: the same all along */
-        ngx_str_null(&none);
-
-        if (ts_s3_presign(r->pool, mc->s3, &get, key, &none, -1, window,
-                          TS_MEDIA_WINDOW + mc->link_ttl, url)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    ts_media_link_keep(r, mc, key, window, url);
-
-    return NGX_OK;
-}
-
-
-/*
- * HMAC-SHA256 of "id:expires[:key]" with tunesheap_media_secret; a link
- * without a key has the stream endpoint ask Postgres for the file
- */
-static ngx_int_t
-ts_media_local_signature(ngx_http_request_t *r, ngx_str_t *id,
-    time_t expires, ngx_str_t *key, ngx_str_t *sig)
-{
-    u_char          *p;
-    ngx_str_t        text;
-    ts_loc_conf_t   *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    text.data = ngx_pnalloc(r->pool, id->len + NGX_TIME_T_LEN + key->len + 2);
-    if (text.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(text.data, "%V:%T", id, expires);
-
-    if (key->len) {
-        p = ngx_sprintf(p, ":%V", key);
-    }
-
-    text.len = p - text.data;
-
-    return ts_sign_hmac(r->pool, &tlcf->media.secret, &text, sig);
-}
-
-
-/* a name no client chose: prefix, the song's id, randomness, extension */
-static ngx_int_t
-ts_media_name(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *extension)
-{
-    u_char               rnd[TS_MEDIA_RANDOM], *p;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (RAND_bytes(rnd, TS_MEDIA_RANDOM) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tunesheap: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    ctx->key.data = ngx_pnalloc(r->pool, ngx_strlen(prefix)
-                                         + ctx->route.id.len
-                                         + 2 * TS_MEDIA_RANDOM
-                                         + extension->len + 2);
-    if (ctx->key.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(ctx->key.data, "%s%V-", prefix, &ctx->route.id);
-    p = ngx_hex_dump(p, rnd, TS_MEDIA_RANDOM);
-    p = ngx_sprintf(p, ".%V", extension);
-
-    ctx->key.len = p - ctx->key.data;
-
-    return NGX_OK;
-}
-
-
-/* the type of a name ts_media_name() gives this song, or NULL */
-static ts_media_type_t *
-ts_media_key_type(ts_media_ctx_t *ctx, const char *prefix, ngx_str_t *key)
-{
-    u_char     *p, *hex, *dot;
-    size_t      len;
-    ngx_str_t   ext;
-
-    /* prefix, id, "-", the random digits, ".", an extension */
-    len = ngx_strlen(prefix);
-
-    if (key->len <= len + ctx->route.id.len + 2 * TS_MEDIA_RANDOM + 2) {
-        return NULL;
-    }
-
-    hex = key->data + len + ctx->route.id.len + 1;
-    dot = hex + 2 * TS_MEDIA_RANDOM;
-
-    if (ngx_strncmp(key->data, prefix, len) != 0
-        || ngx_strncmp(key->data + len, ctx->route.id.data,
-                       ctx->route.id.len) != 0
-        || hex[-1] != '-'
-        || *dot != '.')
-    {
-        return NULL;
-    }
-
-    for (p = hex; p < dot; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-            return NULL;
-        }
-    }
-
-    ext.data = dot + 1;
-    ext.len = key->data + key->len - ext.data;
-
-    return ts_media_type_of(&ext, 0);
-}
-
-
-static ts_media_type_t *
-ts_media_type_of(ngx_str_t *s, ngx_uint_t by_type)
-{
-    ngx_str_t   *name;
-    ngx_uint_t   i;
-
-    for (i = 0; i < sizeof(ts_media_types) / sizeof(ts_media_type_t); i++) {
-        name = by_type ? &ts_media_types[i].type
-                       : &ts_media_types[i].extension;
-
-        if (s->len == name->len
-            && ngx_strncmp(s->data, name->data, name->len) == 0)
-        {
-            return &ts_media_types[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-/* {"content_type":...,"size":N,"bitrate_kbps":N,"duration_ms":N}; 0: null */
-static yajl_gen_status
-ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
-    ngx_str_t *bitrate, ngx_str_t *duration)
-{
-    yajl_gen_status  st;
-
-    st = yajl_gen_map_open(g);
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "content_type")) == yajl_gen_status_ok
-        && (st = ts_json_str(g, type)) == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "size")) == yajl_gen_status_ok
-        && (st = yajl_gen_number(g, (char *) size->data, size->len))
-           == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "bitrate_kbps")) == yajl_gen_status_ok)
-    {
-        st = (bitrate->len == 1 && bitrate->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) bitrate->data, bitrate->len);
-    }
-
-    if (st == yajl_gen_status_ok
-        && (st = ts_json_literal(g, "duration_ms")) == yajl_gen_status_ok)
-    {
-        st = (duration->len == 1 && duration->data[0] == '0')
-             ? yajl_gen_null(g)
-             : yajl_gen_number(g, (char *) duration->data, duration->len);
-    }
-
-    if (st != yajl_gen_status_ok) {
-        return st;
-    }
-
-    return yajl_gen_map_close(g);
-}
-
-
-/* splits value on spaces into at most n words, the last takes the rest */
-static ngx_uint_t
-ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
-{
-    u_char      *p, *end;
-    ngx_uint_t   i;
-
-    p = (u_char *) value;
-    end = p + len;
-
-    for (i = 0; i < n && p < end; i++) {
-        words[i].data = p;
-
-        while (p < end && (*p != ' ' || i == n - 1)) {
-            p++;
-        }
-
-        words[i].len = p - words[i].data;
-
-        if (p < end) {
-            p++;
-        }
-    }
-
-    return i;
-}
-
-
-/* whether arg is name=value; value is set when it is */
-static ngx_uint_t
-ts_media_kv(ngx_str_t *arg, const char *name, ngx_str_t *value)
-{
-    size_t  len;
-
-    len = ngx_strlen(name);
-
-    if (arg->len <= len || arg->data[len] != '='
-        || ngx_strncmp(arg->data, name, len) != 0)
-    {
-        return 0;
-    }
-
-    value->data = arg->data + len + 1;
-    value->len = arg->len - len - 1;
-
-    return 1;
 }

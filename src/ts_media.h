@@ -1,6 +1,6 @@
 
 /*
- * Tunesheap: the songs' audio.  Files under a media root, handed to
+ * Tunesheap: an item's audio.  Files under a media root, handed to
  * nginx's static file path by an internal redirect, with links signed by
  * an HMAC of our own; or objects in S3 behind CloudFront, with CloudFront
  * (or S3) signed links and presigned uploads.
@@ -14,84 +14,19 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <yajl/yajl_gen.h>
 
 #include "ts_router.h"
-#include "ts_sign.h"
 
 
 /*
- * Links expire at the end of a window of this many seconds plus the
- * link lifetime: the same within a window, so that answers with links
- * can be cached and keep their ETag, which covers the window.
+ * The statements on the audio of every resource with a TS_COL_STREAM
+ * column, prepared on every Postgres connection; and the JSON of those
+ * columns, given to the resource layer (ts_column_json)
  */
-#define TS_MEDIA_WINDOW  900
-
-/* a song's audio for ts_media_audio_json(): "type size bitrate duration" */
-#define TS_MEDIA_AUDIO_SQL                                                   \
-    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', audio_type, "       \
-    "audio_size, coalesce(audio_bitrate_kbps, 0), "                          \
-    "coalesce(audio_duration_ms, 0)) END"
-
-/* for ts_media_stream_json(): "id window key", the window in SQL's clock */
-#define TS_MEDIA_STREAM_SQL                                                  \
-    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
-    "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
-    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
-
-/*
- * A song's ETag as ts_resource.c computes it (ts_sql_etag(): the names,
- * then the row of what the API shows), for If-Match on its audio; a
- * column added to songs is added here too (t/130-media.t checks it).
- */
-#define TS_MEDIA_SONG_ETAG_SQL                                               \
-    "md5('songs(id,album_id,artist_id,title,track_number,duration_ms,"       \
-    "audio,stream_url)' || ROW(id, album_id, artist_id, title, "             \
-    "track_number, duration_ms, " TS_MEDIA_AUDIO_SQL ", "                    \
-    TS_MEDIA_STREAM_SQL ")::text)"
-
-
-typedef struct {
-    ngx_str_t            root;          /* local files; empty: none */
-    ngx_str_t            location;      /* the internal location for root */
-    ngx_str_t            secret;        /* signs local links */
-    time_t               link_ttl;
-    off_t                max_size;      /* of an upload */
-    ts_s3_conf_t        *s3;            /* NULL: files under root */
-    ngx_str_t            cloudfront;    /* "https://domain/", or empty */
-    ts_cloudfront_t     *signer;
-} ts_media_conf_t;
-
-
-/* the statements media uses, prepared on every Postgres connection */
-extern const char  ts_media_setup[];
-
-
-void ts_media_create_conf(ts_media_conf_t *conf);
-char *ts_media_merge_conf(ngx_conf_t *cf, ts_media_conf_t *prev,
-    ts_media_conf_t *conf);
-
-/* tunesheap_media_s3 bucket=B region=R [endpoint=URL] [access_key= ...] */
-char *ts_media_s3_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-
-/* tunesheap_media_cloudfront domain=D key_pair_id=K private_key=FILE */
-char *ts_media_cloudfront_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* $tunesheap_s3_url, for the internal location of S3 checks */
-ngx_int_t ts_media_add_variables(ngx_conf_t *cf);
-
-/* frees the signed links a worker keeps */
-void ts_media_exit_process(void);
+ngx_int_t ts_media_init(ngx_pool_t *pool, ngx_str_t *setup);
 
 /* the stream, audio, upload and upload/complete routes */
 ngx_int_t ts_media_handler(ngx_http_request_t *r, ts_route_t *route);
-
-/* the "audio" and "stream_url" values of an item, from their columns */
-yajl_gen_status ts_media_audio_json(yajl_gen g, const char *value,
-    size_t len);
-yajl_gen_status ts_media_stream_json(ngx_http_request_t *r, yajl_gen g,
-    const char *value, size_t len);
 
 
 #endif /* _TS_MEDIA_H_INCLUDED_ */

@@ -15,10 +15,12 @@
 #include "ts_pg.h"
 #include "ts_redis.h"
 #include "ts_shm.h"
-#include "ts_media.h"
+#include "ts_media_conf.h"
 
 
-typedef struct ts_sync_s  ts_sync_t;
+typedef struct ts_sync_s        ts_sync_t;
+typedef struct ts_write_ctx_s   ts_write_ctx_t;
+typedef struct ts_media_ctx_s   ts_media_ctx_t;
 
 
 typedef struct {
@@ -61,15 +63,17 @@ typedef struct ts_auth_ctx_s  ts_auth_ctx_t;
 /* what a request carries from one phase, or one event, to the next */
 typedef struct {
     ts_auth_ctx_t       *auth;      /* its API key, once looked up */
-    void                *write;     /* a write waiting for its body */
+    ts_write_ctx_t      *write;     /* a write's (ts_write.c), from its
+                                       body to its answer */
+    ts_media_ctx_t      *media;     /* a media route's (ts_media.c) */
     void                *cache;     /* its cache lookup, for the answer */
     ts_pg_lsn_t          fence;     /* the WAL position its answer needs */
     unsigned             fenced:1;  /* fence is known (ts_replica.c) */
     size_t               json_max;  /* a chunked JSON body's limit, counted
                                        as it arrives (ts_write.c); 0: none */
     unsigned             json_over:1;
-    void                *s3;        /* an S3 check's subrequest: its media
-                                       request (ts_media.c) */
+    ts_media_ctx_t      *s3;        /* an S3 check's subrequest: its
+                                       parent's media request */
 } ts_request_ctx_t;
 
 

@@ -13,6 +13,7 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
+#include "ts_query.h"
 #include "ts_read.h"
 #include "ts_cache.h"
 #include "ts_replica.h"
@@ -120,7 +121,6 @@ static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
     PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     const char *arg, u_char *value, size_t len);
-static void ts_read_cleanup(void *data);
 static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
     ts_read_ctx_t *ctx);
 static void ts_read_batch_send(ngx_event_t *ev);
@@ -281,64 +281,11 @@ ts_read_fill(ngx_http_request_t *r, void *data)
         return ts_read_pages_add(r, ctx);
     }
 
-    if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
-        return ts_read_query_error(r, &ctx->query);
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
+        return ts_query_error(r, &ctx->query);
     }
 
     return NGX_DONE;
-}
-
-
-ngx_int_t
-ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
-{
-    ts_main_conf_t  *tmcf;
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
-
-    q->log = r->connection->log;
-
-    if (tmcf->pools[q->lane] == NULL) {
-        q->rc = TS_PG_UNAVAILABLE;
-        return NGX_ERROR;
-    }
-
-    if (first && ts_http_cleanup(r, ts_read_cleanup, q) != NGX_OK) {
-        q->rc = TS_PG_ERROR;
-        return NGX_ERROR;
-    }
-
-    return ts_pg_query(tmcf->pools[q->lane], q);
-}
-
-
-ngx_int_t
-ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
-{
-    switch (q->rc) {
-
-    case TS_PG_BUSY:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "too many requests are waiting "
-                                  "for the database");
-
-    case TS_PG_UNAVAILABLE:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "the database is unavailable");
-
-    case TS_PG_UNKNOWN:
-        return ts_http_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "the database connection was lost: "
-                                  "the write may or may not have been done");
-
-    case TS_PG_TIMEOUT:
-        return ts_http_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                  "the database did not answer in time");
-
-    default:
-        return ts_http_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                  "internal error");
-    }
 }
 
 
@@ -509,7 +456,7 @@ ts_read_done(ts_pg_query_t *q)
     r = ctx->request;
 
     if (q->rc != TS_PG_OK) {
-        rc = ts_read_query_error(r, q);
+        rc = ts_query_error(r, q);
 
     } else if (ctx->route.kind == ts_route_item) {
         rc = ts_read_item(ctx, q->result, PQntuples(q->result) ? 0 : -1);
@@ -806,13 +753,6 @@ ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g, const char *arg,
 }
 
 
-static void
-ts_read_cleanup(void *data)
-{
-    ts_pg_query_cancel(data);
-}
-
-
 /*
  * The item's place in its resource's batch; the first item of a batch
  * posts its sending, so the batch goes out once the turn has handled
@@ -990,7 +930,7 @@ ts_read_batch_done(ts_pg_query_t *q)
         r = ctx->request;
 
         if (q->rc != TS_PG_OK) {
-            rc = ts_read_query_error(r, q);
+            rc = ts_query_error(r, q);
 
         } else {
             for (row = 0; row < rows; row++) {
@@ -1090,8 +1030,8 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 
     if (i == TS_READ_LISTS_MAX) {
         if (free == TS_READ_LISTS_MAX) {
-            if (ts_read_query(r, &ctx->query, 1) != NGX_OK) {
-                return ts_read_query_error(r, &ctx->query);
+            if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
+                return ts_query_error(r, &ctx->query);
             }
 
             return NGX_DONE;
@@ -1293,7 +1233,7 @@ ts_read_pages_done(ts_pg_query_t *q)
         r = ctx->request;
 
         if (q->rc != TS_PG_OK) {
-            rc = ts_read_query_error(r, q);
+            rc = ts_query_error(r, q);
 
         } else if (b->pages == 0) {
             rc = ts_read_list(ctx, q->result, 0, rows);

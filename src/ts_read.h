@@ -1,7 +1,6 @@
 
 /*
- * Tunesheap: the read side of the catalog (items, lists, nested lists),
- * and the plumbing every handler uses to query Postgres for a request.
+ * Tunesheap: the read side of the catalog (items, lists, nested lists).
  */
 
 
@@ -23,18 +22,6 @@
 
 /* GET and HEAD of lists, items and nested lists */
 ngx_int_t ts_read_handler(ngx_http_request_t *r, ts_route_t *route);
-
-/*
- * Sends q for r: NGX_OK, and q->done() answers later; NGX_ERROR, it failed
- * at once, q->rc says why.  The query is cancelled if the request goes
- * away first (first: the first query of q for r).  The caller holds the
- * request (r->main->count) while it waits.
- */
-ngx_int_t ts_read_query(ngx_http_request_t *r, ts_pg_query_t *q,
-    ngx_uint_t first);
-
-/* answers r with a failed query's error; returns the status to finish */
-ngx_int_t ts_read_query_error(ngx_http_request_t *r, ts_pg_query_t *q);
 
 /* the limit argument, TS_LIMIT_DEFAULT when absent; NGX_ERROR if invalid */
 ngx_int_t ts_read_limit(ngx_http_request_t *r, int64_t *limit);

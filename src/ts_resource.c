@@ -16,7 +16,6 @@
 #include <ngx_core.h>
 
 #include "ts_json.h"
-#include "ts_media.h"
 #include "ts_resource.h"
 
 
@@ -293,6 +292,31 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
 }
 
 
+/* set by the layers that know those columns (ts_media_init()) */
+ts_column_json_pt  ts_column_json[TS_COL_TYPES];
+
+
+ngx_int_t
+ts_resource_etag_sql(ngx_pool_t *pool, ts_resource_t *rs, ngx_str_t *etag)
+{
+    ts_sql_t  sql;
+
+    sql.pool = pool;
+    sql.start = NULL;
+    sql.pos = NULL;
+    sql.end = NULL;
+
+    if (ts_sql_etag(&sql, rs) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    etag->data = sql.start;
+    etag->len = sql.pos - sql.start;
+
+    return NGX_OK;
+}
+
+
 ts_resource_t *
 ts_resource_find(ngx_str_t *name)
 {
@@ -334,6 +358,7 @@ ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
     PGresult *res, int row, int first)
 {
     int               col;
+    ngx_str_t         value;
     ngx_uint_t        i;
     yajl_gen_status   st;
     ts_column_t      *column;
@@ -356,13 +381,10 @@ ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
             st = yajl_gen_number(g, PQgetvalue(res, row, col),
                                  PQgetlength(res, row, col));
 
-        } else if (column->type == TS_COL_AUDIO) {
-            st = ts_media_audio_json(g, PQgetvalue(res, row, col),
-                                     PQgetlength(res, row, col));
-
-        } else if (column->type == TS_COL_STREAM) {
-            st = ts_media_stream_json(r, g, PQgetvalue(res, row, col),
-                                      PQgetlength(res, row, col));
+        } else if (ts_column_json[column->type]) {
+            value.data = (u_char *) PQgetvalue(res, row, col);
+            value.len = PQgetlength(res, row, col);
+            st = ts_column_json[column->type](r, g, rs, &value);
 
         } else {
             st = yajl_gen_string(g,

@@ -30,8 +30,31 @@
 /* JSON types of columns */
 #define TS_COL_NUMBER    0
 #define TS_COL_STRING    1
-#define TS_COL_AUDIO     2    /* an object, or null: ts_media.h */
-#define TS_COL_STREAM    3    /* a signed URL, or null: ts_media.h */
+#define TS_COL_AUDIO     2    /* an object, or null: ts_column_json */
+#define TS_COL_STREAM    3    /* a signed URL, or null: ts_column_json */
+#define TS_COL_TYPES     4
+
+/*
+ * A resource with a TS_COL_STREAM column has audio: its table has
+ * audio_key, audio_type, audio_size, audio_bitrate_kbps and
+ * audio_duration_ms (db/schema.sql), written by the media layer, which
+ * also writes these two columns' JSON.  Its links are the same within a
+ * window of TS_MEDIA_WINDOW seconds (in SQL's clock), so that answers
+ * with links can be cached and keep their ETag.
+ */
+#define TS_MEDIA_WINDOW  900
+
+/* TS_COL_AUDIO: "type size bitrate duration" */
+#define TS_MEDIA_AUDIO_SQL                                                   \
+    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', audio_type, "       \
+    "audio_size, coalesce(audio_bitrate_kbps, 0), "                          \
+    "coalesce(audio_duration_ms, 0)) END"
+
+/* TS_COL_STREAM: "id window key" */
+#define TS_MEDIA_STREAM_SQL                                                  \
+    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
+    "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
+    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
 
 /* what a column accepts in a write; TS_IN_NONE: it cannot be written */
 #define TS_IN_NONE       0
@@ -148,6 +171,16 @@ struct ts_resource_s {
 };
 
 
+/*
+ * Writes a column's value as JSON, for the types the resource layer does
+ * not know (TS_COL_AUDIO, TS_COL_STREAM): set by the layer that does
+ * (ts_media_init()); NULL: the value as a string
+ */
+typedef yajl_gen_status (*ts_column_json_pt)(ngx_http_request_t *r,
+    yajl_gen g, ts_resource_t *rs, ngx_str_t *value);
+
+
+extern ts_column_json_pt  ts_column_json[TS_COL_TYPES];
 extern ts_resource_t   ts_resources[];
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
@@ -162,6 +195,10 @@ extern const char      ts_health_statement[];
  * prepares them all: run once on each new Postgres connection.
  */
 ngx_int_t ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup);
+
+/* the SQL of an item's ETag, for statements of other layers on its row */
+ngx_int_t ts_resource_etag_sql(ngx_pool_t *pool, ts_resource_t *rs,
+    ngx_str_t *etag);
 
 ts_resource_t *ts_resource_find(ngx_str_t *name);
 ts_relation_t *ts_relation_find(ts_resource_t *rs, ngx_str_t *name);

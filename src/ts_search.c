@@ -16,6 +16,7 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
+#include "ts_query.h"
 #include "ts_read.h"
 #include "ts_search.h"
 #include "ts_cache.h"
@@ -171,10 +172,10 @@ ts_search_fill(ngx_http_request_t *r, void *data)
         /* a replica past the searched types' newest write may answer */
         ts_replica_read(r, &part->query);
 
-        if (ts_read_query(r, &part->query, 1) != NGX_OK) {
+        if (ts_query_send(r, &part->query, 1) != NGX_OK) {
             ctx->failed = 1;
             ts_search_cancel(ctx);
-            return ts_read_query_error(r, &part->query);
+            return ts_query_error(r, &part->query);
         }
 
         part->sent = 1;
@@ -282,7 +283,7 @@ ts_search_done(ts_pg_query_t *q)
     if (q->rc != TS_PG_OK) {
         ctx->failed = 1;
         ts_search_cancel(ctx);
-        ts_http_finish(r, ts_read_query_error(r, q));
+        ts_http_finish(r, ts_query_error(r, q));
         return;
     }
 

@@ -16,7 +16,8 @@
 #include "ts_json.h"
 #include "ts_http.h"
 #include "ts_resource.h"
-#include "ts_read.h"
+#include "ts_query.h"
+#include "ts_body.h"
 #include "ts_write.h"
 #include "ts_cache.h"
 #include "ts_idempotency.h"
@@ -32,7 +33,18 @@ typedef struct {
 } ts_write_problem_t;
 
 
-typedef struct {
+/*
+ * Where a write is once its statement answered: a success is answered
+ * only once the cache has forgotten what it changed.  A return code
+ * cannot say it: an answer's send may return NGX_OK or NGX_AGAIN.
+ */
+typedef enum {
+    ts_write_pending = 0,
+    ts_write_changed
+} ts_write_state_e;
+
+
+struct ts_write_ctx_s {
     ngx_http_request_t  *request;
     ts_route_t           route;
     ts_pg_query_t        query;
@@ -42,18 +54,16 @@ typedef struct {
     ngx_str_t            references[TS_REFERENCES_MAX];   /* ids given */
 
     /* a success, answered once the cache forgot what it changed */
+    ts_write_state_e     state;
     ngx_uint_t           status;
     ngx_str_t            body;
     ngx_str_t            etag;
-} ts_write_ctx_t;
+};
 
 
-static ngx_int_t ts_write_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
 static ngx_int_t ts_write_start(ts_write_ctx_t *ctx);
 static void ts_write_body_handler(ngx_http_request_t *r);
 static ngx_int_t ts_write_body(ts_write_ctx_t *ctx);
-static ngx_int_t ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text);
 static ngx_int_t ts_write_fields(ts_write_ctx_t *ctx, yajl_val tree,
     ngx_str_t *fields);
 static ngx_int_t ts_write_field(ts_write_ctx_t *ctx, yajl_gen g,
@@ -72,13 +82,8 @@ static ngx_int_t ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_conflict(ts_write_ctx_t *ctx, PGresult *res);
 static ngx_int_t ts_write_location(ts_write_ctx_t *ctx, PGresult *res,
     int col);
-static ngx_int_t ts_write_is_json(ngx_http_request_t *r);
 static ngx_int_t ts_write_integer(yajl_val v, int64_t *n);
 static ngx_int_t ts_write_date(u_char *p, size_t len);
-
-
-
-static ngx_http_request_body_filter_pt  ts_write_next_body_filter;
 
 
 /* on every connection: the API's writes check a song's album's artist */
@@ -122,6 +127,11 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
                                   ts_idempotency_invalid);
     }
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %V %V/%V%s", &r->method_name,
+                   &route->resource->name, &route->id,
+                   ctx->idem ? ", with an Idempotency-Key" : "");
+
     if (r->method == NGX_HTTP_DELETE) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
@@ -137,135 +147,7 @@ ts_write_handler(ngx_http_request_t *r, ts_route_t *route)
         return rc;
     }
 
-    return ts_write_read_json(r, ts_write_body_handler);
-}
-
-
-ngx_int_t
-ts_write_read_json(ngx_http_request_t *r,
-    ngx_http_client_body_handler_pt handler)
-{
-    ngx_int_t          rc;
-    ts_loc_conf_t     *tlcf;
-    ts_request_ctx_t  *rctx;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    if (!ts_write_is_json(r)) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ts_http_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                  "Content-Type must be application/json");
-    }
-
-    if (r->headers_in.content_length_n > (off_t) tlcf->max_body) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "the body is larger than %uz bytes",
-                                  tlcf->max_body);
-    }
-
-    /* a chunked body has no length to refuse: it is counted as it comes */
-    if (r->headers_in.chunked) {
-        rctx = ts_request_ctx(r);
-        if (rctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rctx->json_max = tlcf->max_body;
-    }
-
-    rc = ngx_http_read_client_request_body(r, handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-ngx_int_t
-ts_write_init(ngx_conf_t *cf)
-{
-    ts_write_next_body_filter = ngx_http_top_request_body_filter;
-    ngx_http_top_request_body_filter = ts_write_body_filter;
-
-    return NGX_OK;
-}
-
-
-/*
- * A chunked JSON body is counted as nginx decodes it (the location's
- * client_max_body_size is the audio's, 60 MB): once what arrived, with
- * the rest of the chunk being read, is past the limit, the reading ends
- * there, as if the body were whole, and ts_write_json() answers 413.
- * What the client still sends is never read: the connection is not kept,
- * and nginx's lingering close lets the client see the answer.
- */
-static ngx_int_t
-ts_write_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    off_t                     got;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl, last;
-    ts_request_ctx_t         *rctx;
-    ngx_http_request_body_t  *rb;
-
-    rctx = ngx_http_get_module_ctx(r, ngx_tunesheap_module);
-    rb = r->request_body;
-
-    if (rctx == NULL || rctx->json_max == 0 || rb == NULL
-        || !r->headers_in.chunked)
-    {
-        return ts_write_next_body_filter(r, in);
-    }
-
-    if (rctx->json_over) {
-        /* nothing more is taken */
-        for (cl = in; cl; cl = cl->next) {
-            cl->buf->pos = cl->buf->last;
-        }
-
-        return NGX_OK;
-    }
-
-    /* decoded so far, and what the chunk being read still announces */
-    got = r->headers_in.content_length_n;
-
-    if (rb->chunked) {
-        got += rb->chunked->size;
-    }
-
-    if (got <= (off_t) rctx->json_max) {
-        return ts_write_next_body_filter(r, in);
-    }
-
-    rctx->json_over = 1;
-
-    for (cl = in; cl; cl = cl->next) {
-        cl->buf->pos = cl->buf->last;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last_buf = 1;
-    last.buf = b;
-    last.next = NULL;
-
-    rb->rest = 0;
-    r->keepalive = 0;
-    r->lingering_close = 1;
-
-    return ts_write_next_body_filter(r, &last);
+    return ts_body_read_json(r, ts_write_body_handler);
 }
 
 
@@ -304,7 +186,7 @@ ts_write_start(ts_write_ctx_t *ctx)
         q->statement = rs->delete_statement;
         q->nparams = 2;
         ctx->params[0] = id;
-        ctx->params[1] = ts_write_if_match(r);
+        ctx->params[1] = ts_query_if_match(r);
         break;
 
     default: /* PUT, PATCH */
@@ -312,7 +194,7 @@ ts_write_start(ts_write_ctx_t *ctx)
         q->nparams = 3;
         ctx->params[1] = ctx->params[0];
         ctx->params[0] = id;
-        ctx->params[2] = ts_write_if_match(r);
+        ctx->params[2] = ts_query_if_match(r);
         break;
     }
 
@@ -322,9 +204,13 @@ ts_write_start(ts_write_ctx_t *ctx)
     /* a write that may have run is never sent again */
     q->once = 1;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s%s", q->statement,
+                   ctx->idem ? ", after its key's lookup" : "");
+
     if (ctx->idem) {
         /* the key is looked up first: ts_write_keyed() goes on */
-        if (ts_write_read_body(r, &body) != NGX_OK) {
+        if (ts_body_text(r, &body) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -336,8 +222,8 @@ ts_write_start(ts_write_ctx_t *ctx)
         return (rc == NGX_OK) ? NGX_DONE : rc;
     }
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        return ts_read_query_error(r, q);
+    if (ts_query_send(r, q, 1) != NGX_OK) {
+        return ts_query_error(r, q);
     }
 
     return NGX_DONE;
@@ -372,7 +258,7 @@ ts_write_body(ts_write_ctx_t *ctx)
 
     r = ctx->request;
 
-    tree = ts_write_json(r, &rc);
+    tree = ts_body_json(r, &rc);
     if (tree == NULL) {
         return rc;
     }
@@ -380,6 +266,10 @@ ts_write_body(ts_write_ctx_t *ctx)
     ngx_str_null(&fields);
 
     rc = ts_write_fields(ctx, tree, &fields);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: fields checked: %i, %ui problems",
+                   rc, ctx->problems.nelts);
 
     if (rc == NGX_DECLINED) {
         return ts_write_send_problems(ctx);
@@ -392,103 +282,6 @@ ts_write_body(ts_write_ctx_t *ctx)
     ctx->params[0] = (char *) fields.data;
 
     return ts_write_start(ctx);
-}
-
-
-yajl_val
-ts_write_json(ngx_http_request_t *r, ngx_int_t *rc)
-{
-    yajl_val           tree;
-    ngx_str_t          text;
-    const char        *err;
-    ts_loc_conf_t     *tlcf;
-    ts_request_ctx_t  *rctx;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
-
-    rctx = ts_request_ctx(r);
-
-    if (rctx == NULL || ts_write_read_body(r, &text) != NGX_OK) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NULL;
-    }
-
-    if (rctx->json_over || text.len > tlcf->max_body) {
-        *rc = ts_http_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                 "the body is larger than %uz bytes",
-                                 tlcf->max_body);
-        return NULL;
-    }
-
-    if (text.len == 0) {
-        *rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                 "a JSON body is required");
-        return NULL;
-    }
-
-    tree = ts_json_parse(r->pool, &text, &err);
-    if (tree == NULL) {
-        *rc = ts_http_send_error(r, NGX_HTTP_BAD_REQUEST, "%s", err);
-    }
-
-    return tree;
-}
-
-
-/* the whole body in one piece, NUL-terminated */
-static ngx_int_t
-ts_write_read_body(ngx_http_request_t *r, ngx_str_t *text)
-{
-    u_char       *p;
-    size_t        len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    text->len = 0;
-    text->data = (u_char *) "";
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    text->data = p;
-    text->len = len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        /* a body past client_body_buffer_size: nginx's own temp file */
-        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                          b->file_pos);
-        if (n != b->file_last - b->file_pos) {
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    *p = '\0';
-
-    return NGX_OK;
 }
 
 
@@ -845,6 +638,10 @@ ts_write_keyed(ts_idempotency_t *idem)
     r = ctx->request;
     q = &ctx->query;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: the key's lookup found %d",
+                   (int) idem->found);
+
     switch (idem->found) {
 
     case TS_IDEM_REPLAY:
@@ -852,7 +649,7 @@ ts_write_keyed(ts_idempotency_t *idem)
         return;
 
     case TS_IDEM_FAILED:
-        ts_http_finish(r, ts_read_query_error(r, &idem->query));
+        ts_http_finish(r, ts_query_error(r, &idem->query));
         return;
 
     default: /* TS_IDEM_NONE */
@@ -864,8 +661,8 @@ ts_write_keyed(ts_idempotency_t *idem)
     ngx_memcpy(&ctx->params[q->nparams - TS_IDEMPOTENCY_PARAMS], params,
                TS_IDEMPOTENCY_PARAMS * sizeof(const char *));
 
-    if (ts_read_query(r, q, 1) != NGX_OK) {
-        ts_http_finish(r, ts_read_query_error(r, q));
+    if (ts_query_send(r, q, 1) != NGX_OK) {
+        ts_http_finish(r, ts_query_error(r, q));
     }
 }
 
@@ -880,6 +677,10 @@ ts_write_done(ts_pg_query_t *q)
     ctx = q->data;
     r = ctx->request;
     rc = NGX_DECLINED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s done: %d", q->statement,
+                   (int) q->rc);
 
     if (ctx->idem) {
         rc = ts_idempotency_conflict(ctx->idem, q);
@@ -903,7 +704,7 @@ ts_write_done(ts_pg_query_t *q)
         return;
 
     } else if (q->rc != TS_PG_OK) {
-        rc = ts_read_query_error(r, q);
+        rc = ts_query_error(r, q);
 
     } else {
         rc = ts_write_result(ctx, q->result);
@@ -923,11 +724,14 @@ ts_write_fate_unknown(ngx_http_request_t *r)
     rctx = ts_request_ctx(r);
     ctx = rctx->write;
 
-    ts_http_finish(r, ts_read_query_error(r, &ctx->query));
+    ts_http_finish(r, ts_query_error(r, &ctx->query));
 }
 
 
-/* the answer a write statement's row gives: NGX_AGAIN for a success */
+/*
+ * the answer a write statement's row gives; a success is not answered
+ * yet: its state is ts_write_changed
+ */
 static ngx_int_t
 ts_write_result(ts_write_ctx_t *ctx, PGresult *res)
 {
@@ -946,7 +750,13 @@ ts_write_answer(ts_write_ctx_t *ctx, ngx_int_t rc)
 
     r = ctx->request;
 
-    if (rc == NGX_AGAIN) {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap write: %s, status %ui",
+                   (ctx->state == ts_write_changed)
+                   ? "written, the cache forgets it first" : "answered",
+                   ctx->status);
+
+    if (ctx->state == ts_write_changed) {
         ts_cache_invalidate(r, ts_resource_bit(ctx->route.resource),
                             ts_write_respond);
         return;
@@ -968,10 +778,7 @@ ts_write_respond(ngx_http_request_t *r)
     ctx = rctx->write;
 
     if (ctx->status == NGX_HTTP_NO_CONTENT) {
-        r->headers_out.status = NGX_HTTP_NO_CONTENT;
-        r->headers_out.content_length_n = -1;
-        r->header_only = 1;
-        rc = ngx_http_send_header(r);
+        rc = ts_http_send_no_content(r, NULL);
 
     } else {
         rc = ts_http_send_json(r, ctx->status, &ctx->body, &ctx->etag);
@@ -1054,7 +861,9 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
         ctx->status = NGX_HTTP_CREATED;
     }
 
-    return NGX_AGAIN;
+    ctx->state = ts_write_changed;
+
+    return NGX_OK;
 }
 
 
@@ -1085,8 +894,9 @@ ts_write_deleted(ts_write_ctx_t *ctx, PGresult *res)
 
     r->disable_not_modified = 1;
     ctx->status = NGX_HTTP_NO_CONTENT;
+    ctx->state = ts_write_changed;
 
-    return NGX_AGAIN;
+    return NGX_OK;
 }
 
 
@@ -1176,107 +986,6 @@ ts_write_location(ts_write_ctx_t *ctx, PGresult *res, int col)
     /* kept relative: behind CloudFront and the load balancer, nginx does
      * not know the scheme and host clients use */
     return ts_http_header(r, "Location", &value, NULL);
-}
-
-
-/*
- * If-Match as a text[] parameter of the strong tags it lists, or NULL when
- * there is none or it is "*" (the item must exist, as it must anyway).
- * Weak tags never match strongly, so they are left out.
- */
-const char *
-ts_write_if_match(ngx_http_request_t *r)
-{
-    u_char           *p, *end, *arr, *a;
-    ngx_uint_t        i;
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.if_match;
-
-    if (h == NULL || (h->value.len == 1 && h->value.data[0] == '*')) {
-        return NULL;
-    }
-
-    arr = ngx_pnalloc(r->pool, h->value.len + 3);
-    if (arr == NULL) {
-        return NULL;
-    }
-
-    a = arr;
-    *a++ = '{';
-
-    p = h->value.data;
-    end = p + h->value.len;
-
-    while (p < end) {
-        if (*p == 'W' && p + 1 < end && p[1] == '/') {
-            /* skip the weak tag's quoted part */
-            for (p += 3; p < end && *p != '"'; p++) { /* void */ }
-            p++;
-            continue;
-        }
-
-        if (*p != '"') {
-            p++;
-            continue;
-        }
-
-        for (i = 1; p + i < end && p[i] != '"'; i++) {
-            /* void */
-        }
-
-        if (i == 33 && p + i < end) {
-            /* only a tag of 32 hex digits can be ours */
-            for (i = 1; i < 33; i++) {
-                if (!((p[i] >= '0' && p[i] <= '9')
-                      || (p[i] >= 'a' && p[i] <= 'f')))
-                {
-                    break;
-                }
-            }
-
-            if (i == 33) {
-                if (a > arr + 1) {
-                    *a++ = ',';
-                }
-
-                a = ngx_cpymem(a, p + 1, 32);
-            }
-        }
-
-        for (p++; p < end && *p != '"'; p++) { /* void */ }
-        p++;
-    }
-
-    *a++ = '}';
-    *a = '\0';
-
-    return (char *) arr;
-}
-
-
-/* application/json, with parameters or not */
-static ngx_int_t
-ts_write_is_json(ngx_http_request_t *r)
-{
-    u_char     *p, *end;
-    ngx_str_t  *type;
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-    p = type->data;
-    end = p + type->len;
-
-    while (p < end && *p != ';' && *p != ' ') {
-        p++;
-    }
-
-    return (size_t) (p - type->data) == sizeof("application/json") - 1
-           && ngx_strncasecmp(type->data, (u_char *) "application/json",
-                              sizeof("application/json") - 1) == 0;
 }
 
 

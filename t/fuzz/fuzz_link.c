@@ -1,6 +1,6 @@
 
 /*
- * Tunesheap fuzzing: signed stream links (ts_media.c, ts_sign.c).  A link
+ * Tunesheap fuzzing: signed stream links (ts_media_link.c, ts_sign.c).  A link
  * is made as an item's stream_url is, for a key taken from the input,
  * then followed, with the rest of the input added to its arguments; or
  * the input alone is the query of a stream request; or the link is an S3
@@ -15,7 +15,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "ts_json.h"
-#include "ts_media.h"
+#include "ts_resource.h"
+#include "ts_media_link.h"
 #include "ts_fuzz.h"
 
 
@@ -26,11 +27,13 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
     size_t               len;
     yajl_gen             g;
     yajl_val             tree;
-    ngx_str_t            out, key, rest, url;
+    ngx_str_t            out, key, rest, url, value;
     ngx_uint_t           flags;
     ts_fuzz_req_t        req;
     ngx_http_request_t  *r, *maker;
     char                 err[128];
+
+    static ngx_str_t  songs = ngx_string("songs");
 
     if (size == 0) {
         return 0;
@@ -91,7 +94,10 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
                       - ((flags & 2) ? 86400 : 0), &key)
           - p;
 
-    if (ts_media_stream_json(maker, g, (char *) p, len)
+    value.data = p;
+    value.len = len;
+
+    if (ts_media_stream_json(maker, g, ts_resource_find(&songs), &value)
         != yajl_gen_status_ok)
     {
         /* a key that is not UTF-8 gives no JSON string */

@@ -464,14 +464,21 @@ if want routes; then
     else
         deep=/api/v1/songs?limit=20\&offset=
     fi
+    # the same depth by offset= (issue 9: its cost must not grow with it)
+    deep_offset=/api/v1/songs?limit=20\&offset=
+    routes="song album_songs deep"
+    [ "$keyset" = 1 ] && routes="$routes deep_offset"
     capture_start
     probe song /api/v1/songs/123457
     probe album_songs /api/v1/albums/23457/songs
     probe deep "${deep}463217"
+    [ "$keyset" = 1 ] && probe deep_offset "${deep_offset}463217"
     capture_end
     pgbench_script song 123457 1 $songs
     pgbench_script album_songs 23457 1 $albums
     pgbench_script deep 463217 $deep_lo $deep_hi
+    [ "$keyset" = 1 ] \
+        && pgbench_script deep_offset 463217 $deep_lo $deep_hi
 
     # the cached rows and the static side: 5,000 random paths of the route
     # fetched through the API just before (their answers are in Redis)
@@ -486,22 +493,26 @@ if want routes; then
     # (offset pages are slow to fetch: fewer of them)
     route_paths "$deep" $deep_lo $deep_hi 3 $((keyset ? 5000 : 200)) \
         >"$dir/deep.paths"
+    route_paths "$deep_offset" $deep_lo $deep_hi 4 1000 \
+        >"$dir/deep_offset.paths"
 
     declare -A tps pgc pgb_line uncached_env song_uncached deep_uncached
-    for r in song album_songs deep; do
+    for r in $routes; do
         read -r tps[$r] pgc[$r] pgb_line[$r] < <(pgbench_best "$dir/$r.sql")
     done
     uncached_env[song]="BENCH_PATH=/nocache/api/v1/songs/{n} BENCH_N=$songs"
     uncached_env[album_songs]="BENCH_PATH=/nocache/api/v1/albums/{n}/songs BENCH_N=$albums"
     uncached_env[deep]="BENCH_PATH=/nocache${deep}{n} BENCH_N=$((deep_hi - deep_lo + 1)) BENCH_BASE=$((deep_lo - 1))"
+    uncached_env[deep_offset]="BENCH_PATH=/nocache${deep_offset}{n} BENCH_N=$((deep_hi - deep_lo + 1)) BENCH_BASE=$((deep_lo - 1))"
     declare -A label
     label[song]=songs/ID label[album_songs]=albums/ID/songs
     label[deep]="songs deep page, ${deep##*&}"
+    label[deep_offset]="songs deep page, offset="
 
     header "Per route: cached (5,000 paths fetched just before), uncached (tunesheap_cache off, any id)"
     : >"$dir/ceilings"
     for c in $conns; do
-        for r in song album_songs deep; do
+        for r in $routes; do
             fetch "$dir/$r.paths" "$dir/static/$r" >"$dir/$r.static"
             row "${label[$r]} cached" "$c" "BENCH_PATHS=$dir/$r.paths" \
                 "BENCH_PATHS=$dir/$r.static"
@@ -514,19 +525,23 @@ if want routes; then
                 "$(ratio "$last_api" "$ceiling")" "$last_static" \
                 "${tps[$r]}" "$ceiling" >>"$dir/ceilings"
             [ "$r" = song ] && song_uncached[$c]=$last_api
-            [ "$r" = deep ] && deep_uncached[$c]=$last_api
+            [ "${r#deep}" != "$r" ] && deep_uncached[$r.$c]=$last_api
         done
     done
     printf '\npgbench, the statements the module runs (%s), prepared, %ss per client count (clients:tps):\n' \
-        "${dir#$root/}/{song,album_songs,deep}.sql" "$pgb_seconds"
-    for r in song album_songs deep; do
+        "${dir#$root/}/{${routes// /,}}.sql" "$pgb_seconds"
+    for r in $routes; do
         printf '  %-28s best %s tps at %s clients; %s\n' "${label[$r]}" \
             "${tps[$r]}" "${pgc[$r]}" "${pgb_line[$r]}"
     done
     cat "$dir/ceilings"
-    for c in $conns; do
-        printf 'deep page uncached at %s: %s x the uncached song item\n' \
-            "$c" "$(ratio "${deep_uncached[$c]}" "${song_uncached[$c]}")"
+    for r in $routes; do
+        [ "${r#deep}" = "$r" ] && continue
+        for c in $conns; do
+            printf '%s uncached at %s: %s x the uncached song item\n' \
+                "${label[$r]}" "$c" \
+                "$(ratio "${deep_uncached[$r.$c]}" "${song_uncached[$c]}")"
+        done
     done
 fi
 

@@ -856,6 +856,38 @@ CREATE TABLE IF NOT EXISTS ts_list_counted (
     cols text[] NOT NULL
 );
 
+-- Offset pages of a whole list (all songs, all albums): how many of the
+-- table's rows lie in each span of 2^bits ids (the span named by its first
+-- id), at two widths: 1,024 ids and 32,768 (32 spans of the first).  Kept
+-- by the same triggers as the totals, in the same transactions.  A page at
+-- offset N adds up the wide spans until they pass N, then the narrow ones
+-- of that wide span, and walks at most 1,023 ids of the last one: at
+-- offset 470,000 of 500,000 songs 15 + up to 32 rows of this table, where
+-- OFFSET alone walks 470,000 ids.  It is exact in the page's own snapshot
+-- (a write before the offset moves the page at once, on every node).
+-- Filtered and nested lists keep OFFSET on their own index: they walk their
+-- own rows only, and a span per value would cost about a row per item
+-- (songs of an artist are scattered over the ids).  `spans` in
+-- ts_list_counted says the spans were counted.
+CREATE TABLE IF NOT EXISTS ts_list_spans (
+    tbl  text     NOT NULL,
+    bits smallint NOT NULL,
+    span bigint   NOT NULL,
+    n    int      NOT NULL,  -- summed as bigint, not numeric
+    PRIMARY KEY (tbl, bits, span)
+);
+
+ALTER TABLE ts_list_counted ADD COLUMN IF NOT EXISTS spans boolean
+    NOT NULL DEFAULT false;
+
+-- SELECT bits, span, d: d (the sign) times the rows of src per span
+CREATE OR REPLACE FUNCTION ts_list_spans_rows(src text, d int)
+    RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('SELECT w.bits, id >> w.bits << w.bits AS span,'
+                  ' %s * count(*) AS d FROM %I,'
+                  ' (VALUES (10), (15)) AS w (bits) GROUP BY 1, 2', d, src)
+$$;
+
 -- SELECT cols, vals, d: d (the sign) times the rows of src, per combination
 -- of the filter columns cols and their values; combinations with a NULL
 -- value left out.  cols must not be empty.
@@ -908,6 +940,7 @@ CREATE OR REPLACE FUNCTION ts_list_counts_install(tbl text,
 DECLARE
     fn      text := 'ts_list_count_' || tbl;
     upsert  text;
+    spans   text;
 BEGIN
     upsert := format('INSERT INTO ts_list_counts AS t (tbl, cols, vals, n)'
                      ' SELECT %L, cols, vals, sum(d) FROM (%%s) AS r'
@@ -915,28 +948,39 @@ BEGIN
                      ' ORDER BY cols, vals'
                      ' ON CONFLICT (tbl, cols, vals)'
                      ' DO UPDATE SET n = t.n + excluded.n', tbl);
+    -- (an update moves no row between spans: ids do not change)
+    spans := format('INSERT INTO ts_list_spans AS t (tbl, bits, span, n)'
+                    ' SELECT %L, bits, span, d FROM (%%s) AS r'
+                    ' ORDER BY bits, span'
+                    ' ON CONFLICT (tbl, bits, span)'
+                    ' DO UPDATE SET n = t.n + excluded.n', tbl);
 
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $b$
         BEGIN
             IF TG_OP = 'INSERT' THEN
                 %s;
+                %s;
             ELSIF TG_OP = 'DELETE' THEN
+                %s;
                 %s;
             ELSIF TG_OP = 'UPDATE' THEN
                 %s;
             ELSE
                 DELETE FROM ts_list_counts WHERE tbl = %L;
+                DELETE FROM ts_list_spans WHERE tbl = %L;
             END IF;
             RETURN NULL;
         END $b$
         $f$, fn,
         format(upsert, ts_list_counts_rows('ts_new', cols, 1)),
+        format(spans, ts_list_spans_rows('ts_new', 1)),
         format(upsert, ts_list_counts_rows('ts_old', cols, -1)),
+        format(spans, ts_list_spans_rows('ts_old', -1)),
         format(upsert, ts_list_counts_rows('ts_new', cols, 1)
                        || ' UNION ALL '
                        || ts_list_counts_rows('ts_old', cols, -1)),
-        tbl);
+        tbl, tbl);
 
     EXECUTE format('CREATE OR REPLACE TRIGGER ts_list_count_insert'
                    ' AFTER INSERT ON %I REFERENCING NEW TABLE AS ts_new'
@@ -954,7 +998,8 @@ BEGIN
 
     IF EXISTS (SELECT FROM ts_list_counted c
                WHERE c.tbl = ts_list_counts_install.tbl
-                 AND c.cols = ts_list_counts_install.cols)
+                 AND c.cols = ts_list_counts_install.cols
+                 AND c.spans)
     THEN
         RETURN;
     END IF;
@@ -964,10 +1009,12 @@ BEGIN
 
     DELETE FROM ts_list_counts c WHERE c.tbl = ts_list_counts_install.tbl;
     EXECUTE format(upsert, ts_list_counts_rows(tbl, cols, 1));
+    DELETE FROM ts_list_spans c WHERE c.tbl = ts_list_counts_install.tbl;
+    EXECUTE format(spans, ts_list_spans_rows(tbl, 1));
 
-    INSERT INTO ts_list_counted AS c VALUES (tbl, cols)
+    INSERT INTO ts_list_counted AS c VALUES (tbl, cols, true)
         ON CONFLICT ON CONSTRAINT ts_list_counted_pkey
-        DO UPDATE SET cols = excluded.cols;
+        DO UPDATE SET cols = excluded.cols, spans = true;
 END $$;
 
 -- the filters of ts_resource.c, in its order

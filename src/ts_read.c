@@ -26,9 +26,12 @@
 
 #define TS_READ_BATCH_MAX        100   /* items in one statement */
 #define TS_READ_RESOURCES_MAX    8     /* resources that batch their items */
+#define TS_READ_PAGES_MAX        32    /* list pages in one statement */
+#define TS_READ_LISTS_MAX        8     /* lists that batch pages at once */
 
 
 typedef struct ts_read_batch_s  ts_read_batch_t;
+typedef struct ts_read_pages_s  ts_read_pages_t;
 
 
 typedef struct {
@@ -47,6 +50,7 @@ typedef struct {
     ngx_uint_t           ordered;    /* a list of entries (ts_relation_t) */
     int64_t              item;       /* an item's id */
     ts_read_batch_t     *batch;      /* the item's batch, until answered */
+    ts_read_pages_t     *pages;      /* the page's batch, until answered */
     ngx_uint_t           member;     /* its place in the batch */
     u_char               error[128];    /* why the arguments are invalid */
 } ts_read_ctx_t;
@@ -76,6 +80,33 @@ struct ts_read_batch_s {
 };
 
 
+/*
+ * Pages of one list (the same statement and filters) that missed in one
+ * turn, as items do: one statement for them all (NAME_n, ts_resource.c),
+ * each page with its own limit and offset or anchor.  A list page costs
+ * Postgres more than an item, but most of an uncached page's cost is
+ * still the statement's own: its round trip, transaction and executor.
+ */
+struct ts_read_pages_s {
+    ts_pg_query_t        query;
+    ngx_event_t          send;       /* posted: at the end of the turn */
+    const char          *statement;  /* the pages' own */
+    ngx_uint_t           slot;       /* in ts_read_lists */
+    int                  nparams;
+    const char          *params[2 + TS_FILTERS_MAX];
+    ngx_uint_t           n;          /* places taken */
+    ngx_uint_t           live;       /* requests still waiting */
+    ngx_uint_t           sent;       /* handed to the pool */
+    ngx_uint_t           pages;      /* sent as NAME_n: how many */
+    ts_read_ctx_t       *members[TS_READ_PAGES_MAX];
+    u_char               order[TS_READ_PAGES_MAX];  /* page -> place */
+    u_char               name[TS_STATEMENT_LEN + sizeof(TS_PAGES_SUFFIX)];
+    u_char               limits[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
+    u_char               values[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
+    /* the filters' values follow */
+};
+
+
 static ngx_uint_t ts_read_deps(ts_route_t *route);
 static ngx_str_t *ts_read_cache_args(ngx_http_request_t *r,
     ts_read_ctx_t *ctx);
@@ -85,7 +116,8 @@ static ngx_int_t ts_read_invalid(ts_read_ctx_t *ctx, const char *fmt,
     ngx_str_t *name);
 static void ts_read_done(ts_pg_query_t *q);
 static ngx_int_t ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row);
-static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res);
+static ngx_int_t ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base,
+    int rows);
 static yajl_gen_status ts_read_previous(ts_read_ctx_t *ctx, yajl_gen g,
     PGresult *res, int n, int head, int id, ngx_uint_t more);
 static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
@@ -95,6 +127,12 @@ static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
 static void ts_read_batch_send(ngx_event_t *ev);
 static void ts_read_batch_done(ts_pg_query_t *q);
 static void ts_read_batch_cleanup(void *data);
+static ngx_int_t ts_read_pages_add(ngx_http_request_t *r,
+    ts_read_ctx_t *ctx);
+static void ts_read_pages_send(ngx_event_t *ev);
+static void ts_read_pages_done(ts_pg_query_t *q);
+static ngx_uint_t ts_read_page_of(PGresult *res, int row, int col);
+static void ts_read_pages_cleanup(void *data);
 
 
 static ngx_str_t  ts_read_entry = ngx_string("entry");
@@ -102,6 +140,9 @@ static ngx_str_t  ts_read_entry = ngx_string("entry");
 
 /* this worker's batches still taking items, by resource */
 static ts_read_batch_t  *ts_read_batches[TS_READ_RESOURCES_MAX];
+
+/* this worker's batches still taking list pages */
+static ts_read_pages_t  *ts_read_lists[TS_READ_LISTS_MAX];
 
 
 ngx_int_t
@@ -238,6 +279,10 @@ ts_read_fill(ngx_http_request_t *r, void *data)
         && ctx->route.resource - ts_resources < TS_READ_RESOURCES_MAX)
     {
         return ts_read_batch_add(r, ctx);
+    }
+
+    if (ctx->listed) {
+        return ts_read_pages_add(r, ctx);
     }
 
     if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
@@ -430,7 +475,7 @@ ts_read_done(ts_pg_query_t *q)
         rc = ts_read_item(ctx, q->result, PQntuples(q->result) ? 0 : -1);
 
     } else {
-        rc = ts_read_list(ctx, q->result);
+        rc = ts_read_list(ctx, q->result, 0, PQntuples(q->result));
     }
 
     ts_http_finish(r, rc);
@@ -472,10 +517,11 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row)
  * page in the direction it walks: whether there is more that way; a page
  * before an item comes backwards.  next continues after the page's last
  * item, whatever kind the page is; previous goes back by offset from an
- * offset page, and before the page's first item from the others.
+ * offset page, and before the page's first item from the others.  The
+ * page is rows rows of res from row base (a batch's pages share one).
  */
 static ngx_int_t
-ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
+ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
 {
     int                  i, n, first, head, tail, id, entry, row;
     int64_t              total;
@@ -501,20 +547,20 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
         first += TS_ENTRY_COLUMNS;
     }
 
-    if (PQntuples(res) == 0 || PQnfields(res) != first + (int) rs->ncolumns) {
+    if (rows == 0 || PQnfields(res) < first + (int) rs->ncolumns) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: unexpected result of \"%s\"",
                       ctx->query.statement);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (PQgetvalue(res, 0, TS_LIST_FOUND)[0] != 't') {
+    if (PQgetvalue(res, base, TS_LIST_FOUND)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
                                   &ctx->route.resource->singular,
                                   &ctx->route.id);
     }
 
-    if (PQgetvalue(res, 0, TS_LIST_ANCHOR)[0] != 't') {
+    if (PQgetvalue(res, base, TS_LIST_ANCHOR)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "%V: %V %L is not in this list",
                                   &names[ctx->page],
@@ -523,8 +569,8 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
                                   ctx->anchor);
     }
 
-    value.data = (u_char *) PQgetvalue(res, 0, TS_LIST_TOTAL);
-    value.len = PQgetlength(res, 0, TS_LIST_TOTAL);
+    value.data = (u_char *) PQgetvalue(res, base, TS_LIST_TOTAL);
+    value.len = PQgetlength(res, base, TS_LIST_TOTAL);
 
     if (ts_http_parse_int(&value, &total) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -547,7 +593,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     }
 
     /* an empty page is one row whose item is all NULL */
-    n = PQgetisnull(res, 0, entry) ? 0 : PQntuples(res);
+    n = PQgetisnull(res, base, entry) ? 0 : rows;
     more = (n > ctx->limit);
 
     if (more) {
@@ -556,8 +602,8 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
 
     /* the rows of the page's first and last items */
     back = (ctx->page == TS_PAGE_BEFORE);
-    head = back ? n - 1 : 0;
-    tail = back ? 0 : n - 1;
+    head = base + (back ? n - 1 : 0);
+    tail = base + (back ? 0 : n - 1);
 
     g = ts_json_gen(r->pool);
     if (g == NULL) {
@@ -575,7 +621,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res)
     }
 
     for (i = 0; st == yajl_gen_status_ok && i < n; i++) {
-        row = back ? n - 1 - i : i;
+        row = base + (back ? n - 1 - i : i);
 
         if (!ctx->ordered) {
             st = ts_resource_item(ctx->request, g, rs, res, row, first);
@@ -978,6 +1024,320 @@ ts_read_batch_cleanup(void *data)
     b->members[ctx->member] = NULL;
     b->live--;
     ctx->batch = NULL;
+
+    if (b->live == 0 && b->sent) {
+        ts_pg_query_cancel(&b->query);
+        ngx_free(b);
+    }
+}
+
+
+/*
+ * The page's place in the batch of its list (statement and filters); the
+ * first page of a batch posts its sending, as items do.  With every batch
+ * slot taken by other lists, the page goes alone.
+ */
+static ngx_int_t
+ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
+{
+    int               k;
+    u_char           *p;
+    size_t            size;
+    ngx_uint_t        i, free;
+    ts_read_pages_t  *b;
+
+    free = TS_READ_LISTS_MAX;
+
+    for (i = 0; i < TS_READ_LISTS_MAX; i++) {
+        b = ts_read_lists[i];
+
+        if (b == NULL) {
+            if (free == TS_READ_LISTS_MAX) {
+                free = i;
+            }
+
+            continue;
+        }
+
+        if (b->statement != ctx->query.statement
+            || b->nparams != ctx->query.nparams)
+        {
+            continue;
+        }
+
+        for (k = 2; k < b->nparams; k++) {
+            if (ngx_strcmp(b->params[k], ctx->params[k]) != 0) {
+                break;
+            }
+        }
+
+        if (k == b->nparams) {
+            break;
+        }
+    }
+
+    if (i == TS_READ_LISTS_MAX) {
+        if (free == TS_READ_LISTS_MAX) {
+            if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
+                return ts_query_error(r, &ctx->query);
+            }
+
+            return NGX_DONE;
+        }
+
+        /* a new batch, with its own copy of the filters' values */
+        size = sizeof(ts_read_pages_t);
+
+        for (k = 2; k < ctx->query.nparams; k++) {
+            size += ngx_strlen(ctx->params[k]) + 1;
+        }
+
+        b = ngx_alloc(size, ngx_cycle->log);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memzero(b, offsetof(ts_read_pages_t, members));
+
+        b->statement = ctx->query.statement;
+        b->slot = free;
+        b->nparams = ctx->query.nparams;
+        b->send.handler = ts_read_pages_send;
+        b->send.data = b;
+        b->send.log = ngx_cycle->log;
+
+        p = (u_char *) b + sizeof(ts_read_pages_t);
+
+        for (k = 2; k < b->nparams; k++) {
+            b->params[k] = (char *) p;
+            p = ngx_cpymem(p, ctx->params[k], ngx_strlen(ctx->params[k]) + 1);
+        }
+
+        ts_read_lists[free] = b;
+        ngx_post_event(&b->send, &ngx_posted_events);
+    }
+
+    if (ts_http_cleanup(r, ts_read_pages_cleanup, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->pages = b;
+    ctx->member = b->n;
+    b->members[b->n++] = ctx;
+    b->live++;
+
+    if (b->n == TS_READ_PAGES_MAX) {
+        /* full: it goes as posted; the next page starts another */
+        ts_read_lists[b->slot] = NULL;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_read_pages_send(ngx_event_t *ev)
+{
+    u_char           *l, *v;
+    ngx_uint_t        i;
+    ts_pg_query_t    *q;
+    ts_read_ctx_t    *ctx;
+    ts_main_conf_t   *tmcf;
+    ts_read_pages_t  *b;
+
+    b = ev->data;
+
+    if (ts_read_lists[b->slot] == b) {
+        ts_read_lists[b->slot] = NULL;
+    }
+
+    if (b->live == 0) {
+        /* every request went away before it was sent */
+        ngx_free(b);
+        return;
+    }
+
+    q = &b->query;
+    q->params = b->params;
+    q->nparams = b->nparams;
+    q->done = ts_read_pages_done;
+    q->data = b;
+    q->log = ngx_cycle->log;
+    q->lane = TS_PG_LANE_FAST;
+
+    if (b->live == 1) {
+        /* alone: the page's own statement */
+        for (i = 0; b->members[i] == NULL; i++) { /* void */ }
+
+        q->statement = b->statement;
+        b->params[0] = b->members[i]->params[0];
+        b->params[1] = b->members[i]->params[1];
+        b->order[0] = (u_char) i;
+
+    } else {
+        *ngx_sprintf(b->name, "%s" TS_PAGES_SUFFIX, b->statement) = '\0';
+        q->statement = (char *) b->name;
+
+        l = b->limits;
+        v = b->values;
+        *l++ = '{';
+        *v++ = '{';
+
+        for (i = 0; i < b->n; i++) {
+            ctx = b->members[i];
+
+            if (ctx == NULL) {
+                continue;
+            }
+
+            if (b->pages) {
+                *l++ = ',';
+                *v++ = ',';
+            }
+
+            l = ngx_sprintf(l, "%s", ctx->params[0]);
+            v = ngx_sprintf(v, "%s", ctx->params[1]);
+            b->order[b->pages++] = (u_char) i;
+        }
+
+        *l++ = '}';
+        *v++ = '}';
+        *l = '\0';
+        *v = '\0';
+
+        b->params[0] = (char *) b->limits;
+        b->params[1] = (char *) b->values;
+    }
+
+    /* a replica may answer if it may for every page, past all fences */
+    q->replica = 1;
+    q->fence = 0;
+
+    for (i = 0; i < b->n; i++) {
+        ctx = b->members[i];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        if (!ctx->query.replica) {
+            q->replica = 0;
+            q->fence = 0;
+            break;
+        }
+
+        if (ctx->query.fence > q->fence) {
+            q->fence = ctx->query.fence;
+        }
+    }
+
+    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_tunesheap_module);
+
+    if (tmcf->pools[q->lane] == NULL) {
+        q->rc = TS_PG_UNAVAILABLE;
+        ts_read_pages_done(q);
+        return;
+    }
+
+    if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
+        /* failed at once: q->rc says why */
+        ts_read_pages_done(q);
+        return;
+    }
+
+    b->sent = 1;
+}
+
+
+/*
+ * every request of the batch still there gets its page, or its error; a
+ * page's rows are together, numbered in the last column
+ */
+static void
+ts_read_pages_done(ts_pg_query_t *q)
+{
+    int                  row, rows, start, col;
+    ngx_int_t            rc;
+    ngx_uint_t           k, npages;
+    ts_read_ctx_t       *ctx;
+    ts_read_pages_t     *b;
+    ngx_http_request_t  *r;
+
+    b = q->data;
+    rows = (q->rc == TS_PG_OK) ? PQntuples(q->result) : 0;
+    col = (q->rc == TS_PG_OK) ? PQnfields(q->result) - 1 : 0;
+    npages = b->pages ? b->pages : 1;
+
+    for (k = 0; k < npages; k++) {
+        ctx = b->members[b->order[k]];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        b->members[ctx->member] = NULL;
+        ctx->pages = NULL;
+        r = ctx->request;
+
+        if (q->rc != TS_PG_OK) {
+            rc = ts_query_error(r, q);
+
+        } else if (b->pages == 0) {
+            rc = ts_read_list(ctx, q->result, 0, rows);
+
+        } else {
+            for (start = 0; start < rows; start++) {
+                if (ts_read_page_of(q->result, start, col) == k + 1) {
+                    break;
+                }
+            }
+
+            for (row = start; row < rows; row++) {
+                if (ts_read_page_of(q->result, row, col) != k + 1) {
+                    break;
+                }
+            }
+
+            rc = ts_read_list(ctx, q->result, start, row - start);
+        }
+
+        ts_http_finish(r, rc);
+    }
+
+    ngx_free(b);
+}
+
+
+/* the number of the page (from 1) a row of NAME_n's result is of */
+static ngx_uint_t
+ts_read_page_of(PGresult *res, int row, int col)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi((u_char *) PQgetvalue(res, row, col),
+                 PQgetlength(res, row, col));
+
+    return (n == NGX_ERROR) ? 0 : (ngx_uint_t) n;
+}
+
+
+/* as an item's (ts_read_batch_cleanup) */
+static void
+ts_read_pages_cleanup(void *data)
+{
+    ts_read_ctx_t    *ctx = data;
+    ts_read_pages_t  *b;
+
+    b = ctx->pages;
+
+    if (b == NULL) {
+        return;
+    }
+
+    b->members[ctx->member] = NULL;
+    b->live--;
+    ctx->pages = NULL;
 
     if (b->live == 0 && b->sent) {
         ts_pg_query_cancel(&b->query);

@@ -53,6 +53,7 @@ static ngx_int_t ts_sql_total(ts_sql_t *sql, ts_resource_t *rs,
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, ngx_uint_t where);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
+static ngx_int_t ts_sql_pages(ts_sql_t *sql, char *name, size_t body);
 
 
 /*
@@ -638,25 +639,34 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
  * snapshot as the page.
  *
  * An offset page walks ids only (an index-only scan): the columns, some
- * computed, are made for the page's rows alone.  A page after or before
- * an item starts from the anchor's place in the index whatever its depth:
- * the anchor (with its sort key) is looked up by id among the items of
- * the list, and a page of an anchor not in the list is empty.  With a sort
- * column (NULLs last), the rows with a key and those without are two
- * ranges of the index, walked one after the other.  A page before an item
- * is walked backwards and its rows come so, the nearest first.
+ * computed, are made for the page's rows alone.  A whole list's starts
+ * from the span of ids its first row lies in (ts_list_spans, db/schema.sql:
+ * found by adding up the spans before it, 32,768 ids then 1,024 at a
+ * time) and skips only the ids of that span before it, where OFFSET alone
+ * walks every id before the page; a filtered or nested list's walks its
+ * own rows before the page on its index.  A page
+ * after or before an item starts from the anchor's place in the index
+ * whatever its depth: the anchor (with its sort key) is looked up by id
+ * among the items of the list, and a page of an anchor not in the list is
+ * empty.  With a sort column (NULLs last), the rows with a key and those
+ * without are two ranges of the index, walked one after the other.  A
+ * page before an item is walked backwards and its rows come so, the
+ * nearest first.
  */
 static ngx_int_t
 ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
     ngx_uint_t parent_filter, const char *sort)
 {
+    size_t       body;
     ngx_uint_t   i, param;
     const char  *lead;
 
     if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    body = sql->pos - sql->start;
 
     /*
      * By id, the range starts at (filter, anchor's id) rather than at the
@@ -672,6 +682,36 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
             lead = rs->filters[i].column;
             break;
         }
+    }
+
+    /*
+     * The page's ids: at most TS_PAGE_ROWS, a constant that keeps the
+     * plan on the index in NAME_n too, where the limit is a column (with
+     * a bare LIMIT its plan hashed the whole table).
+     *
+     * offset N of a whole list by its spans (db/schema.sql): the wide span
+     * where the N-th row lies, then the narrow one within it, and how many
+     * rows come before that
+     */
+    if (kind == TS_PAGE_OFFSET && mask == 0
+        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span,"
+                           " c.skip + f.upto - f.n AS skip"
+                           " FROM (SELECT span, upto - n AS skip FROM"
+                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
+                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AND bits = 15 ORDER BY span) AS w"
+                           " WHERE upto > $2 ORDER BY span LIMIT 1) AS c,"
+                           " LATERAL (SELECT span, n, upto FROM"
+                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
+                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AND bits = 10 AND span >= c.span"
+                           " ORDER BY span) AS w"
+                           " WHERE c.skip + upto > $2 ORDER BY span LIMIT 1)"
+                           " AS f) ",
+                      rs->table, rs->table)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (kind != TS_PAGE_OFFSET
@@ -727,15 +767,35 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     switch (kind) {
 
     case TS_PAGE_OFFSET:
+        if (mask == 0) {
+            if (ts_sql_add(sql, "SELECT ") != NGX_OK
+                || ts_sql_columns(sql, rs) != NGX_OK
+                || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
+                                   " (SELECT id FROM %s"
+                                   " WHERE id >= (SELECT span FROM s)"
+                                   " ORDER BY id OFFSET (SELECT $2 - skip"
+                                   " FROM s) LIMIT %d) AS k LIMIT $1)"
+                                   " ORDER BY id",
+                              rs->table, rs->table, TS_PAGE_ROWS)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+
+        /* a filtered or nested list: its own rows before the page */
         if (ts_sql_add(sql, "SELECT ") != NGX_OK
             || ts_sql_columns(sql, rs) != NGX_OK
-            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM %s",
+            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
+                               " (SELECT id FROM %s",
                           rs->table, rs->table)
                != NGX_OK
             || ts_sql_where(sql, rs, mask, 0) != NGX_OK
-            || ts_sql_add(sql, " ORDER BY %s%sid LIMIT $1 OFFSET $2)"
-                               " ORDER BY %s%sid",
-                          sort ? sort : "", sort ? ", " : "",
+            || ts_sql_add(sql, " ORDER BY %s%sid OFFSET $2 LIMIT %d) AS k"
+                               " LIMIT $1) ORDER BY %s%sid",
+                          sort ? sort : "", sort ? ", " : "", TS_PAGE_ROWS,
                           sort ? sort : "", sort ? ", " : "")
                != NGX_OK)
         {
@@ -829,7 +889,64 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         break;
     }
 
-    return ts_sql_add(sql, ") AS x ON true;");
+    if (ts_sql_add(sql, ") AS x ON true;") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ts_sql_pages(sql, name, body);
+}
+
+
+/*
+ * NAME_n: pages of one list missed in the same turn (ts_read.c), in one
+ * statement: $1 their limits, $2 their offsets or anchors (bigint[]),
+ * $3... the filters they share.  Each page is the statement just made
+ * (from body in the buffer), run with its own $1 and $2: its rows, as
+ * NAME's, and the page's number (from 1) in a last column.
+ */
+static ngx_int_t
+ts_sql_pages(ts_sql_t *sql, char *name, size_t body)
+{
+    u_char  *p, *run, *last, *copy;
+    size_t   len;
+
+    /* the body without its ";", copied: the buffer may move */
+    len = sql->pos - sql->start - body - 1;
+
+    copy = ngx_pnalloc(sql->pool, len);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, sql->start + body, len);
+    last = copy + len;
+
+    if (ts_sql_add(sql, "PREPARE %s" TS_PAGES_SUFFIX " AS SELECT p.*, b.i"
+                        " FROM unnest($1::bigint[], $2::bigint[])"
+                        " WITH ORDINALITY AS b (l, v, i)"
+                        " CROSS JOIN LATERAL (", name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* $1 and $2 are the page's own (filters are $3 to $6) */
+    for (p = copy, run = copy; p + 1 < last; p++) {
+        if (p[0] != '$' || (p[1] != '1' && p[1] != '2')) {
+            continue;
+        }
+
+        if (ts_sql_add(sql, "%*s%s", (size_t) (p - run), run,
+                       p[1] == '1' ? "b.l" : "b.v")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        run = ++p + 1;
+    }
+
+    return ts_sql_add(sql, "%*s) AS p;", (size_t) (last - run), run);
 }
 
 
@@ -1015,8 +1132,9 @@ ts_resource_prepare_writes(ts_sql_t *sql, ts_resource_t *rs)
 
 /*
  * An ordered relation: its list statements (parameters as every nested
- * list's: $1 rows, $2 offset or anchor entry, $3 the parent's id), the
- * entries in position order, each with its child; and its write (see
+ * list's: $1 rows, $2 offset or anchor entry, $3 the parent's id, and
+ * their NAME_n for pages missed in one turn), the entries in position
+ * order, each with its child; and its write (see
  * TS_ENTRIES_ in ts_resource.h).  A write locks the parent's row first:
  * db/schema.sql's ts_entries_write() then sees every entry committed
  * before it, and positions stay dense whatever writes run at once.
@@ -1026,6 +1144,7 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
     ts_relation_t *rel)
 {
     char           *name;
+    size_t          body;
     ngx_uint_t      kind;
     ts_resource_t  *child;
 
@@ -1043,8 +1162,13 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
         ts_resource_name(name, "ts_%V_%V_0%s", &rs->name, &rel->name,
                          suffix[kind]);
 
-        if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK
-            || (kind != TS_PAGE_OFFSET
+        if (ts_sql_add(sql, "PREPARE %s AS ", name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        body = sql->pos - sql->start;
+
+        if ((kind != TS_PAGE_OFFSET
                 && ts_sql_add(sql, "WITH a AS (SELECT position AS a_pos"
                                    " FROM %s WHERE id = $2 AND %s = $3) ",
                               rel->join, rel->parent_column)
@@ -1072,7 +1196,8 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
                                " ORDER BY e.position%s) AS x ON true;",
                           child->table, rel->child_column,
                           kind == TS_PAGE_BEFORE ? " DESC" : "")
-               != NGX_OK)
+               != NGX_OK
+            || ts_sql_pages(sql, name, body) != NGX_OK)
         {
             return NGX_ERROR;
         }

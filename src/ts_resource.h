@@ -24,7 +24,8 @@
  * shared-memory entry.  ts_resource.c refuses more at compile time.
  */
 #define TS_RESOURCES_MAX 8
-#define TS_STATEMENT_LEN 32
+#define TS_STATEMENT_LEN 40
+#define TS_PAGES_SUFFIX  "_n"  /* a list's pages of one turn: ts_resource.c */
 
 /* JSON types of columns */
 #define TS_COL_NUMBER    0

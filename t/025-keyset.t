@@ -198,6 +198,94 @@ sub write_ok {
     return defined $answer && $answer =~ /"id":(\d+)/ ? $1 : undef;
 }
 
+# Offset pages over lists of many spans of ids (ts_list_spans in
+# db/schema.sql): every page is the rows LIMIT/OFFSET give in Postgres.
+# Pages of 37 every 29 rows cover every row; pages of 2 straddle every
+# place where the ids pass into another span; then the last rows, the
+# end, and past it.
+sub check_offsets {
+    my ($path, $name, $table, $where, $order) = @_;
+    my @all = split /,/, ids($table, $where, $order);
+    my $sep = $path =~ /\?/ ? '&' : '?';
+    my (%seen, @pages, $bad, $n);
+
+    for (my $k = 0; $k < @all; $k += 29) {
+        push @pages, [$k, 37];
+    }
+
+    for my $k (1 .. $#all) {
+        push @pages, [$k - 1, 2], [$k, 2]
+            if int($all[$k] / 1024) != int($all[$k - 1] / 1024);
+    }
+
+    push @pages, [$#all, 1], [scalar @all, 5], [@all + 1000, 3];
+
+    $bad = 0;
+    $n = 0;
+
+    for my $p (@pages) {
+        my ($k, $limit) = @$p;
+        next if $seen{"$k/$limit"}++;
+        my $end = $k + $limit - 1 < $#all ? $k + $limit - 1 : $#all;
+        my $want = $k <= $#all ? join(' ', @all[$k .. $end]) : '';
+        my $j = get_json("$path${sep}limit=$limit&offset=$k");
+        my $got = join ' ', map { $_->{id} } @{ $j->{$name} };
+        $n++;
+
+        if ($got ne $want || $j->{meta}{total} != @all
+            || $j->{meta}{offset} != $k)
+        {
+            $bad++;
+            Test::More::diag("$path offset=$k limit=$limit: got [$got]"
+                             . " total $j->{meta}{total}, want [$want]"
+                             . " total " . scalar(@all));
+        }
+    }
+
+    Test::More::is($bad, 0, "$path: $n offset pages of " . scalar(@all)
+                            . " items are what OFFSET gives");
+}
+
+# ts_list_spans against each table's ids counted again, at both widths
+sub check_spans {
+    my ($what) = @_;
+    my $bad = 0;
+
+    for my $t (qw(artists albums songs)) {
+        $bad += Tunesheap::Test::sql("SELECT count(*) FROM (SELECT w.bits,"
+            . " id >> w.bits << w.bits AS span, count(*) AS n FROM $t,"
+            . " (VALUES (10), (15)) AS w (bits) GROUP BY 1, 2) AS w"
+            . " FULL JOIN (SELECT * FROM ts_list_spans WHERE tbl = '$t'"
+            . " AND n <> 0) AS s USING (bits, span)"
+            . " WHERE w.n IS DISTINCT FROM s.n");
+    }
+
+    Test::More::is($bad, 0, "$what: every span counts its rows");
+}
+
+# the lists check_offsets goes through: whole, filtered, nested
+our @Offsets = (
+    ["/api/v1/songs", "songs", "songs", ""],
+    ["/api/v1/songs?artist_id=6", "songs", "songs", "artist_id = 6"],
+    ["/api/v1/songs?album_id=1002", "songs", "songs", "album_id = 1002"],
+    ["/api/v1/songs?album_id=1001&artist_id=3", "songs", "songs",
+     "album_id = 1001 AND artist_id = 3"],
+    ["/api/v1/artists/3/songs", "songs", "songs", "artist_id = 3"],
+    ["/api/v1/artists/6/songs?album_id=1002", "songs", "songs",
+     "artist_id = 6 AND album_id = 1002"],
+    ["/api/v1/albums/1002/songs", "songs", "songs", "album_id = 1002",
+     "track_number, id"],
+    ["/api/v1/artists", "artists", "artists", ""],
+    ["/api/v1/albums?genre=Keyset+%26+Co", "albums", "albums",
+     "genre = 'Keyset & Co'"],
+);
+
+sub check_all_offsets {
+    my ($what) = @_;
+    main::check_offsets(@$_) for @Offsets;
+    main::check_spans($what);
+}
+
 no_shuffle();
 run_tests();
 
@@ -314,7 +402,109 @@ GET /api/v1/albums/1002/songs
 
 
 
-=== TEST 8: clean up: the fixture as it was, totals included
+=== TEST 8: deep offsets: exact over many spans, filtered and nested, and after writes before them
+--- init
+# 2,000 songs from id 2001 on, every 5th id, in albums 1001 (artist 3)
+# and 1002 (artist 6): 10 spans of 1,024 ids, then a span left empty,
+# then 3 more; and 400 across the first spans of 32,768 ids
+Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title,"
+    . " track_number) SELECT 2001 + 5 * i, 1001 + i % 3 / 2,"
+    . " CASE WHEN i % 3 = 2 THEN 6 ELSE 3 END, 'deep ' || i, i % 13"
+    . " FROM generate_series(0, 1999) AS i");
+Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title)"
+    . " SELECT CASE WHEN i < 300 THEN 32001 + 7 * i ELSE 65000 + 9 * i END,"
+    . " 1001, 3, 'far ' || i FROM generate_series(0, 399) AS i");
+Tunesheap::Test::sql("DELETE FROM songs WHERE id BETWEEN 6144 AND 7167");
+main::check_all_offsets("2,000 songs inserted in one statement");
+# writes through the API before the deep offsets: a new song (a low id),
+# a deleted one, one moved to the other album and artist (album 1002 is
+# artist 3's since TEST 6)
+my $id = main::write_ok(POST => "/api/v1/songs", '{"song":{"album_id":1002,"artist_id":3,"title":"new"}}', 201);
+main::write_ok(DELETE => "/api/v1/songs/2006", undef, 204);
+main::write_ok(PATCH => "/api/v1/songs/2011", '{"song":{"album_id":1001,"artist_id":3}}', 200);
+main::check_all_offsets("a song created, one deleted, one moved");
+# in the empty span and before it, one by one and in one statement
+Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title)"
+    . " VALUES (6500, 1002, 6, 'gap'), (2002, 1001, 3, 'early')");
+Tunesheap::Test::sql("DELETE FROM songs WHERE id BETWEEN 3000 AND 3500");
+Tunesheap::Test::sql("UPDATE songs SET album_id = 1002, artist_id = 6"
+    . " WHERE id BETWEEN 4000 AND 4300 AND album_id = 1001");
+main::check_all_offsets("rows inserted, deleted and moved by SQL");
+main::write_ok(DELETE => "/api/v1/songs/$id", undef, 204);
+--- request
+GET /api/v1/songs?limit=2&offset=1000000
+--- error_code: 200
+--- response_body_like
+^\{"songs":\[\],"meta":\{"total":2147,"limit":2,"offset":1000000,"next":null,"previous":"/api/v1/songs\?limit=2&offset=999998"\}\}$
+
+
+
+=== TEST 9: pages of one list missed in one turn share a statement, each gets its own page
+Redis is frozen while the pages send their lookups; thawed, it answers
+them together, so their misses come in one turn: the after= pages of the
+whole list share one statement, its offset= pages another; a page of a
+filtered list has its own.  Each page is what LIMIT/OFFSET give.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
+my @all = split /,/, main::ids("songs", "");
+my @a3 = split /,/, main::ids("songs", "artist_id = 3");
+my %want = (
+    "after=$all[1]&limit=3" => "@all[2 .. 4]",
+    "after=$all[1500]&limit=2" => "@all[1501 .. 1502]",
+    "after=$all[-2]&limit=5" => "$all[-1]",
+    "after=999999&limit=2" => "400",
+    "offset=1700&limit=4" => "@all[1700 .. 1703]",
+    "offset=3&limit=1" => "$all[3]",
+    "offset=1000&limit=2&artist_id=3" => "@a3[1000 .. 1001]",
+);
+Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $from = -s $log;
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+pipe(my $r, my $w) or die;
+my @pids;
+for my $args (sort keys %want) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs?$args");
+        my $got = $st == 200
+            ? join(' ', map { $_->{id} } @{ JSON::PP::decode_json($body)->{songs} })
+            : $st;
+        syswrite $w, "$args => $got\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+select(undef, undef, undef, 0.5);
+kill 'CONT', $pid;
+waitpid $_, 0 for @pids;
+my @seen = sort map { chomp; $_ } <$r>;
+Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+Test::More::is_deeply(\@seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+                      'each page its own rows');
+open my $fh, '<', $log or die "$log: $!";
+seek $fh, $from, 0;
+my @run = sort map { /execute (ts_songs_list\w*):/ ? $1 : () } <$fh>;
+Test::More::is("@run", "ts_songs_list_0_after_n ts_songs_list_0_n"
+                       . " ts_songs_list_2", 'one statement a list');
+--- request
+GET /api/v1/songs?offset=1700&limit=4
+--- error_code: 200
+--- response_headers
+X-Cache: HIT redis
+--- timeout: 10
+
+
+
+=== TEST 10: clean up: the fixture as it was, totals included
 --- init
 Tunesheap::Test::sql($::Cleanup);
 main::check_totals("after clean-up", grep { $_->[0] !~ /100[12]/ } @::Totals);

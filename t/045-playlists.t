@@ -9,6 +9,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
+use JSON::PP ();
 
 our $Key = "Authorization: Bearer tsk_test_writer";
 our $Json = "Content-Type: application/json";
@@ -161,7 +162,62 @@ Test::More::is(join(' ', map { main::entry_at(1, $_) } 0 .. 3), '1 2 3 4',
 
 
 
-=== TEST 8: insert one entry at a position, and one at the end
+=== TEST 8: pages of entries missed in one turn share a statement
+Redis is frozen while the pages send their lookups; thawed, it answers
+them together, so their misses come in one turn, as in t/025.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
+my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
+my %want = (
+    "offset=0&limit=2" => "3 1", "offset=2&limit=2" => "3 2",
+    "after=2&limit=2" => "3 2", "after=99&limit=1" => "400",
+    "before=4&limit=2" => "1 3",
+);
+Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
+my $from = -s $log;
+my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+chomp $pid;
+kill 'STOP', $pid or die "cannot stop redis $pid";
+pipe(my $r, my $w) or die;
+my @pids;
+for my $args (sort keys %want) {
+    my $p = fork // die;
+    if ($p == 0) {
+        close $r;
+        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/playlists/1/songs?$args");
+        my $got = $st == 200
+            ? join(' ', map { $_->{song}{id} } @{ JSON::PP::decode_json($body)->{songs} })
+            : $st;
+        syswrite $w, "$args => $got\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $p;
+}
+close $w;
+select(undef, undef, undef, 0.5);
+kill 'CONT', $pid;
+waitpid $_, 0 for @pids;
+my @seen = sort map { chomp; $_ } <$r>;
+Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
+Tunesheap::Test::sql("SELECT pg_reload_conf()");
+Test::More::is_deeply(\@seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+                      'each page its own entries');
+open my $fh, '<', $log or die "$log: $!";
+seek $fh, $from, 0;
+my @run = sort map { /execute (ts_playlists_songs\w*):/ ? $1 : () } <$fh>;
+Test::More::is("@run", "ts_playlists_songs_0_after_n ts_playlists_songs_0_before"
+                       . " ts_playlists_songs_0_n", 'one statement a kind of page');
+--- request
+GET /api/v1/playlists/1/songs?offset=2&limit=2
+--- error_code: 200
+
+
+
+=== TEST 9: insert one entry at a position, and one at the end
 --- init
 my ($st) = Tunesheap::Test::http(POST => "/api/v1/playlists/1/songs",
     headers => \%::Writer, body => '{"song_id":5,"position":1}');
@@ -180,7 +236,7 @@ qr/^\{"playlist":\{"id":1,.*"revision":4\}\}$/
 
 
 
-=== TEST 9: move one entry, up and down; the others keep their ids
+=== TEST 10: move one entry, up and down; the others keep their ids
 Entry 6 is last, entry 1 first.
 --- init
 my $last = main::entry_at(1, 5);
@@ -205,7 +261,7 @@ qr/^\{"songs":\[\{"entry_id":6,"position":0,"song":\{"id":6,/
 
 
 
-=== TEST 10: remove one entry: those after it move up
+=== TEST 11: remove one entry: those after it move up
 --- init
 Test::More::is(main::entry_at(1, 1), 5, "entry 5 is second");
 --- request eval
@@ -222,7 +278,7 @@ Test::More::is(main::entry_at(1, 1), 5, "entry 5 is second");
 
 
 
-=== TEST 11: entries left dense, in Postgres and in the list's total
+=== TEST 12: entries left dense, in Postgres and in the list's total
 --- init
 Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4', "dense positions");
 --- request
@@ -232,7 +288,7 @@ qr/^\{"songs":\[\{"entry_id":\d+,"position":4,"song":\{"id":2,[^{}]*\}\}\],"meta
 
 
 
-=== TEST 12: every entry write changes the playlist's ETag; If-Match: 412
+=== TEST 13: every entry write changes the playlist's ETag; If-Match: 412
 --- init
 my $path = "/api/v1/playlists/1";
 my $old = main::etag($path);
@@ -268,7 +324,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 13: unknown songs: 422 naming them; nothing written
+=== TEST 14: unknown songs: 422 naming them; nothing written
 --- request eval
 ["PUT /api/v1/playlists/1/songs\n{\"song_ids\":[3,98,1,99,98]}",
  "POST /api/v1/playlists/1/songs\n{\"song_id\":97,\"position\":0}",
@@ -286,7 +342,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 14: bodies that are not entries: 422 naming the field
+=== TEST 15: bodies that are not entries: 422 naming the field
 --- request eval
 ["PUT /api/v1/playlists/1/songs\n{\"song_ids\":3}",
  "PUT /api/v1/playlists/1/songs\n{\"song_ids\":[1,\"2\"]}",
@@ -312,7 +368,7 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
 
 
 
-=== TEST 15: 409: a position past the end, an entry of another list
+=== TEST 16: 409: a position past the end, an entry of another list
 Playlist 1 has 6 entries, entry 6 first.
 --- init
 Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
@@ -334,7 +390,7 @@ Test::More::is(main::entry_at(1, 0), 6, "entry 6 first");
 
 
 
-=== TEST 16: routes of entries: ids, methods, the key
+=== TEST 17: routes of entries: ids, methods, the key
 --- request eval
 ["DELETE /api/v1/playlists/1/songs/x", "GET /api/v1/playlists/1/songs/1",
  "DELETE /api/v1/playlists/1/songs/1", "PATCH /api/v1/playlists/1/songs",
@@ -352,7 +408,7 @@ Test::More::is(main::entry_at(1, 0), 6, "entry 6 first");
 
 
 
-=== TEST 17: a song a playlist holds cannot be deleted: 409 naming it
+=== TEST 18: a song a playlist holds cannot be deleted: 409 naming it
 --- init
 my ($st) = Tunesheap::Test::http(PUT => "/api/v1/playlists/2/songs",
     headers => \%::Writer, body => '{"song_ids":[2,4]}');
@@ -372,7 +428,7 @@ Test::More::is($st, 200, "playlist 2 holds song 2");
 
 
 
-=== TEST 18: concurrent inserts, moves and removals keep positions dense
+=== TEST 19: concurrent inserts, moves and removals keep positions dense
 Four clients write playlist 2 at once, without If-Match: each inserts
 at the top, moves the last entry first and removes the second, ten
 times; positions end dense, from 0, and no insert is lost.
@@ -428,7 +484,7 @@ GET /api/v1/playlists/2/songs?limit=100
 
 
 
-=== TEST 19: cache: a song's change reaches the playlist's cached pages
+=== TEST 20: cache: a song's change reaches the playlist's cached pages
 --- http_config eval: Tunesheap::Test::cached_config()
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
@@ -453,7 +509,7 @@ Test::More::is($st, 200, "the song changed");
 
 
 
-=== TEST 20: cache: an entry write reaches the playlist and its pages
+=== TEST 21: cache: an entry write reaches the playlist and its pages
 --- http_config eval: Tunesheap::Test::cached_config()
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
@@ -475,7 +531,7 @@ Test::More::is($h->{'x-cache'}, 'HIT redis', "the playlist is cached");
 
 
 
-=== TEST 21: update a playlist: its revision and updated_at move on
+=== TEST 22: update a playlist: its revision and updated_at move on
 --- request eval
 ["PATCH /api/v1/playlists/2\n" . '{"playlist":{"description":"Hip-hop\'s heaviest.","cover_url":null}}',
  "PUT /api/v1/playlists/2\n" . '{"playlist":{"name":"RapCaviar","category":"Hip-Hop"}}']
@@ -489,7 +545,7 @@ Test::More::is($h->{'x-cache'}, 'HIT redis', "the playlist is cached");
 
 
 
-=== TEST 22: an entry write retried with its Idempotency-Key is done once
+=== TEST 23: an entry write retried with its Idempotency-Key is done once
 --- init
 my ($st) = Tunesheap::Test::http(POST => "/api/v1/playlists",
     headers => \%::Writer, body => '{"playlist":{"name":"Retried"}}');
@@ -512,7 +568,7 @@ Test::More::is($st, 201, "playlist 3");
 
 
 
-=== TEST 23: delete the playlists: 204, then 404; their songs stay
+=== TEST 24: delete the playlists: 204, then 404; their songs stay
 --- request eval
 ["DELETE /api/v1/playlists/1", "DELETE /api/v1/playlists/2",
  "GET /api/v1/playlists/1/songs", "GET /api/v1/songs/4",

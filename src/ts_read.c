@@ -124,6 +124,8 @@ static yajl_gen_status ts_read_page_url(ts_read_ctx_t *ctx, yajl_gen g,
     const char *arg, u_char *value, size_t len);
 static ngx_int_t ts_read_batch_add(ngx_http_request_t *r,
     ts_read_ctx_t *ctx);
+static ngx_int_t ts_read_shared_send(ts_pg_query_t *q,
+    ts_read_ctx_t **members, ngx_uint_t n);
 static void ts_read_batch_send(ngx_event_t *ev);
 static void ts_read_batch_done(ts_pg_query_t *q);
 static void ts_read_batch_cleanup(void *data);
@@ -850,6 +852,59 @@ ts_read_batch_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 }
 
 
+/*
+ * Sends a statement that answers several requests (items or pages that
+ * missed in one turn): a replica may answer if it may for every one of
+ * them, past all their fences.  NGX_ERROR: not sent, q's done handler
+ * has already answered them all.
+ */
+static ngx_int_t
+ts_read_shared_send(ts_pg_query_t *q, ts_read_ctx_t **members, ngx_uint_t n)
+{
+    ngx_uint_t        i;
+    ts_read_ctx_t    *ctx;
+    ts_main_conf_t   *tmcf;
+
+    q->replica = 1;
+    q->fence = 0;
+
+    for (i = 0; i < n; i++) {
+        ctx = members[i];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        if (!ctx->query.replica) {
+            q->replica = 0;
+            q->fence = 0;
+            break;
+        }
+
+        if (ctx->query.fence > q->fence) {
+            q->fence = ctx->query.fence;
+        }
+    }
+
+    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_tunesheap_module);
+
+    if (tmcf->pools[q->lane] == NULL) {
+        q->rc = TS_PG_UNAVAILABLE;
+        q->done(q);
+        return NGX_ERROR;
+    }
+
+    if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
+        /* failed at once: q->rc says why */
+        q->done(q);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ts_read_batch_send(ngx_event_t *ev)
 {
@@ -857,7 +912,6 @@ ts_read_batch_send(ngx_event_t *ev)
     ngx_uint_t            i, n;
     ts_pg_query_t        *q;
     ts_read_ctx_t        *ctx;
-    ts_main_conf_t       *tmcf;
     ts_read_batch_t      *b;
 
     b = ev->data;
@@ -908,44 +962,9 @@ ts_read_batch_send(ngx_event_t *ev)
         *p = '\0';
     }
 
-    /* a replica may answer if it may for every item, past all fences */
-    q->replica = 1;
-    q->fence = 0;
-
-    for (i = 0; i < b->n; i++) {
-        ctx = b->members[i];
-
-        if (ctx == NULL) {
-            continue;
-        }
-
-        if (!ctx->query.replica) {
-            q->replica = 0;
-            q->fence = 0;
-            break;
-        }
-
-        if (ctx->query.fence > q->fence) {
-            q->fence = ctx->query.fence;
-        }
+    if (ts_read_shared_send(q, b->members, b->n) == NGX_OK) {
+        b->sent = 1;
     }
-
-    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_tunesheap_module);
-
-    if (tmcf->pools[q->lane] == NULL) {
-        q->rc = TS_PG_UNAVAILABLE;
-        ts_read_batch_done(q);
-        return;
-    }
-
-    if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
-        /* failed at once: q->rc says why */
-        ts_read_batch_done(q);
-        return;
-    }
-
-    b->sent = 1;
 }
 
 
@@ -1142,7 +1161,6 @@ ts_read_pages_send(ngx_event_t *ev)
     ngx_uint_t        i;
     ts_pg_query_t    *q;
     ts_read_ctx_t    *ctx;
-    ts_main_conf_t   *tmcf;
     ts_read_pages_t  *b;
 
     b = ev->data;
@@ -1209,44 +1227,9 @@ ts_read_pages_send(ngx_event_t *ev)
         b->params[1] = (char *) b->values;
     }
 
-    /* a replica may answer if it may for every page, past all fences */
-    q->replica = 1;
-    q->fence = 0;
-
-    for (i = 0; i < b->n; i++) {
-        ctx = b->members[i];
-
-        if (ctx == NULL) {
-            continue;
-        }
-
-        if (!ctx->query.replica) {
-            q->replica = 0;
-            q->fence = 0;
-            break;
-        }
-
-        if (ctx->query.fence > q->fence) {
-            q->fence = ctx->query.fence;
-        }
+    if (ts_read_shared_send(q, b->members, b->n) == NGX_OK) {
+        b->sent = 1;
     }
-
-    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_tunesheap_module);
-
-    if (tmcf->pools[q->lane] == NULL) {
-        q->rc = TS_PG_UNAVAILABLE;
-        ts_read_pages_done(q);
-        return;
-    }
-
-    if (ts_pg_query(tmcf->pools[q->lane], q) != NGX_OK) {
-        /* failed at once: q->rc says why */
-        ts_read_pages_done(q);
-        return;
-    }
-
-    b->sent = 1;
 }
 
 

@@ -33,7 +33,13 @@
 
 #define TS_POOL_DEFAULT      16
 #define TS_QUEUE_DEFAULT     65536   /* a memory bound, not the limit */
-#define TS_SLOW_POOL         2       /* search connections per worker */
+/*
+ * search connections per worker: with a search's four statements on two
+ * connections, searches got so small a share of a busy machine's CPU that
+ * they queued for seconds (the bench's mix at 1,000 connections: p99 3.8 s
+ * with 2, 0.27 s with 8); idle ones cost Postgres only memory
+ */
+#define TS_SLOW_POOL         8
 #define TS_HEALTH_DEPTH      8
 #define TS_PIPELINE_DEFAULT  32
 #define TS_BASE_DEFAULT      "/api/v1/"

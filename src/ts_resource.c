@@ -695,18 +695,18 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
      */
     if (kind == TS_PAGE_OFFSET && mask == 0
         && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span,"
-                           " c.skip + f.upto - f.n AS skip"
-                           " FROM (SELECT span, upto - n AS skip FROM"
+                           " c.skip + f.reach - f.n AS skip"
+                           " FROM (SELECT span, reach - n AS skip FROM"
                            " (SELECT span, n, sum(n) OVER (ORDER BY span)"
-                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AS reach FROM ts_list_spans WHERE tbl = '%s'"
                            " AND bits = 15 ORDER BY span) AS w"
-                           " WHERE upto > $2 ORDER BY span LIMIT 1) AS c,"
-                           " LATERAL (SELECT span, n, upto FROM"
+                           " WHERE reach > $2 ORDER BY span LIMIT 1) AS c,"
+                           " LATERAL (SELECT span, n, reach FROM"
                            " (SELECT span, n, sum(n) OVER (ORDER BY span)"
-                           " AS upto FROM ts_list_spans WHERE tbl = '%s'"
+                           " AS reach FROM ts_list_spans WHERE tbl = '%s'"
                            " AND bits = 10 AND span >= c.span"
                            " ORDER BY span) AS w"
-                           " WHERE c.skip + upto > $2 ORDER BY span LIMIT 1)"
+                           " WHERE c.skip + reach > $2 ORDER BY span LIMIT 1)"
                            " AS f) ",
                       rs->table, rs->table)
            != NGX_OK)

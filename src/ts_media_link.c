@@ -302,22 +302,23 @@ ts_media_verify(ts_media_ctx_t *ctx)
 
 yajl_gen_status
 ts_media_stream_json(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
-    ngx_str_t *value)
+    ngx_str_t *values)
 {
     int64_t          window;
-    ngx_str_t        w[3], url;
+    ngx_str_t        url;
     ts_loc_conf_t   *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_tunesheap_module);
 
-    if (ts_media_words((char *) value->data, value->len, w, 3) != 3
-        || ts_http_parse_int(&w[1], &window) != NGX_OK
+    /* values: TS_MEDIA_STREAM_FIELDS */
+    if (ts_http_parse_int(&values[1], &window) != NGX_OK
         || (tlcf->media.root.len == 0 && tlcf->media.s3 == NULL))
     {
         return yajl_gen_null(g);
     }
 
-    if (ts_media_link(r, rs, &w[0], (time_t) window, &w[2], &url) != NGX_OK)
+    if (ts_media_link(r, rs, &values[0], (time_t) window, &values[2], &url)
+        != NGX_OK)
     {
         return yajl_gen_invalid_string;
     }

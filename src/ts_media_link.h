@@ -20,7 +20,7 @@
 ngx_int_t ts_media_link(ngx_http_request_t *r, ts_resource_t *rs,
     ngx_str_t *id, time_t window, ngx_str_t *key, ngx_str_t *url);
 
-/* an item's "stream_url" (TS_MEDIA_STREAM_SQL), for ts_column_json */
+/* an item's "stream_url" (TS_MEDIA_STREAM_FIELDS), for ts_column_json */
 yajl_gen_status ts_media_stream_json(ngx_http_request_t *r, yajl_gen g,
     ts_resource_t *rs, ngx_str_t *value);
 

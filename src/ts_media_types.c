@@ -158,45 +158,13 @@ ts_media_audio_object(yajl_gen g, ngx_str_t *type, ngx_str_t *size,
 }
 
 
+/* values: TS_MEDIA_AUDIO_FIELDS */
 yajl_gen_status
 ts_media_audio_json(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
-    ngx_str_t *value)
+    ngx_str_t *values)
 {
-    ngx_str_t  w[4];
-
-    if (ts_media_words((char *) value->data, value->len, w, 4) != 4) {
-        return yajl_gen_null(g);
-    }
-
-    return ts_media_audio_object(g, &w[0], &w[1], &w[2], &w[3]);
-}
-
-
-/* splits value on spaces into at most n words, the last takes the rest */
-ngx_uint_t
-ts_media_words(const char *value, size_t len, ngx_str_t *words, ngx_uint_t n)
-{
-    u_char      *p, *end;
-    ngx_uint_t   i;
-
-    p = (u_char *) value;
-    end = p + len;
-
-    for (i = 0; i < n && p < end; i++) {
-        words[i].data = p;
-
-        while (p < end && (*p != ' ' || i == n - 1)) {
-            p++;
-        }
-
-        words[i].len = p - words[i].data;
-
-        if (p < end) {
-            p++;
-        }
-    }
-
-    return i;
+    return ts_media_audio_object(g, &values[0], &values[1], &values[2],
+                                 &values[3]);
 }
 
 

@@ -41,7 +41,7 @@ ngx_int_t ts_media_name(ts_media_ctx_t *ctx, const char *prefix,
 yajl_gen_status ts_media_audio_object(yajl_gen g, ngx_str_t *type,
     ngx_str_t *size, ngx_str_t *bitrate, ngx_str_t *duration);
 
-/* an item's "audio" (TS_MEDIA_AUDIO_SQL), for ts_column_json */
+/* an item's "audio" (TS_MEDIA_AUDIO_FIELDS), for ts_column_json */
 yajl_gen_status ts_media_audio_json(ngx_http_request_t *r, yajl_gen g,
     ts_resource_t *rs, ngx_str_t *value);
 
@@ -54,10 +54,6 @@ yajl_gen_status ts_media_audio_json(ngx_http_request_t *r, yajl_gen g,
 ngx_uint_t ts_media_refused(ngx_http_request_t *r, ngx_int_t probe,
     ts_audio_info_t *info, ngx_uint_t status, const char *what,
     const char *holder, ngx_int_t *rc);
-
-/* splits value on spaces into at most n words, the last takes the rest */
-ngx_uint_t ts_media_words(const char *value, size_t len, ngx_str_t *words,
-    ngx_uint_t n);
 
 
 #endif /* _TS_MEDIA_TYPES_H_INCLUDED_ */

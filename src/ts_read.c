@@ -549,7 +549,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         first += TS_ENTRY_COLUMNS;
     }
 
-    if (rows == 0 || PQnfields(res) < first + (int) rs->ncolumns) {
+    if (rows == 0 || PQnfields(res) < first + (int) rs->width) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: unexpected result of \"%s\"",
                       ctx->query.statement);
@@ -584,7 +584,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         if (rs->columns[c].name.len == 2
             && ngx_strncmp(rs->columns[c].name.data, "id", 2) == 0)
         {
-            id = first + (int) c;
+            id = first + (int) rs->columns[c].field;
             break;
         }
     }

@@ -43,6 +43,7 @@ static ngx_int_t ts_sql_writes(ts_sql_t *sql, ts_resource_t *rs,
 static ngx_int_t ts_sql_keyed(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_result(ts_sql_t *sql, ngx_uint_t first);
 static ngx_int_t ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs);
+static ngx_int_t ts_resource_fields(ts_resource_t *rs, ts_column_t *column);
 static ngx_int_t ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_sql_references(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t cond);
@@ -111,9 +112,9 @@ static ts_column_t  ts_song_columns[] = {
       .type = TS_COL_NUMBER, .input = TS_IN_INTEGER },
     { .name = ngx_string("duration_ms"), .select = "duration_ms",
       .type = TS_COL_NUMBER, .input = TS_IN_INTEGER },
-    { .name = ngx_string("audio"), .select = TS_MEDIA_AUDIO_SQL,
+    { .name = ngx_string("audio"), .fields = TS_MEDIA_AUDIO_FIELDS,
       .type = TS_COL_AUDIO },
-    { .name = ngx_string("stream_url"), .select = TS_MEDIA_STREAM_SQL,
+    { .name = ngx_string("stream_url"), .fields = TS_MEDIA_STREAM_FIELDS,
       .type = TS_COL_STREAM },
 };
 
@@ -270,6 +271,18 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         ts_resources[i].holder = NULL;
     }
 
+    /* where each column's result columns are, before any statement */
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
+        rs->width = 0;
+
+        for (j = 0; j < rs->ncolumns; j++) {
+            if (ts_resource_fields(rs, &rs->columns[j]) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
     for (i = 0; i < ts_nresources; i++) {
         rs = &ts_resources[i];
 
@@ -335,7 +348,7 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
             if (rs->columns[j].name.len == 2
                 && ngx_strncmp(rs->columns[j].name.data, "id", 2) == 0)
             {
-                rs->id_column = j;
+                rs->id_column = rs->columns[j].field;
                 break;
             }
         }
@@ -482,8 +495,8 @@ ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
     PGresult *res, int row, int first)
 {
     int               col;
-    ngx_str_t         value;
-    ngx_uint_t        i;
+    ngx_str_t         values[TS_FIELDS_MAX];
+    ngx_uint_t        i, k;
     yajl_gen_status   st;
     ts_column_t      *column;
 
@@ -491,7 +504,7 @@ ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
 
     for (i = 0; st == yajl_gen_status_ok && i < rs->ncolumns; i++) {
         column = &rs->columns[i];
-        col = first + (int) i;
+        col = first + (int) column->field;
 
         st = ts_json_str(g, &column->name);
         if (st != yajl_gen_status_ok) {
@@ -506,9 +519,12 @@ ts_resource_item(ngx_http_request_t *r, yajl_gen g, ts_resource_t *rs,
                                  PQgetlength(res, row, col));
 
         } else if (ts_column_json[column->type]) {
-            value.data = (u_char *) PQgetvalue(res, row, col);
-            value.len = PQgetlength(res, row, col);
-            st = ts_column_json[column->type](r, g, rs, &value);
+            for (k = 0; k < column->nfields; k++) {
+                values[k].data = (u_char *) PQgetvalue(res, row, col + k);
+                values[k].len = PQgetlength(res, row, col + k);
+            }
+
+            st = ts_column_json[column->type](r, g, rs, values);
 
         } else {
             st = yajl_gen_string(g,
@@ -541,7 +557,7 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
     int       col;
     yajl_gen  g;
 
-    col = first + (int) rs->ncolumns;
+    col = first + (int) rs->width;
 
     if (PQnfields(res) <= col || PQntuples(res) <= row
         || PQgetlength(res, row, col) != 32)
@@ -1327,16 +1343,60 @@ ts_sql_result(ts_sql_t *sql, ngx_uint_t first)
 static ngx_int_t
 ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs)
 {
-    ngx_uint_t  i;
+    ngx_uint_t    i, k;
+    ts_column_t  *column;
 
     for (i = 0; i < rs->ncolumns; i++) {
-        if (ts_sql_add(sql, "%s%s AS %V", i ? ", " : "",
-                       rs->columns[i].select, &rs->columns[i].name)
-            != NGX_OK)
-        {
+        column = &rs->columns[i];
+
+        if (column->fields == NULL) {
+            if (ts_sql_add(sql, "%s%s AS %V", i ? ", " : "", column->select,
+                           &column->name)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        for (k = 0; column->fields[k]; k++) {
+            if (ts_sql_add(sql, "%s%s AS %V_%ui", i || k ? ", " : "",
+                           column->fields[k], &column->name, k)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* where a column's result columns are, and an item's width */
+static ngx_int_t
+ts_resource_fields(ts_resource_t *rs, ts_column_t *column)
+{
+    column->field = rs->width;
+    column->nfields = 1;
+
+    if (column->fields) {
+        for (column->nfields = 0;
+             column->fields[column->nfields];
+             column->nfields++)
+        { /* void */ }
+
+        if (column->nfields == 0 || column->nfields > TS_FIELDS_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                          "tunesheap: %V.%V has %ui fields, 1 to %d are "
+                          "possible", &rs->name, &column->name,
+                          column->nfields, TS_FIELDS_MAX);
             return NGX_ERROR;
         }
     }
+
+    rs->width += column->nfields;
 
     return NGX_OK;
 }
@@ -1350,7 +1410,8 @@ ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs)
 static ngx_int_t
 ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs)
 {
-    ngx_uint_t  i;
+    ngx_uint_t    i, k;
+    ts_column_t  *column;
 
     if (ts_sql_add(sql, "md5('%V(", &rs->name) != NGX_OK) {
         return NGX_ERROR;
@@ -1369,10 +1430,25 @@ ts_sql_etag(ts_sql_t *sql, ts_resource_t *rs)
     }
 
     for (i = 0; i < rs->ncolumns; i++) {
-        if (ts_sql_add(sql, "%s%s", i ? ", " : "", rs->columns[i].select)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+        column = &rs->columns[i];
+
+        if (column->fields == NULL) {
+            if (ts_sql_add(sql, "%s%s", i ? ", " : "", column->select)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        /* statements may be made before ts_resource_init() (media's) */
+        for (k = 0; column->fields[k]; k++) {
+            if (ts_sql_add(sql, "%s%s", i || k ? ", " : "", column->fields[k])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 

@@ -44,17 +44,20 @@
  */
 #define TS_MEDIA_WINDOW  900
 
-/* TS_COL_AUDIO: "type size bitrate duration" */
-#define TS_MEDIA_AUDIO_SQL                                                   \
-    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', audio_type, "       \
-    "audio_size, coalesce(audio_bitrate_kbps, 0), "                          \
-    "coalesce(audio_duration_ms, 0)) END"
+/* TS_COL_AUDIO's fields: type, size, bitrate, duration */
+#define TS_MEDIA_AUDIO_FIELDS  (const char *const []) {                     \
+    "CASE WHEN audio_key IS NOT NULL THEN audio_type END",                   \
+    "audio_size", "coalesce(audio_bitrate_kbps, 0)",                         \
+    "coalesce(audio_duration_ms, 0)", NULL }
 
-/* TS_COL_STREAM: "id window key" */
-#define TS_MEDIA_STREAM_SQL                                                  \
-    "CASE WHEN audio_key IS NOT NULL THEN concat_ws(' ', id, "               \
+/* TS_COL_STREAM's fields: id, window, key */
+#define TS_MEDIA_STREAM_FIELDS  (const char *const []) {                    \
+    "CASE WHEN audio_key IS NOT NULL THEN id END",                           \
     "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
-    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ", audio_key) END"
+    ")::bigint * " ngx_value(TS_MEDIA_WINDOW), "audio_key", NULL }
+
+/* the most fields a column may have */
+#define TS_FIELDS_MAX    4
 
 /* what a column accepts in a write; TS_IN_NONE: it cannot be written */
 #define TS_IN_NONE       0
@@ -141,6 +144,10 @@ typedef char  ts_statement_t[TS_STATEMENT_LEN];
 typedef struct {
     ngx_str_t         name;          /* in JSON and in the table */
     const char       *select;        /* SQL expression giving its text */
+    const char *const *fields;       /* instead: several expressions, a
+                                        result column each, NULL ended;
+                                        the column is null when the
+                                        first is */
     ngx_uint_t        type;          /* TS_COL_ */
     ngx_uint_t        input;         /* TS_IN_ */
     ngx_uint_t        required;
@@ -148,6 +155,10 @@ typedef struct {
     ts_resource_t    *references;    /* TS_IN_ID: whose id */
     const char       *write;         /* SQL it is set to by every write of
                                         the item or of its entries */
+
+    ngx_uint_t        field;         /* its first result column, counted
+                                        from the item's first */
+    ngx_uint_t        nfields;
 } ts_column_t;
 
 
@@ -217,17 +228,19 @@ struct ts_resource_s {
                                      /* by page kind and filter mask */
     ts_statement_t    items_statement;    /* $1 ids (bigint[]): the items
                                              found, as item_statement */
-    ngx_uint_t        id_column;          /* the column named "id" */
+    ngx_uint_t        id_column;          /* the result column of "id" */
+    ngx_uint_t        width;              /* an item's result columns */
 };
 
 
 /*
  * Writes a column's value as JSON, for the types the resource layer does
- * not know (TS_COL_AUDIO, TS_COL_STREAM): set by the layer that does
- * (ts_media_init()); NULL: the value as a string
+ * not know (TS_COL_AUDIO, TS_COL_STREAM), from its values (one per
+ * field): set by the layer that does (ts_media_init()); NULL: the value
+ * as a string
  */
 typedef yajl_gen_status (*ts_column_json_pt)(ngx_http_request_t *r,
-    yajl_gen g, ts_resource_t *rs, ngx_str_t *value);
+    yajl_gen g, ts_resource_t *rs, ngx_str_t *values);
 
 
 extern ts_column_json_pt  ts_column_json[TS_COL_TYPES];

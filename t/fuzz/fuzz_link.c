@@ -27,7 +27,7 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
     size_t               len;
     yajl_gen             g;
     yajl_val             tree;
-    ngx_str_t            out, key, rest, url, value;
+    ngx_str_t            out, key, rest, url, values[3];
     ngx_uint_t           flags;
     ts_fuzz_req_t        req;
     ngx_http_request_t  *r, *maker;
@@ -77,27 +77,28 @@ ts_fuzz_target_link(const uint8_t *data, size_t size)
         return 0;
     }
 
-    /* "id window key", as TS_MEDIA_STREAM_SQL gives it, this window's */
+    /* id, window, key, as TS_MEDIA_STREAM_FIELDS give them, this window's */
     ngx_str_set(&req.uri, "/api/v1/songs/3");
     maker = ts_fuzz_request((flags & 8) ? "s3" : "local", &req);
 
-    len = sizeof("3  ") - 1 + NGX_TIME_T_LEN + key.len;
-    p = ngx_pnalloc(maker->pool, len);
+    p = ngx_pnalloc(maker->pool, NGX_TIME_T_LEN);
     g = ts_json_gen(maker->pool);
     if (p == NULL || g == NULL || yajl_gen_array_open(g) != yajl_gen_status_ok)
     {
         abort();
     }
 
-    len = ngx_sprintf(p, "3 %T %V",
+    len = ngx_sprintf(p, "%T",
                       ngx_time() / TS_MEDIA_WINDOW * TS_MEDIA_WINDOW
-                      - ((flags & 2) ? 86400 : 0), &key)
+                      - ((flags & 2) ? 86400 : 0))
           - p;
 
-    value.data = p;
-    value.len = len;
+    ngx_str_set(&values[0], "3");
+    values[1].data = p;
+    values[1].len = len;
+    values[2] = key;
 
-    if (ts_media_stream_json(maker, g, ts_resource_find(&songs), &value)
+    if (ts_media_stream_json(maker, g, ts_resource_find(&songs), values)
         != yajl_gen_status_ok)
     {
         /* a key that is not UTF-8 gives no JSON string */

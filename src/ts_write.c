@@ -89,6 +89,8 @@ static ngx_int_t ts_write_entries_fields(ts_write_ctx_t *ctx,
     yajl_val tree);
 static ngx_int_t ts_write_entries_ids(ts_write_ctx_t *ctx, yajl_val v,
     ngx_str_t *field);
+static ngx_int_t ts_write_item(ts_write_ctx_t *ctx, PGresult *res,
+    int first);
 static ngx_int_t ts_write_entries_written(ts_write_ctx_t *ctx,
     PGresult *res);
 
@@ -833,7 +835,6 @@ static ngx_int_t
 ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
 {
     int                  first;
-    u_char              *hash;
     ngx_uint_t           i, k;
     ts_column_t         *col;
     ts_resource_t       *rs;
@@ -875,8 +876,36 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
         return ts_write_send_problems(ctx);
     }
 
+    ctx->status = NGX_HTTP_OK;
+
+    if (r->method == NGX_HTTP_POST && !PQgetisnull(res, 0, first)) {
+        if (ts_write_location(ctx, res, first) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->status = NGX_HTTP_CREATED;
+    }
+
+    return ts_write_item(ctx, res, first);
+}
+
+
+/*
+ * The item a write answers with, from column first of res, with its new
+ * ETag; NULL there: found, and the references fine, but If-Match did not
+ * match
+ */
+static ngx_int_t
+ts_write_item(ts_write_ctx_t *ctx, PGresult *res, int first)
+{
+    u_char              *hash;
+    ts_resource_t       *rs;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    rs = ctx->route.resource;
+
     if (PQgetisnull(res, 0, first)) {
-        /* found, references fine: If-Match did not match */
         return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
                                   "%V %V has changed: If-Match does not "
                                   "match its ETag", &rs->singular,
@@ -892,16 +921,6 @@ ts_write_written(ts_write_ctx_t *ctx, PGresult *res)
 
     /* the ETag is the new one: If-Match was for the old */
     r->disable_not_modified = 1;
-    ctx->status = NGX_HTTP_OK;
-
-    if (r->method == NGX_HTTP_POST) {
-        if (ts_write_location(ctx, res, first) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->status = NGX_HTTP_CREATED;
-    }
-
     ctx->state = ts_write_changed;
 
     return NGX_OK;
@@ -1229,7 +1248,8 @@ ts_write_entries_fields(ts_write_ctx_t *ctx, yajl_val tree)
             return NGX_ERROR;
         }
 
-        if (pos == NULL
+        /* a move says where to (a POST without one appends) */
+        if ((pos == NULL || YAJL_IS_NULL(pos))
             && ts_write_problem(ctx, &position, "is required") != NGX_OK)
         {
             return NGX_ERROR;
@@ -1251,11 +1271,6 @@ ts_write_entries_fields(ts_write_ctx_t *ctx, yajl_val tree)
         } else {
             ctx->params[4] = pos->u.number.r;
         }
-
-    } else if (pos && r->method == NGX_HTTP_PATCH
-               && ts_write_problem(ctx, &position, "is required") != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     return ctx->problems.nelts ? NGX_DECLINED : NGX_OK;
@@ -1329,7 +1344,6 @@ ts_write_entries_ids(ts_write_ctx_t *ctx, yajl_val v, ngx_str_t *field)
 static ngx_int_t
 ts_write_entries_written(ts_write_ctx_t *ctx, PGresult *res)
 {
-    u_char              *hash;
     ts_resource_t       *rs;
     ngx_http_request_t  *r;
 
@@ -1364,24 +1378,8 @@ ts_write_entries_written(ts_write_ctx_t *ctx, PGresult *res)
                                   PQgetvalue(res, 0, TS_ENTRIES_PROBLEM));
     }
 
-    if (PQgetisnull(res, 0, TS_ENTRIES_ITEM)) {
-        return ts_http_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
-                                  "%V %V has changed: If-Match does not "
-                                  "match its ETag", &rs->singular,
-                                  &ctx->route.id);
-    }
-
-    if (ts_resource_item_body(r, rs, res, TS_ENTRIES_ITEM, &ctx->body, &hash)
-        != NGX_OK
-        || ts_http_etag(r, hash, &ctx->etag) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->disable_not_modified = 1;
     ctx->status = (r->method == NGX_HTTP_POST) ? NGX_HTTP_CREATED
                                                : NGX_HTTP_OK;
-    ctx->state = ts_write_changed;
 
-    return NGX_OK;
+    return ts_write_item(ctx, res, TS_ENTRIES_ITEM);
 }

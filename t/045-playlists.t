@@ -351,11 +351,12 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
  "POST /api/v1/playlists/1/songs\n{\"position\":0}",
  "PATCH /api/v1/playlists/1/songs/6\n{}",
  "PATCH /api/v1/playlists/1/songs/6\n{\"position\":1.5,\"song_id\":2}",
- "POST /api/v1/playlists/1/songs\n[1]"]
+ "POST /api/v1/playlists/1/songs\n[1]",
+ "PATCH /api/v1/playlists/1/songs/6\n{\"position\":null}"]
 --- more_headers eval
-[map { "$::Key\n$::Json" } 1 .. 8]
+[map { "$::Key\n$::Json" } 1 .. 9]
 --- error_code eval
-[422, 422, 422, 422, 422, 422, 422, 422]
+[422, 422, 422, 422, 422, 422, 422, 422, 422]
 --- response_body_like eval
 [qr/"fields":\{"song_ids":"must be an array of song ids"\}/,
  qr/"fields":\{"song_ids":"must be an array of song ids"\}/,
@@ -364,7 +365,8 @@ Test::More::is(main::entries(1), '6@0 1@1 3@2 3@3 2@4 7@5', "nothing written");
  qr/"fields":\{"song_id":"is required"\}/,
  qr/"fields":\{"position":"is required"\}/,
  qr/"fields":\{"song_id":"is not allowed here","position":"must be an integer from 0 to 2147483647"\}/,
- qr/"fields":\{"body":"must be an object"\}/]
+ qr/"fields":\{"body":"must be an object"\}/,
+ qr/"fields":\{"position":"is required"\}/]
 
 
 

@@ -918,13 +918,17 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
     /*
      * connections open on demand, so an absent Postgres delays nothing;
      * searches and health checks get connections of their own, so that
-     * neither waits behind the other kind of query
+     * neither waits behind the other kind of query.  Those two lanes open
+     * theirs when the worker starts (a search connection's warm-up costs
+     * tens of ms, more than a search), and the health check answers once
+     * they are set up: a node joins its balancer warm.
      */
     tmcf->pools[TS_PG_LANE_FAST] = ts_pg_pool_create(cycle, &tmcf->pg);
 
     lane = tmcf->pg;
     lane.size = TS_SLOW_POOL;
     lane.depth = 1;
+    lane.warm = TS_SLOW_POOL;
 
     /* search connections warm up before their first search */
     lane.setup.len = tmcf->pg.setup.len + ngx_strlen(ts_search_setup);
@@ -940,12 +944,15 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
     lane.setup = tmcf->pg.setup;
     lane.size = 1;
     lane.depth = TS_HEALTH_DEPTH;
+    lane.warm = 1;
     tmcf->pools[TS_PG_LANE_HEALTH] = ts_pg_pool_create(cycle, &lane);
 
     for (i = 0; i < TS_PG_LANES; i++) {
         if (tmcf->pools[i] == NULL) {
             return NGX_ERROR;
         }
+
+        ts_pg_pool_warm(tmcf->pools[i]);
     }
 
     return ts_replica_init_process(cycle, tmcf);

@@ -631,9 +631,11 @@ if want search; then
     # of 1 to 3 letters, typos (a letter dropped, doubled, replaced or two
     # swapped), and 1 in 10 hostile: stop words, % and _, 200 bytes of a
     # repeated word, texts nothing matches.
-    psql_ -Atc "(SELECT title FROM songs WHERE id % 97 = 0)
-                UNION ALL (SELECT title FROM albums WHERE id % 11 = 0)
-                UNION ALL (SELECT name FROM artists WHERE id % 2 = 0)" \
+    psql_ -Atc "(SELECT title FROM songs WHERE id % 97 = 0 ORDER BY id)
+                UNION ALL (SELECT title FROM albums WHERE id % 11 = 0
+                           ORDER BY id)
+                UNION ALL (SELECT name FROM artists WHERE id % 2 = 0
+                           ORDER BY id)" \
     | perl -CSD -e '
         srand(42);
         my (@q, %seen);

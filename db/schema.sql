@@ -487,19 +487,23 @@ BEGIN
             alts     text[];
             sq       tsquery;
             tq       tsquery;
+            named    boolean;       -- the table has a name at all
         BEGIN
             -- 1., and in the same statement (each costs its executor's
             -- start and end) what 2. needs: the words of t, the prefix's
             -- words and the names holding them, the full words found
-            -- and the fewest names holding one
+            -- and the fewest names holding one, and whether the table
+            -- has a name at all
             SELECT ARRAY(SELECT x.id FROM ts_search_names x
                           WHERE x.kind = %2$L AND x.folded >= t
                             AND x.folded < t || chr(1114111)
                           ORDER BY x.folded, x.id LIMIT greatest(lim, 20)),
                    tw.tw_words, tw.tw_pre,
                    coalesce(cardinality(tw.tw_words), 0),
-                   pw.pw_m, pw.pw_c, fw.fw_m, fw.fw_cost
-              INTO found, words, pre, nwords, pm, pc, m, cost
+                   pw.pw_m, pw.pw_c, fw.fw_m, fw.fw_cost,
+                   EXISTS (SELECT FROM ts_search_names x
+                            WHERE x.kind = %2$L)
+              INTO found, words, pre, nwords, pm, pc, m, cost, named
               FROM (SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
                                FILTER (WHERE x[2] IS NULL) AS tw_words,
                            max(replace(x[1], '''''', ''''))
@@ -520,6 +524,11 @@ BEGIN
                               FROM ts_search_words w
                              WHERE w.kind = %2$L
                                AND w.word = ANY (tw.tw_words)) fw;
+
+            -- an empty table (no playlists yet): nor typos to look for
+            IF NOT named THEN
+                RETURN;
+            END IF;
 
             -- 2.
 

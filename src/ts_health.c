@@ -7,6 +7,10 @@
  * commands never answer) shows too.  Only Postgres decides the status: the
  * API answers correctly from Postgres without Redis, and a cache shared by
  * the fleet that froze must not take every node out of the balancer.
+ *
+ * A worker that has just started answers once the connections it warms
+ * are set up (TS_HEALTH_WARM_MAX at most): a node the balancer adds is
+ * then ready for its first searches.
  */
 
 
@@ -22,16 +26,25 @@
 #include "ts_cache.h"
 
 
+#define TS_HEALTH_WARM_POLL  10      /* ms between looks at the pools */
+#define TS_HEALTH_WARM_MAX   5000    /* ms a check waits for them, at most */
+
+
 typedef struct {
     ngx_http_request_t  *request;
     ts_pg_query_t        query;
     ts_redis_cmd_t       ping;
+    ngx_event_t          warm;       /* polls the pools while they warm */
+    ngx_msec_t           warm_until;
     const char          *redis;      /* NULL: no Redis configured */
     ngx_uint_t           pending;    /* checks not answered yet */
     ngx_uint_t           postgres;   /* it answered */
 } ts_health_ctx_t;
 
 
+static ngx_int_t ts_health_check(ngx_http_request_t *r,
+    ts_health_ctx_t *ctx);
+static void ts_health_warmed(ngx_event_t *ev);
 static ngx_int_t ts_health_send(ngx_http_request_t *r,
     ts_health_ctx_t *ctx);
 static void ts_health_done(ts_pg_query_t *q);
@@ -64,6 +77,58 @@ ts_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (!ts_query_warming(r)) {
+        return ts_health_check(r, ctx);
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tunesheap health: waiting for warm connections");
+
+    ctx->warm.handler = ts_health_warmed;
+    ctx->warm.data = ctx;
+    ctx->warm.log = r->connection->log;
+    ctx->warm_until = ngx_current_msec + TS_HEALTH_WARM_MAX;
+
+    ngx_add_timer(&ctx->warm, TS_HEALTH_WARM_POLL);
+
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ts_health_warmed(ngx_event_t *ev)
+{
+    ngx_int_t            rc;
+    ts_health_ctx_t     *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = ev->data;
+    r = ctx->request;
+
+    if (ts_query_warming(r)
+        && (ngx_msec_int_t) (ctx->warm_until - ngx_current_msec) > 0)
+    {
+        ngx_add_timer(&ctx->warm, TS_HEALTH_WARM_POLL);
+        return;
+    }
+
+    rc = ts_health_check(r, ctx);
+
+    /* the wait's own reference goes; the checks hold theirs */
+    ts_http_finish(r, rc);
+}
+
+
+/* Postgres, and Redis at the same time */
+static ngx_int_t
+ts_health_check(ngx_http_request_t *r, ts_health_ctx_t *ctx)
+{
     switch (ts_cache_redis_ping(r, &ctx->ping)) {
 
     case NGX_OK:
@@ -155,6 +220,10 @@ ts_health_cleanup(void *data)
     ts_health_ctx_t  *ctx = data;
 
     ts_redis_cancel(&ctx->ping);
+
+    if (ctx->warm.timer_set) {
+        ngx_del_timer(&ctx->warm);
+    }
 }
 
 

@@ -84,6 +84,7 @@ struct ts_pg_pool_s {
     ngx_uint_t           nwaiting;
 
     ngx_uint_t           failures;   /* failed connects in a row */
+    unsigned             warming:1;  /* ts_pg_pool_warm() not done yet */
     ngx_msec_t           retry_at;   /* no new connect before, on failures */
 
     ts_pg_pool_t       **replicas;   /* of a primary */
@@ -212,6 +213,30 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
     }
 
     return pool;
+}
+
+
+void
+ts_pg_pool_warm(ts_pg_pool_t *pool)
+{
+    while (pool->nconns < pool->conf.warm && ts_pg_pool_may_open(pool)) {
+        if (ts_pg_conn_open(pool) != NGX_OK) {
+            break;
+        }
+    }
+
+    pool->warming = (pool->nopening > 0);
+}
+
+
+ngx_uint_t
+ts_pg_pool_warming(ts_pg_pool_t *pool)
+{
+    if (pool->nopening == 0) {
+        pool->warming = 0;
+    }
+
+    return pool->warming;
 }
 
 

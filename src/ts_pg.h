@@ -62,6 +62,7 @@ typedef struct {
     ts_pg_host_t        *host;           /* the server's addresses */
     ngx_uint_t           size;           /* connections per worker */
     ngx_uint_t           depth;          /* queries in flight on each */
+    ngx_uint_t           warm;           /* opened when the worker starts */
     ngx_uint_t           queue;          /* callers waiting, at most: a
                                             memory bound; the deadline
                                             bounds the wait */
@@ -104,6 +105,16 @@ struct ts_pg_query_s {
 
 
 ts_pg_pool_t *ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf);
+
+/*
+ * Opens conf.warm connections now (the rest open on demand): a worker's
+ * first requests then find them connected and set up, instead of paying
+ * for it in their latency.  Failures back off as on demand.
+ */
+void ts_pg_pool_warm(ts_pg_pool_t *pool);
+
+/* connections ts_pg_pool_warm() opened are still connecting or set up */
+ngx_uint_t ts_pg_pool_warming(ts_pg_pool_t *pool);
 void ts_pg_pool_destroy(ts_pg_pool_t *pool);
 
 /*

@@ -45,6 +45,26 @@ ts_query_send(ngx_http_request_t *r, ts_pg_query_t *q, ngx_uint_t first)
 }
 
 
+ngx_uint_t
+ts_query_warming(ngx_http_request_t *r)
+{
+    ngx_uint_t       i, warming;
+    ts_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_tunesheap_module);
+
+    warming = 0;
+
+    for (i = 0; i < TS_PG_LANES; i++) {
+        if (tmcf->pools[i] && ts_pg_pool_warming(tmcf->pools[i])) {
+            warming = 1;
+        }
+    }
+
+    return warming;
+}
+
+
 ngx_int_t
 ts_query_error(ngx_http_request_t *r, ts_pg_query_t *q)
 {

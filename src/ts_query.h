@@ -24,6 +24,9 @@
 ngx_int_t ts_query_send(ngx_http_request_t *r, ts_pg_query_t *q,
     ngx_uint_t first);
 
+/* the worker's pools are still opening the connections it warms */
+ngx_uint_t ts_query_warming(ngx_http_request_t *r);
+
 /* answers r with a failed query's error; returns the status to finish */
 ngx_int_t ts_query_error(ngx_http_request_t *r, ts_pg_query_t *q);
 

@@ -470,3 +470,34 @@ GET /api/v1/health
 --- error_log
 postgres wait queue is full
 --- timeout: 15
+
+
+
+=== TEST 19: a worker opens its search and health connections when it starts
+The search lane's 8 connections (each warmed by ts_search_warm()) and the
+health lane's one open when the worker starts, not on the first search;
+health answers once they are set up, so the balancer's first check finds
+every one of them idle, warm.  Here each warm-up takes 1 s more (a
+ts_search_warm() of its own schema first on the search path), so a check
+that did not wait would find them busy.  (application_name tells this
+block's backends from earlier blocks'.)
+--- http_config eval
+Tunesheap::Test::sql("CREATE SCHEMA IF NOT EXISTS warmslow;"
+    . " GRANT USAGE ON SCHEMA warmslow TO PUBLIC;"
+    . " CREATE OR REPLACE FUNCTION warmslow.ts_search_warm() RETURNS void"
+    . " LANGUAGE plpgsql AS 'BEGIN PERFORM pg_sleep(1);"
+    . " PERFORM public.ts_search_warm(); END'");
+Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN} application_name=warmtest"
+                                    . " options='-c search_path=warmslow,public'")
+--- init
+my ($st) = Tunesheap::Test::http(GET => "/api/v1/health");
+Test::More::is($st, 200, "health answers");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest'"),
+               9, "the search lane's 8 and health's 1 are open, none of the API's yet");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest' AND state = 'idle'"),
+               9, "and done with their setup (a search connection's ends with its warm-up)");
+--- request
+GET /api/v1/search?q=jay&type=artist
+--- error_code: 200
+--- response_body_like chomp
+^\{"artists":\[\{"id":4,"name":"Jay-Z"

@@ -39,7 +39,7 @@
  * they queued for seconds (the bench's mix at 1,000 connections: p99 3.8 s
  * with 2, 0.27 s with 8); idle ones cost Postgres only memory
  */
-#define TS_SLOW_POOL         8
+#define TS_SLOW_POOL         16
 #define TS_HEALTH_DEPTH      8
 #define TS_PIPELINE_DEFAULT  32
 #define TS_BASE_DEFAULT      "/api/v1/"

@@ -1,6 +1,8 @@
 # The Postgres host by name: resolved by nginx's resolver, never by libpq
 # in a worker (a blocking getaddrinfo), followed when a failover moves it;
 # and libpq moving on to the next host of a list on a new socket.
+# A block's zone is written before its nginx starts: a worker's search
+# and health connections open, and look the name up, when it starts.
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
@@ -75,11 +77,11 @@ __DATA__
 === TEST 1: a host name is resolved by nginx's resolver
 db.tunesheap.test exists only in the suite's DNS server: libpq could not
 have found it by itself.
+--- post_setup_server_root
+Tunesheap::DNS::zone("db.tunesheap.test" => ["127.0.0.1", 1]);
 --- http_config eval
 "resolver 127.0.0.1:$ENV{TEST_NGINX_DNS_PORT} ipv6=off;\n"
 . Tunesheap::Test::http_config(dsn => main::dsn_host("db.tunesheap.test"))
---- init
-Tunesheap::DNS::zone("db.tunesheap.test" => ["127.0.0.1", 1]);
 --- request
 GET /api/v1/artists/4
 --- error_code: 200
@@ -93,11 +95,12 @@ GET /api/v1/artists/4
 The name first points where no Postgres listens: the connect fails. Then
 it moves to the server: once its TTL (1 s, counted by nginx's resolver in
 whole seconds) has passed, the next connect asks again and gets there.
+--- post_setup_server_root
+Tunesheap::DNS::zone("db.tunesheap.test" => ["127.0.0.2", 1]);
 --- http_config eval
 "resolver 127.0.0.1:$ENV{TEST_NGINX_DNS_PORT} ipv6=off;\n"
 . Tunesheap::Test::http_config(dsn => main::dsn_host("db.tunesheap.test"))
 --- init
-Tunesheap::DNS::zone("db.tunesheap.test" => ["127.0.0.2", 1]);
 my ($status) = Tunesheap::Test::http(GET => "/api/v1/artists/4");
 Test::More::like($status, qr/^50[34]$/, "no Postgres at the old address");
 my @q = Tunesheap::DNS::queries();
@@ -117,6 +120,8 @@ cannot connect to postgres
 === TEST 3: a DNS server that never answers blocks nothing
 The API's request waits for its lookup (bounded by the connect timeout);
 meanwhile the worker answers everything else.
+--- post_setup_server_root
+Tunesheap::DNS::zone("db.tunesheap.test" => "drop");
 --- http_config eval
 "resolver 127.0.0.1:$ENV{TEST_NGINX_DNS_PORT} ipv6=off;\n"
 . "resolver_timeout 5s;\n"
@@ -130,7 +135,6 @@ meanwhile the worker answers everything else.
         return 200 "pong\n";
     }
 --- init
-Tunesheap::DNS::zone("db.tunesheap.test" => "drop");
 Tunesheap::Test::bg_get("/api/v1/artists/4");
 select(undef, undef, undef, 0.3);
 --- request

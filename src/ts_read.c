@@ -1240,7 +1240,7 @@ ts_read_pages_send(ngx_event_t *ev)
 static void
 ts_read_pages_done(ts_pg_query_t *q)
 {
-    int                  row, rows, start, col;
+    int                  rows, start, next, col;
     ngx_int_t            rc;
     ngx_uint_t           k, npages;
     ts_read_ctx_t       *ctx;
@@ -1251,8 +1251,36 @@ ts_read_pages_done(ts_pg_query_t *q)
     rows = (q->rc == TS_PG_OK) ? PQntuples(q->result) : 0;
     col = (q->rc == TS_PG_OK) ? PQnfields(q->result) - 1 : 0;
     npages = b->pages ? b->pages : 1;
+    start = 0;
+    next = 0;
 
     for (k = 0; k < npages; k++) {
+
+        if (b->pages) {
+            /*
+             * the pages come in their order: a page's rows start where
+             * the last page's ended (looked for from the first row if
+             * not, as a page may have none)
+             */
+            start = next;
+
+            if (start >= rows
+                || ts_read_page_of(q->result, start, col) != k + 1)
+            {
+                for (start = 0; start < rows; start++) {
+                    if (ts_read_page_of(q->result, start, col) == k + 1) {
+                        break;
+                    }
+                }
+            }
+
+            for (next = start; next < rows; next++) {
+                if (ts_read_page_of(q->result, next, col) != k + 1) {
+                    break;
+                }
+            }
+        }
+
         ctx = b->members[b->order[k]];
 
         if (ctx == NULL) {
@@ -1270,19 +1298,7 @@ ts_read_pages_done(ts_pg_query_t *q)
             rc = ts_read_list(ctx, q->result, 0, rows);
 
         } else {
-            for (start = 0; start < rows; start++) {
-                if (ts_read_page_of(q->result, start, col) == k + 1) {
-                    break;
-                }
-            }
-
-            for (row = start; row < rows; row++) {
-                if (ts_read_page_of(q->result, row, col) != k + 1) {
-                    break;
-                }
-            }
-
-            rc = ts_read_list(ctx, q->result, start, row - start);
+            rc = ts_read_list(ctx, q->result, start, next - start);
         }
 
         ts_http_finish(r, rc);

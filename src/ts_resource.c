@@ -1360,9 +1360,23 @@ ts_sql_columns(ts_sql_t *sql, ts_resource_t *rs)
             continue;
         }
 
-        for (k = 0; column->fields[k]; k++) {
-            if (ts_sql_add(sql, "%s%s AS %V_%ui", i || k ? ", " : "",
-                           column->fields[k], &column->name, k)
+        if (ts_sql_add(sql, "%s%s AS %V_0", i ? ", " : "",
+                       column->fields[0], &column->name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /*
+         * the column is null when its first field is: the others are
+         * not computed nor sent then (most of a page's songs may have
+         * no audio; a value costs Postgres and libpq more than a NULL)
+         */
+        for (k = 1; column->fields[k]; k++) {
+            if (ts_sql_add(sql, ", CASE WHEN %s IS NOT NULL THEN %s END"
+                                " AS %V_%ui",
+                           column->fields[0], column->fields[k],
+                           &column->name, k)
                 != NGX_OK)
             {
                 return NGX_ERROR;

@@ -50,11 +50,14 @@
     "audio_size", "coalesce(audio_bitrate_kbps, 0)",                         \
     "coalesce(audio_duration_ms, 0)", NULL }
 
-/* TS_COL_STREAM's fields: id, window, key */
+/*
+ * TS_COL_STREAM's fields: id, window, key; the window is a subquery, made
+ * once a statement rather than once a row (its numeric arithmetic costs)
+ */
 #define TS_MEDIA_STREAM_FIELDS  (const char *const []) {                    \
     "CASE WHEN audio_key IS NOT NULL THEN id END",                           \
-    "floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)          \
-    ")::bigint * " ngx_value(TS_MEDIA_WINDOW), "audio_key", NULL }
+    "(SELECT floor(extract(epoch FROM now()) / " ngx_value(TS_MEDIA_WINDOW)  \
+    ")::bigint * " ngx_value(TS_MEDIA_WINDOW) ")", "audio_key", NULL }
 
 /* the most fields a column may have */
 #define TS_FIELDS_MAX    4

@@ -784,14 +784,18 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
 
     case TS_PAGE_OFFSET:
         if (mask == 0) {
-            if (ts_sql_add(sql, "SELECT ") != NGX_OK
+            /*
+             * the page is the ids from the N-th on: the N-th found on the
+             * index alone, then a range of the primary key read in order,
+             * as after an item (no join of the page's ids, nor a sort)
+             */
+            if (ts_sql_add(sql, "SELECT * FROM (SELECT ") != NGX_OK
                 || ts_sql_columns(sql, rs) != NGX_OK
-                || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
-                                   " (SELECT id FROM %s"
+                || ts_sql_add(sql, " FROM %s WHERE id >= (SELECT id FROM %s"
                                    " WHERE id >= (SELECT span FROM s)"
                                    " ORDER BY id OFFSET (SELECT $2 - skip"
-                                   " FROM s) LIMIT %d) AS k LIMIT $1)"
-                                   " ORDER BY id",
+                                   " FROM s) LIMIT 1)"
+                                   " ORDER BY id LIMIT %d) AS y LIMIT $1",
                               rs->table, rs->table, TS_PAGE_ROWS)
                    != NGX_OK)
             {

@@ -870,9 +870,10 @@ CREATE TABLE IF NOT EXISTS ts_list_counted (
 -- id), at two widths: 1,024 ids and 32,768 (32 spans of the first).  Kept
 -- by the same triggers as the totals, in the same transactions.  A page at
 -- offset N adds up the wide spans until they pass N, then the narrow ones
--- of that wide span, and walks at most 1,023 ids of the last one: at
--- offset 470,000 of 500,000 songs 15 + up to 32 rows of this table, where
--- OFFSET alone walks 470,000 ids.  It is exact in the page's own snapshot
+-- of that wide span, and walks at most 511 ids of the last one, from its
+-- nearer end, none when the span has all its 1,024 ids: at offset 470,000
+-- of 500,000 songs 15 + up to 32 rows of this table, where OFFSET alone
+-- walks 470,000 ids.  It is exact in the page's own snapshot
 -- (a write before the offset moves the page at once, on every node).
 -- Filtered and nested lists keep OFFSET on their own index: they walk their
 -- own rows only, and a span per value would cost about a row per item

@@ -21,6 +21,9 @@
 
 #define TS_SQL_CHUNK  4096
 
+/* the narrow spans of ts_list_spans (db/schema.sql): 1,024 ids */
+#define TS_SPAN_BITS  10
+
 typedef struct {
     ngx_pool_t     *pool;
     u_char         *start;
@@ -658,9 +661,11 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
  * computed, are made for the page's rows alone.  A whole list's starts
  * from the span of ids its first row lies in (ts_list_spans, db/schema.sql:
  * found by adding up the spans before it, 32,768 ids then 1,024 at a
- * time) and skips only the ids of that span before it, where OFFSET alone
- * walks every id before the page; a filtered or nested list's walks its
- * own rows before the page on its index.  A page
+ * time) and walks only to its first row from the nearer end of that span
+ * (not at all when the span has all its ids), where OFFSET alone walks
+ * every id before the page, then reads the page as a range of ids from
+ * its first; a filtered or nested list's walks its own rows before the
+ * page on its index.  A page
  * after or before an item starts from the anchor's place in the index
  * whatever its depth: the anchor (with its sort key) is looked up by id
  * among the items of the list, and a page of an anchor not in the list is
@@ -706,12 +711,12 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
      * a bare LIMIT its plan hashed the whole table).
      *
      * offset N of a whole list by its spans (db/schema.sql): the wide span
-     * where the N-th row lies, then the narrow one within it, and how many
-     * rows come before that
+     * where the N-th row lies, then the narrow one within it, its rows
+     * and the N-th row's place k among them
      */
     if (kind == TS_PAGE_OFFSET && mask == 0
-        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span,"
-                           " c.skip + f.reach - f.n AS skip"
+        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span, f.n,"
+                           " $2 - c.skip - f.reach + f.n AS k"
                            " FROM (SELECT span, reach - n AS skip FROM"
                            " (SELECT span, n, sum(n) OVER (ORDER BY span)"
                            " AS reach FROM ts_list_spans WHERE tbl = '%s'"
@@ -720,11 +725,11 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
                            " LATERAL (SELECT span, n, reach FROM"
                            " (SELECT span, n, sum(n) OVER (ORDER BY span)"
                            " AS reach FROM ts_list_spans WHERE tbl = '%s'"
-                           " AND bits = 10 AND span >= c.span"
+                           " AND bits = %d AND span >= c.span"
                            " ORDER BY span) AS w"
                            " WHERE c.skip + reach > $2 ORDER BY span LIMIT 1)"
                            " AS f) ",
-                      rs->table, rs->table)
+                      rs->table, rs->table, TS_SPAN_BITS)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -787,16 +792,24 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
             /*
              * the page is the ids from the N-th on: the N-th found on the
              * index alone, then a range of the primary key read in order,
-             * as after an item (no join of the page's ids, nor a sort)
+             * as after an item (no join of the page's ids, nor a sort).
+             * In a span that has all its ids the N-th is span + k; in
+             * another it is walked to from the nearer end of the span.
              */
             if (ts_sql_add(sql, "SELECT * FROM (SELECT ") != NGX_OK
                 || ts_sql_columns(sql, rs) != NGX_OK
-                || ts_sql_add(sql, " FROM %s WHERE id >= (SELECT id FROM %s"
-                                   " WHERE id >= (SELECT span FROM s)"
-                                   " ORDER BY id OFFSET (SELECT $2 - skip"
-                                   " FROM s) LIMIT 1)"
+                || ts_sql_add(sql, " FROM %s WHERE id >= (SELECT CASE"
+                                   " WHEN n = %d THEN span + k"
+                                   " WHEN k < n / 2 THEN (SELECT id FROM %s"
+                                   " WHERE id >= s.span ORDER BY id"
+                                   " OFFSET s.k LIMIT 1)"
+                                   " ELSE (SELECT id FROM %s"
+                                   " WHERE id >= s.span AND id < s.span + %d"
+                                   " ORDER BY id DESC OFFSET s.n - 1 - s.k"
+                                   " LIMIT 1) END FROM s)"
                                    " ORDER BY id LIMIT %d) AS y LIMIT $1",
-                              rs->table, rs->table, TS_PAGE_ROWS)
+                              rs->table, 1 << TS_SPAN_BITS, rs->table,
+                              rs->table, 1 << TS_SPAN_BITS, TS_PAGE_ROWS)
                    != NGX_OK)
             {
                 return NGX_ERROR;

@@ -406,7 +406,9 @@ GET /api/v1/albums/1002/songs
 --- init
 # 2,000 songs from id 2001 on, every 5th id, in albums 1001 (artist 3)
 # and 1002 (artist 6): 10 spans of 1,024 ids, then a span left empty,
-# then 3 more; and 400 across the first spans of 32,768 ids
+# then 3 more; 400 across the first spans of 32,768 ids; and 1,041 with
+# every id from 40960 on: a span that has all its ids (its N-th row is
+# found without a walk), then a few in the next
 Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title,"
     . " track_number) SELECT 2001 + 5 * i, 1001 + i % 3 / 2,"
     . " CASE WHEN i % 3 = 2 THEN 6 ELSE 3 END, 'deep ' || i, i % 13"
@@ -414,6 +416,9 @@ Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title,"
 Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title)"
     . " SELECT CASE WHEN i < 300 THEN 32001 + 7 * i ELSE 65000 + 9 * i END,"
     . " 1001, 3, 'far ' || i FROM generate_series(0, 399) AS i");
+Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title)"
+    . " SELECT i, 1002, 6, 'dense ' || i FROM generate_series(40960, 42000)"
+    . " AS i");
 Tunesheap::Test::sql("DELETE FROM songs WHERE id BETWEEN 6144 AND 7167");
 main::check_all_offsets("2,000 songs inserted in one statement");
 # writes through the API before the deep offsets: a new song (a low id),
@@ -423,9 +428,11 @@ my $id = main::write_ok(POST => "/api/v1/songs", '{"song":{"album_id":1002,"arti
 main::write_ok(DELETE => "/api/v1/songs/2006", undef, 204);
 main::write_ok(PATCH => "/api/v1/songs/2011", '{"song":{"album_id":1001,"artist_id":3}}', 200);
 main::check_all_offsets("a song created, one deleted, one moved");
-# in the empty span and before it, one by one and in one statement
+# in the empty span and before it, one by one and in one statement; the
+# full span loses one id
 Tunesheap::Test::sql("INSERT INTO songs (id, album_id, artist_id, title)"
     . " VALUES (6500, 1002, 6, 'gap'), (2002, 1001, 3, 'early')");
+Tunesheap::Test::sql("DELETE FROM songs WHERE id = 41000");
 Tunesheap::Test::sql("DELETE FROM songs WHERE id BETWEEN 3000 AND 3500");
 Tunesheap::Test::sql("UPDATE songs SET album_id = 1002, artist_id = 6"
     . " WHERE id BETWEEN 4000 AND 4300 AND album_id = 1001");
@@ -435,7 +442,7 @@ main::write_ok(DELETE => "/api/v1/songs/$id", undef, 204);
 GET /api/v1/songs?limit=2&offset=1000000
 --- error_code: 200
 --- response_body_like
-^\{"songs":\[\],"meta":\{"total":2147,"limit":2,"offset":1000000,"next":null,"previous":"/api/v1/songs\?limit=2&offset=999998"\}\}$
+^\{"songs":\[\],"meta":\{"total":3187,"limit":2,"offset":1000000,"next":null,"previous":"/api/v1/songs\?limit=2&offset=999998"\}\}$
 
 
 

@@ -328,3 +328,37 @@ GET /api/v1/songs?album_id=0001&limit=1
 --- error_code: 200
 --- response_body_like
 ^\{"songs":\[\{"id":1,[^\]]*\],"meta":\{"total":4,"limit":1,"offset":0,"next":"/api/v1/songs\?album_id=0001&limit=1&after=1","previous":null\}\}$
+
+
+
+=== TEST 28: strings in a list are written as yajl writes them: escapes, control characters, UTF-8
+Every escape JSON has, control characters as \u00XX, DEL and '/' as they
+are, and 2, 3 and 4 byte UTF-8; the item says the same.
+--- init
+Tunesheap::Test::sql("INSERT INTO artists (id, name, country) VALUES (900,"
+    . " 'q' || chr(34) || 'b' || chr(92) || 's/c' || chr(1) || chr(31)"
+    . " || chr(9)"
+    . " || chr(10) || chr(13) || chr(8) || chr(12) || chr(127)"
+    . " || chr(233) || chr(8364) || chr(119070), 'Escape' || chr(34))");
+--- request eval
+["GET /api/v1/artists?country=Escape%22", "GET /api/v1/artists/900"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+my $a = qq|{"id":900,"name":"q\\"b\\\\s/c\\u0001\\u001F\\t\\n\\r\\b\\f|
+    . "\x7f\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e"
+    . qq|","country":"Escape\\"","description":null,"dob":null,|
+    . qq|"website":null,"picture_url":null}|;
+[qq|{"artists":[$a],"meta":{"total":1,"limit":20,"offset":0,"next":null,|
+ . qq|"previous":null}}\n|, qq|{"artist":$a}\n|]
+
+
+
+=== TEST 29: clean up: the escaped artist goes
+--- init
+Tunesheap::Test::sql("DELETE FROM artists WHERE id = 900");
+--- request
+GET /api/v1/artists?country=Escape%22
+--- error_code: 200
+--- response_body
+{"artists":[],"meta":{"total":0,"limit":20,"offset":0,"next":null,"previous":null}}

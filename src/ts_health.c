@@ -91,11 +91,7 @@ ts_health_handler(ngx_http_request_t *r)
 
     ngx_add_timer(&ctx->warm, TS_HEALTH_WARM_POLL);
 
-    if (r->read_event_handler == ngx_http_block_reading) {
-        r->read_event_handler = ngx_http_test_reading;
-    }
-
-    r->main->count++;
+    ts_http_hold(r);
 
     return NGX_DONE;
 }
@@ -151,12 +147,8 @@ ts_health_check(ngx_http_request_t *r, ts_health_ctx_t *ctx)
 
     ctx->pending++;
 
-    if (r->read_event_handler == ngx_http_block_reading) {
-        /* a load balancer that gave up: the request ends, so do checks */
-        r->read_event_handler = ngx_http_test_reading;
-    }
-
-    r->main->count++;
+    /* a load balancer that gave up: the request ends, so do the checks */
+    ts_http_hold(r);
 
     return NGX_DONE;
 }

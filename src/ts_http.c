@@ -200,6 +200,17 @@ ts_http_finish(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
+void
+ts_http_hold(ngx_http_request_t *r)
+{
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
+    r->main->count++;
+}
+
+
 ngx_int_t
 ts_http_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 {

@@ -50,6 +50,12 @@ ngx_int_t ts_http_send_error(ngx_http_request_t *r, ngx_uint_t status,
 void ts_http_finish(ngx_http_request_t *r, ngx_int_t rc);
 
 /*
+ * r waits for events of ours: held (r->main->count) until ts_http_finish(),
+ * and ended, its cleanups run, if its client goes away meanwhile
+ */
+void ts_http_hold(ngx_http_request_t *r);
+
+/*
  * The decoded value of query argument name ('+' is a space).  NGX_OK,
  * NGX_DECLINED when it is absent, NGX_ERROR when it is not valid UTF-8,
  * holds a NUL or a control character, or is longer than TS_HTTP_ARG_MAX.

@@ -305,10 +305,14 @@ GET /api/v1/search?q=karma&type=song
 === TEST 18: the types are asked at once; one that fails fails the search once
 Artists are slow here: that type's query times out while the others have
 answered; the answer is one 504, never a partial body, and the next search
-is answered.
+is answered.  (Health first: it answers once the worker's search
+connections, opened when it starts, are set up; a search sent before
+would spend these 300 ms waiting for one.)
 --- http_config eval
 Tunesheap::Test::http_config(dsn => Tunesheap::Test::slow_dsn(2))
 . "tunesheap_postgres_timeout 300ms;\n"
+--- init
+Tunesheap::Test::http(GET => "/api/v1/health");
 --- request eval
 ["GET /api/v1/search?q=metallica", "GET /api/v1/search?q=karma&type=song,album"]
 --- error_code eval

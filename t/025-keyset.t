@@ -454,7 +454,6 @@ filtered list has its own.  Each page is what LIMIT/OFFSET give.
 --- http_config eval
 Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
 --- init
-my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
 my @all = split /,/, main::ids("songs", "");
 my @a3 = split /,/, main::ids("songs", "artist_id = 3");
 my %want = (
@@ -466,40 +465,17 @@ my %want = (
     "offset=3&limit=1" => "$all[3]",
     "offset=1000&limit=2&artist_id=3" => "@a3[1000 .. 1001]",
 );
-Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
-my $from = -s $log;
-my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
-chomp $pid;
-kill 'STOP', $pid or die "cannot stop redis $pid";
-pipe(my $r, my $w) or die;
-my @pids;
-for my $args (sort keys %want) {
-    my $p = fork // die;
-    if ($p == 0) {
-        close $r;
-        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs?$args");
-        my $got = $st == 200
-            ? join(' ', map { $_->{id} } @{ JSON::PP::decode_json($body)->{songs} })
-            : $st;
-        syswrite $w, "$args => $got\n";
-        POSIX::_exit(0);
-    }
-    push @pids, $p;
-}
-close $w;
-select(undef, undef, undef, 0.5);
-kill 'CONT', $pid;
-waitpid $_, 0 for @pids;
-my @seen = sort map { chomp; $_ } <$r>;
-Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-Test::More::is_deeply(\@seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+my ($seen, $ran) = Tunesheap::Test::one_turn(sub {
+    my ($path, $st, $h, $body) = @_;
+    (my $args = $path) =~ s/^[^?]*\?//;
+    my $got = $st == 200
+        ? join(' ', map { $_->{id} } @{ JSON::PP::decode_json($body)->{songs} })
+        : $st;
+    return "$args => $got";
+}, map { "/api/v1/songs?$_" } sort keys %want);
+Test::More::is_deeply($seen, [ map { "$_ => $want{$_}" } sort keys %want ],
                       'each page its own rows');
-open my $fh, '<', $log or die "$log: $!";
-seek $fh, $from, 0;
-my @run = sort map { /execute (ts_songs_list\w*):/ ? $1 : () } <$fh>;
+my @run = sort grep { /^ts_songs_list/ } @$ran;
 Test::More::is("@run", "ts_songs_list_0_after_n ts_songs_list_0_n"
                        . " ts_songs_list_2", 'one statement a list');
 --- request

@@ -169,46 +169,22 @@ them together, so their misses come in one turn, as in t/025.
 Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
 --- init
 Tunesheap::Test::redis_ctl('cli', 'FLUSHALL');
-my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
 my %want = (
     "offset=0&limit=2" => "3 1", "offset=2&limit=2" => "3 2",
     "after=2&limit=2" => "3 2", "after=99&limit=1" => "400",
     "before=4&limit=2" => "1 3",
 );
-Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
-my $from = -s $log;
-my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
-chomp $pid;
-kill 'STOP', $pid or die "cannot stop redis $pid";
-pipe(my $r, my $w) or die;
-my @pids;
-for my $args (sort keys %want) {
-    my $p = fork // die;
-    if ($p == 0) {
-        close $r;
-        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/playlists/1/songs?$args");
-        my $got = $st == 200
-            ? join(' ', map { $_->{song}{id} } @{ JSON::PP::decode_json($body)->{songs} })
-            : $st;
-        syswrite $w, "$args => $got\n";
-        POSIX::_exit(0);
-    }
-    push @pids, $p;
-}
-close $w;
-select(undef, undef, undef, 0.5);
-kill 'CONT', $pid;
-waitpid $_, 0 for @pids;
-my @seen = sort map { chomp; $_ } <$r>;
-Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-Test::More::is_deeply(\@seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+my ($seen, $ran) = Tunesheap::Test::one_turn(sub {
+    my ($path, $st, $h, $body) = @_;
+    (my $args = $path) =~ s/^[^?]*\?//;
+    my $got = $st == 200
+        ? join(' ', map { $_->{song}{id} } @{ JSON::PP::decode_json($body)->{songs} })
+        : $st;
+    return "$args => $got";
+}, map { "/api/v1/playlists/1/songs?$_" } sort keys %want);
+Test::More::is_deeply($seen, [ map { "$_ => $want{$_}" } sort keys %want ],
                       'each page its own entries');
-open my $fh, '<', $log or die "$log: $!";
-seek $fh, $from, 0;
-my @run = sort map { /execute (ts_playlists_songs\w*):/ ? $1 : () } <$fh>;
+my @run = sort grep { /^ts_playlists_songs/ } @$ran;
 Test::More::is("@run", "ts_playlists_songs_0_after_n ts_playlists_songs_0_before"
                        . " ts_playlists_songs_0_n", 'one statement a kind of page');
 --- request

@@ -331,39 +331,15 @@ Postgres) fetches the three, and each request gets its own answer.
 --- http_config eval
 Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
 --- init
-my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
-Tunesheap::Test::sql("ALTER SYSTEM SET log_statement = 'all'");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-my ($st0) = Tunesheap::Test::http(GET => "/api/v1/health");
-my $from = -s $log;
-my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
-chomp $pid;
-kill 'STOP', $pid or die "cannot stop redis $pid";
-pipe(my $r, my $w) or die;
-my @pids;
-for my $id (4, 6, 999999) {
-    my $p = fork // die;
-    if ($p == 0) {
-        close $r;
-        my ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/artists/$id");
-        my ($name) = $body =~ /"(?:name|message)":"([^"]*)"/;
-        syswrite $w, "$id $st " . ($h->{'x-cache'} // '-') . " $name\n";
-        POSIX::_exit(0);
-    }
-    push @pids, $p;
-}
-close $w;
-select(undef, undef, undef, 0.5);
-kill 'CONT', $pid;
-waitpid $_, 0 for @pids;
-my @seen = sort map { chomp; $_ } <$r>;
-Tunesheap::Test::sql("ALTER SYSTEM RESET log_statement");
-Tunesheap::Test::sql("SELECT pg_reload_conf()");
-Test::More::is_deeply(\@seen, ["4 200 MISS Jay-Z", "6 200 MISS Radiohead",
+my ($seen, $ran) = Tunesheap::Test::one_turn(sub {
+    my ($path, $st, $h, $body) = @_;
+    my ($id) = $path =~ /(\d+)$/;
+    my ($name) = $body =~ /"(?:name|message)":"([^"]*)"/;
+    return "$id $st " . ($h->{'x-cache'} // '-') . " $name";
+}, map { "/api/v1/artists/$_" } 4, 6, 999999);
+Test::More::is_deeply($seen, ["4 200 MISS Jay-Z", "6 200 MISS Radiohead",
     "999999 404 - artist 999999 not found"], 'each its own answer');
-open my $fh, '<', $log or die "$log: $!";
-seek $fh, $from, 0;
-my @run = map { /execute (ts_artists_items?):/ ? $1 : () } <$fh>;
+my @run = grep { /^ts_artists_items?$/ } @$ran;
 Test::More::is("@run", "ts_artists_items", 'one statement for the three');
 --- request
 GET /api/v1/artists/4

@@ -460,4 +460,42 @@ sub import {
     });
 }
 
+# Misses in one turn of nginx's loop: Redis is frozen while a request for
+# each of @paths sends its lookup; thawed, it answers them together.
+# Returns the lines $line->($path, $status, $headers, $body) made, sorted,
+# and the prepared statements Postgres ran meanwhile, in order.
+sub one_turn {
+    my ($line, @paths) = @_;
+    my $log = "$ENV{TEST_NGINX_PG_DATA}/postgresql.log";
+    sql("ALTER SYSTEM SET log_statement = 'all'");
+    sql("SELECT pg_reload_conf()");
+    http(GET => "/api/v1/health");
+    my $from = -s $log;
+    my $pid = slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
+    chomp $pid;
+    kill 'STOP', $pid or die "cannot stop redis $pid";
+    pipe(my $r, my $w) or die;
+    my @pids;
+    for my $path (@paths) {
+        my $p = fork // die;
+        if ($p == 0) {
+            close $r;
+            syswrite $w, $line->($path, http(GET => $path)) . "\n";
+            POSIX::_exit(0);
+        }
+        push @pids, $p;
+    }
+    close $w;
+    select(undef, undef, undef, 0.5);
+    kill 'CONT', $pid;
+    waitpid $_, 0 for @pids;
+    my @seen = sort map { chomp; $_ } <$r>;
+    sql("ALTER SYSTEM RESET log_statement");
+    sql("SELECT pg_reload_conf()");
+    open my $fh, '<', $log or die "$log: $!";
+    seek $fh, $from, 0;
+    my @run = map { /execute (\w+):/ ? $1 : () } <$fh>;
+    return (\@seen, \@run);
+}
+
 1;

@@ -493,7 +493,9 @@ BEGIN
             -- start and end) what 2. needs: the words of t, the prefix's
             -- words and the names holding them, the full words found
             -- and the fewest names holding one, and whether the table
-            -- has a name at all
+            -- has a name at all (its first id on the primary key: an
+            -- EXISTS is planned as a sequential scan, and read past
+            -- every other kind's rows ahead of this one's)
             SELECT ARRAY(SELECT x.id FROM ts_search_names x
                           WHERE x.kind = %2$L AND x.folded >= t
                             AND x.folded < t || chr(1114111)
@@ -501,8 +503,9 @@ BEGIN
                    tw.tw_words, tw.tw_pre,
                    coalesce(cardinality(tw.tw_words), 0),
                    pw.pw_m, pw.pw_c, fw.fw_m, fw.fw_cost,
-                   EXISTS (SELECT FROM ts_search_names x
-                            WHERE x.kind = %2$L)
+                   (SELECT x.id FROM ts_search_names x
+                     WHERE x.kind = %2$L
+                     ORDER BY x.kind, x.id LIMIT 1) IS NOT NULL
               INTO found, words, pre, nwords, pm, pc, m, cost, named
               FROM (SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
                                FILTER (WHERE x[2] IS NULL) AS tw_words,

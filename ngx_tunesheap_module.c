@@ -34,12 +34,14 @@
 #define TS_POOL_DEFAULT      16
 #define TS_QUEUE_DEFAULT     65536   /* a memory bound, not the limit */
 /*
- * search connections per worker: with a search's four statements on two
- * connections, searches got so small a share of a busy machine's CPU that
- * they queued for seconds (the bench's mix at 1,000 connections: p99 3.8 s
- * with 2, 0.27 s with 8); idle ones cost Postgres only memory
+ * search connections per worker, a search on one: with 2, a busy node's
+ * searches got so small a share of its CPU that they queued past their
+ * deadline (the bench's mix at 10,000 connections: 99.2% answered); with
+ * 16, Postgres ran so many searches side by side that each cost it about
+ * a third more CPU (the bench: 886 searches/s at 100 clients, 932 with
+ * 8); idle ones cost Postgres only memory
  */
-#define TS_SLOW_POOL         16
+#define TS_SLOW_POOL         8
 #define TS_HEALTH_DEPTH      8
 #define TS_PIPELINE_DEFAULT  32
 #define TS_BASE_DEFAULT      "/api/v1/"

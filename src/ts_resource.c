@@ -33,6 +33,7 @@ typedef struct {
 
 
 static void ts_resource_name(char *name, const char *fmt, ...);
+static ngx_int_t ts_resource_prepare_search(ts_sql_t *sql);
 static ngx_int_t ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs);
 static ngx_int_t ts_resource_prepare_list(ts_sql_t *sql, char *name,
     ngx_uint_t kind, ts_resource_t *rs, ngx_uint_t mask,
@@ -243,6 +244,7 @@ const char  *ts_resource_casts[] = {
 };
 
 const char  ts_health_statement[] = "ts_health";
+const char  ts_search_statement[] = "ts_search";
 
 
 ngx_int_t
@@ -313,7 +315,6 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
         rs = &ts_resources[i];
 
         ts_resource_name(rs->item_statement, "ts_%V_item", &rs->name);
-        ts_resource_name(rs->search_statement, "ts_%V_search", &rs->name);
 
         if (ts_sql_add(&sql, "PREPARE %s AS SELECT ", rs->item_statement)
                != NGX_OK
@@ -360,57 +361,6 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
             return NGX_ERROR;
         }
 
-        /*
-         * Search ranks at most max(limit, 20) + 2 x (limit + 5)
-         * candidates (70 for a page of 20), never every match, so that
-         * a common word, one letter or a long text costs about as much as
-         * a rare word: ts_search_ids_TABLE() (schema.sql) finds them with
-         * capped index scans of the search tables, each with its folded
-         * name and words: names that start with the folded text, names
-         * that have all its words (the last one also as a prefix), and
-         * when those are fewer than the limit, typos.  Ranked: the exact
-         * name, names that start with the text, names that have its
-         * words, then the rest, each tier by full-text rank and
-         * similarity (to the text's distinct words, 64 characters of
-         * them: similarity costs the product of the lengths, and 200
-         * bytes of one word repeated are that word).
-         *
-         * Every resource is searched, each with this statement: a new
-         * one needs its text column in .search, and in db/schema.sql a
-         * `SELECT ts_search_install('TABLE', 'K', 'COLUMN');` with a kind
-         * letter K of its own (the triggers that keep the search tables
-         * exact, ts_search_ids_TABLE(), and the table's rows indexed
-         * once); ts_search_warm() then warms it too, type= takes its
-         * singular and the answer lists it in ts_resources order.
-         * Where a search's time goes (bench catalog, a page of 20, about
-         * 1 ms of Postgres for the three types): the candidates about
-         * 60%, this statement's fold, join and columns 20%, the ranking
-         * 10 to 20% (about 5 us a candidate).
-         */
-        if (ts_sql_add(&sql, "PREPARE %s AS WITH p AS MATERIALIZED ("
-                       "SELECT ts_q_t, ts_search_query(ts_q_t) AS ts_q_w,"
-                       " left(array_to_string(tsvector_to_array("
-                       "to_tsvector('simple', ts_q_t)), ' '), 64) AS ts_q_s"
-                       " FROM ts_fold($1) AS ts_q_t),"
-                       " r AS (SELECT c.id, row_number() OVER ("
-                       "ORDER BY ts_q_f = ts_q_t DESC,"
-                       " starts_with(ts_q_f, ts_q_t) DESC,"
-                       " ts_q_v @@ ts_q_w DESC,"
-                       " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
-                       " + word_similarity(ts_q_s, ts_q_f) DESC, c.id)"
-                       " AS ts_q_r FROM p, ts_search_ids_%s(p.ts_q_t,"
-                       " $2::integer) AS c (id, ts_q_f, ts_q_v)"
-                       " ORDER BY ts_q_r LIMIT $2::integer) SELECT ",
-                       rs->search_statement, rs->table)
-               != NGX_OK
-            || ts_sql_columns(&sql, rs) != NGX_OK
-            || ts_sql_add(&sql, " FROM r JOIN %s USING (id) ORDER BY ts_q_r;",
-                          rs->table)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
         if (ts_resource_prepare_lists(&sql, rs) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -423,6 +373,10 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
                 return NGX_ERROR;
             }
         }
+    }
+
+    if (ts_resource_prepare_search(&sql) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     setup->data = sql.start;
@@ -586,6 +540,124 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
     ts_json_output(g, body);
 
     return NGX_OK;
+}
+
+
+/*
+ * Search ranks at most max(limit, 20) + 2 x (limit + 5) candidates of a
+ * type (70 for a page of 20), never every match, so that a common word,
+ * one letter or a long text costs about as much as a rare word:
+ * ts_search_ids_TABLE() (schema.sql) finds them with capped index scans
+ * of the search tables, each with its folded name and words: names that
+ * start with the folded text, names that have all its words (the last one
+ * also as a prefix), and when those are fewer than the limit, typos.
+ * Ranked: the exact name, names that start with the text, names that have
+ * its words, then the rest, each tier by full-text rank and similarity
+ * (to the text's distinct words, 64 characters of them: similarity costs
+ * the product of the lengths, and 200 bytes of one word repeated are that
+ * word).
+ *
+ * Every type asked for ($3, a bit per resource) in one statement: the
+ * text is folded and parsed once, and a search takes one connection and
+ * one round trip, where a statement per type cost Postgres about a
+ * quarter more under load (four backends woken, four executors started).
+ * A row is the resource's index, its rank, then every resource's columns
+ * side by side (search_first), those of other resources NULL; as text,
+ * the form libpq gives them in, so that the types of a column's branches
+ * agree.  A new
+ * resource needs its text column in .search, and in db/schema.sql a
+ * `SELECT ts_search_install('TABLE', 'K', 'COLUMN');` with a kind letter
+ * K of its own (the triggers that keep the search tables exact,
+ * ts_search_ids_TABLE(), and the table's rows indexed once);
+ * ts_search_warm() then warms it too, type= takes its singular and the
+ * answer lists it in ts_resources order.
+ */
+static ngx_int_t
+ts_resource_prepare_search(ts_sql_t *sql)
+{
+    ngx_int_t       rc;
+    ngx_uint_t      i, j, width;
+    ts_resource_t  *rs;
+
+    if (ts_sql_add(sql, "PREPARE %s AS WITH p AS MATERIALIZED ("
+                   "SELECT ts_q_t, ts_search_query(ts_q_t) AS ts_q_w,"
+                   " left(array_to_string(tsvector_to_array("
+                   "to_tsvector('simple', ts_q_t)), ' '), 64) AS ts_q_s"
+                   " FROM ts_fold($1) AS ts_q_t)", ts_search_statement)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    width = 0;
+
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
+        rs->search_first = 2 + width;
+        width += rs->width;
+
+        /* a type not asked for is a one-time filter: never searched */
+        if (ts_sql_add(sql, ", r%ui AS (SELECT c.id, row_number() OVER ("
+                       "ORDER BY ts_q_f = ts_q_t DESC,"
+                       " starts_with(ts_q_f, ts_q_t) DESC,"
+                       " ts_q_v @@ ts_q_w DESC,"
+                       " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
+                       " + word_similarity(ts_q_s, ts_q_f) DESC, c.id)"
+                       " AS ts_q_r FROM p, ts_search_ids_%s(p.ts_q_t,"
+                       " $2::integer) AS c (id, ts_q_f, ts_q_v)"
+                       " WHERE $3::integer & %ui <> 0"
+                       " ORDER BY ts_q_r LIMIT $2::integer)",
+                       i, rs->table, (ngx_uint_t) 1 << i)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
+
+        if (ts_sql_add(sql, "%sSELECT %ui, s.ts_q_r",
+                       i ? " UNION ALL " : " ", i)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (j = 2; j < 2 + width; j++) {
+            if (j < rs->search_first || j >= rs->search_first + rs->width) {
+                rc = ts_sql_add(sql, ", NULL::text");
+
+            } else {
+                rc = ts_sql_add(sql, ", s.f%ui::text", j - rs->search_first);
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (ts_sql_add(sql, " FROM (SELECT r%ui.ts_q_r, ", i) != NGX_OK
+            || ts_sql_columns(sql, rs) != NGX_OK
+            || ts_sql_add(sql, " FROM r%ui JOIN %s USING (id)) AS s (ts_q_r",
+                          i, rs->table)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < rs->width; j++) {
+            if (ts_sql_add(sql, ", f%ui", j) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (ts_sql_add(sql, ")") != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ts_sql_add(sql, " ORDER BY 1, 2;");
 }
 
 

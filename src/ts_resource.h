@@ -223,7 +223,6 @@ struct ts_resource_s {
     ts_relation_t    *holder;        /* an ordered relation listing us */
 
     ts_statement_t    item_statement;     /* the item, then its ETag */
-    ts_statement_t    search_statement;
     ts_statement_t    create_statement;   /* $1 fields as JSON */
     ts_statement_t    update_statement;   /* $1 id, $2 fields, $3 ETags */
     ts_statement_t    delete_statement;   /* $1 id, $2 ETags */
@@ -233,6 +232,7 @@ struct ts_resource_s {
                                              found, as item_statement */
     ngx_uint_t        id_column;          /* the result column of "id" */
     ngx_uint_t        width;              /* an item's result columns */
+    ngx_uint_t        search_first;       /* its first in a search row */
 };
 
 
@@ -251,6 +251,7 @@ extern ts_resource_t   ts_resources[];
 
 extern ngx_uint_t      ts_nresources;
 extern const char      ts_health_statement[];
+extern const char      ts_search_statement[];
 extern const char     *ts_resource_casts[];
 
 

@@ -1,11 +1,11 @@
 
 /*
- * Tunesheap: search across artists, albums and songs.  Each type asked for
- * is one prepared query (the ranking, in ts_resource.c, of the candidates
- * ts_search_ids_TABLE() in db/schema.sql reads from the search tables),
- * all of them sent at once on the search lane: they run side by side on
- * its connections, and the answer lists the types in a fixed order
- * whichever comes back first.
+ * Tunesheap: search across artists, albums and songs.  One prepared query
+ * on the search lane for every type asked for (ts_search_statement, in
+ * ts_resource.c: the ranking of the candidates ts_search_ids_TABLE() in
+ * db/schema.sql reads from the search tables); its rows come by type in
+ * ts_resources order, ranked, and the answer lists the types in that
+ * order.
  */
 
 
@@ -23,33 +23,19 @@
 #include "ts_replica.h"
 
 
-typedef struct ts_search_ctx_s  ts_search_ctx_t;
-
-/* one type's query, and its list once answered */
 typedef struct {
-    ts_pg_query_t        query;
-    ts_search_ctx_t     *ctx;
-    ngx_uint_t           resource;    /* index in ts_resources */
-    ngx_str_t            list;        /* the JSON array of its items */
-    unsigned             sent:1;
-} ts_search_part_t;
-
-struct ts_search_ctx_s {
     ngx_http_request_t  *request;
-    const char          *params[2];
+    ts_pg_query_t        query;
+    const char          *params[3];
     ngx_uint_t           types;       /* a bit per resource */
-    ts_search_part_t    *parts;       /* a part per type asked for */
-    ngx_uint_t           nparts;
-    ngx_uint_t           pending;     /* parts not answered yet */
-    unsigned             failed:1;
-};
+} ts_search_ctx_t;
 
 
 static ngx_int_t ts_search_types(ngx_http_request_t *r, ngx_uint_t *types);
 static ngx_int_t ts_search_fill(ngx_http_request_t *r, void *data);
-static void ts_search_cancel(ts_search_ctx_t *ctx);
 static void ts_search_done(ts_pg_query_t *q);
-static ngx_int_t ts_search_send(ts_search_ctx_t *ctx);
+static ngx_int_t ts_search_body(ngx_http_request_t *r, ngx_uint_t types,
+    PGresult *res, ngx_str_t *body);
 
 
 /*
@@ -72,13 +58,12 @@ static ngx_str_t  ts_search_cache_args[] = {
 ngx_int_t
 ts_search_handler(ngx_http_request_t *r)
 {
-    u_char            *p;
-    int64_t            limit;
-    ngx_int_t          rc;
-    ngx_str_t          text;
-    ngx_uint_t         i, n;
-    ts_search_ctx_t   *ctx;
-    ts_search_part_t  *part;
+    u_char           *p;
+    int64_t           limit;
+    ngx_int_t         rc;
+    ngx_str_t         text;
+    ngx_uint_t        i;
+    ts_search_ctx_t  *ctx;
 
     rc = ts_http_arg(r, "q", &text);
 
@@ -120,11 +105,10 @@ ts_search_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->params[0] = ts_http_cstr(r->pool, &text);
     ctx->params[1] = (char *) ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
-    ctx->parts = ngx_pcalloc(r->pool,
-                             ts_nresources * sizeof(ts_search_part_t));
+    ctx->params[2] = (char *) ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
 
     if (ctx->params[0] == NULL || ctx->params[1] == NULL
-        || ctx->parts == NULL)
+        || ctx->params[2] == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -132,71 +116,35 @@ ts_search_handler(ngx_http_request_t *r)
     p = ngx_sprintf((u_char *) ctx->params[1], "%L", limit);
     *p = '\0';
 
-    n = 0;
+    p = ngx_sprintf((u_char *) ctx->params[2], "%ui", ctx->types);
+    *p = '\0';
 
-    for (i = 0; i < ts_nresources; i++) {
-        if (!(ctx->types & ((ngx_uint_t) 1 << i))) {
-            continue;
-        }
-
-        part = &ctx->parts[n++];
-        part->ctx = ctx;
-        part->resource = i;
-        part->query.statement = ts_resources[i].search_statement;
-        part->query.params = ctx->params;
-        part->query.nparams = 2;
-        part->query.done = ts_search_done;
-        part->query.lane = TS_PG_LANE_SLOW;
-        part->query.data = part;
-    }
-
-    ctx->nparts = n;
+    ctx->query.statement = ts_search_statement;
+    ctx->query.params = ctx->params;
+    ctx->query.nparams = 3;
+    ctx->query.done = ts_search_done;
+    ctx->query.lane = TS_PG_LANE_SLOW;
+    ctx->query.data = ctx;
 
     return ts_cache_get(r, ctx->types, ts_search_cache_args, ts_search_fill,
                         ctx);
 }
 
 
-/* sends every type's query at once */
+/* the search, on the search lane: one query for every type */
 static ngx_int_t
 ts_search_fill(ngx_http_request_t *r, void *data)
 {
     ts_search_ctx_t  *ctx = data;
 
-    ngx_uint_t         i;
-    ts_search_part_t  *part;
+    /* a replica past the searched types' newest write may answer */
+    ts_replica_read(r, &ctx->query);
 
-    for (i = 0; i < ctx->nparts; i++) {
-        part = &ctx->parts[i];
-
-        /* a replica past the searched types' newest write may answer */
-        ts_replica_read(r, &part->query);
-
-        if (ts_query_send(r, &part->query, 1) != NGX_OK) {
-            ctx->failed = 1;
-            ts_search_cancel(ctx);
-            return ts_query_error(r, &part->query);
-        }
-
-        part->sent = 1;
-        ctx->pending++;
+    if (ts_query_send(r, &ctx->query, 1) != NGX_OK) {
+        return ts_query_error(r, &ctx->query);
     }
 
     return NGX_DONE;
-}
-
-
-/* drops the queries still in flight: their answers are not needed */
-static void
-ts_search_cancel(ts_search_ctx_t *ctx)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ctx->nparts; i++) {
-        if (ctx->parts[i].sent) {
-            ts_pg_query_cancel(&ctx->parts[i].query);
-        }
-    }
 }
 
 
@@ -255,126 +203,110 @@ ts_search_types(ngx_http_request_t *r, ngx_uint_t *types)
 }
 
 
-/* one type's answer: its list; the response once every type answered */
+/* the answer: every type's list, in ts_resources order */
 static void
 ts_search_done(ts_pg_query_t *q)
 {
-    int                  row;
-    yajl_gen             g;
     ngx_int_t            rc;
-    yajl_gen_status      st;
-    ts_resource_t       *rs;
+    ngx_str_t            body;
     ts_search_ctx_t     *ctx;
-    ts_search_part_t    *part;
     ngx_http_request_t  *r;
 
-    part = q->data;
-    ctx = part->ctx;
+    ctx = q->data;
     r = ctx->request;
-    rs = &ts_resources[part->resource];
-
-    part->sent = 0;
-    ctx->pending--;
-
-    if (ctx->failed) {
-        return;
-    }
 
     if (q->rc != TS_PG_OK) {
-        ctx->failed = 1;
-        ts_search_cancel(ctx);
         ts_http_finish(r, ts_query_error(r, q));
         return;
     }
 
-    g = ts_json_gen(r->pool);
-
-    if (g == NULL) {
-        ctx->failed = 1;
-        ts_search_cancel(ctx);
+    if (ts_search_body(r, ctx->types, q->result, &body) != NGX_OK) {
         ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    st = yajl_gen_array_open(g);
-
-    for (row = 0; st == yajl_gen_status_ok && row < PQntuples(q->result);
-         row++)
-    {
-        st = ts_resource_item(r, g, rs, q->result, row, 0);
-    }
-
-    if (st == yajl_gen_status_ok) {
-        st = yajl_gen_array_close(g);
-    }
-
-    if (st != yajl_gen_status_ok) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: generating search results failed: %d",
-                      (int) st);
-        ctx->failed = 1;
-        ts_search_cancel(ctx);
-        ts_http_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ts_json_output(g, &part->list);
-
-    if (ctx->pending) {
-        return;
-    }
-
-    rc = ts_search_send(ctx);
+    rc = ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
 
     ts_http_finish(r, rc);
 }
 
 
-/* {"artists":[...],"albums":[...],"songs":[...]}: the types in order */
+/*
+ * {"artists":[...],"albums":[...],"songs":[...]}: res's rows are the
+ * resource's index, the rank, then each resource's columns from its
+ * search_first, by resource and rank
+ */
 static ngx_int_t
-ts_search_send(ts_search_ctx_t *ctx)
+ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
+    ngx_str_t *body)
 {
-    u_char              *p;
-    size_t               len;
-    ngx_str_t            body;
-    ngx_uint_t           i;
-    ts_resource_t       *rs;
-    ngx_http_request_t  *r;
+    int               row, rows;
+    yajl_gen          g;
+    ngx_int_t         k;
+    ngx_uint_t        i;
+    ts_resource_t    *rs;
+    yajl_gen_status   st;
 
-    r = ctx->request;
+    rs = &ts_resources[ts_nresources - 1];
 
-    len = sizeof("{}") - 1;
-
-    for (i = 0; i < ctx->nparts; i++) {
-        rs = &ts_resources[ctx->parts[i].resource];
-        len += sizeof(",\"\":") - 1 + rs->name.len + ctx->parts[i].list.len;
+    if (PQnfields(res) < (int) (rs->search_first + rs->width)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: a search answered %d columns",
+                      PQnfields(res));
+        return NGX_ERROR;
     }
 
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    g = ts_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_ERROR;
     }
 
-    p = body.data;
-    *p++ = '{';
+    rows = PQntuples(res);
+    row = 0;
 
-    for (i = 0; i < ctx->nparts; i++) {
-        rs = &ts_resources[ctx->parts[i].resource];
+    st = yajl_gen_map_open(g);
 
-        if (i) {
-            *p++ = ',';
+    for (i = 0; st == yajl_gen_status_ok && i < ts_nresources; i++) {
+        if (!(types & ((ngx_uint_t) 1 << i))) {
+            continue;
         }
 
-        *p++ = '"';
-        p = ngx_cpymem(p, rs->name.data, rs->name.len);
-        *p++ = '"';
-        *p++ = ':';
-        p = ngx_cpymem(p, ctx->parts[i].list.data, ctx->parts[i].list.len);
+        rs = &ts_resources[i];
+
+        st = ts_json_str(g, &rs->name);
+
+        if (st == yajl_gen_status_ok) {
+            st = yajl_gen_array_open(g);
+        }
+
+        for ( /* void */ ; st == yajl_gen_status_ok && row < rows; row++) {
+            k = ngx_atoi((u_char *) PQgetvalue(res, row, 0),
+                         PQgetlength(res, row, 0));
+
+            if (k != (ngx_int_t) i) {
+                break;
+            }
+
+            st = ts_resource_item(r, g, rs, res, row, (int) rs->search_first);
+        }
+
+        if (st == yajl_gen_status_ok) {
+            st = yajl_gen_array_close(g);
+        }
     }
 
-    *p++ = '}';
+    if (st == yajl_gen_status_ok) {
+        st = yajl_gen_map_close(g);
+    }
 
-    body.len = p - body.data;
+    if (st != yajl_gen_status_ok || row != rows) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunesheap: generating search results failed: %d, "
+                      "row %d of %d", (int) st, row, rows);
+        return NGX_ERROR;
+    }
 
-    return ts_cache_send(r, NGX_HTTP_OK, &body, NULL);
+    ts_json_output(g, body);
+
+    return NGX_OK;
 }

@@ -303,8 +303,8 @@ GET /api/v1/search?q=karma&type=song
 
 
 === TEST 18: the types are asked at once; one that fails fails the search once
-Artists are slow here: that type's query times out while the others have
-answered; the answer is one 504, never a partial body, and the next search
+Artists are slow here: the search's statement times out on them; the answer
+is one 504, never a partial body without the artists, and the next search
 is answered.  (Health first: it answers once the worker's search
 connections, opened when it starts, are set up; a search sent before
 would spend these 300 ms waiting for one.)
@@ -323,3 +323,31 @@ Tunesheap::Test::http(GET => "/api/v1/health");
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 19: a type not asked for is not searched
+All types are one statement; a type left out of type= is skipped in it, not
+searched and dropped.  Here the songs' candidates fail for "jay"
+(ts_search_ids_songs() of a schema ahead of public): a search for artists
+does not see it, a search for songs does.
+--- http_config eval
+Tunesheap::Test::sql("CREATE SCHEMA IF NOT EXISTS nosongs;"
+    . " GRANT USAGE ON SCHEMA nosongs TO PUBLIC;"
+    . " CREATE OR REPLACE FUNCTION nosongs.ts_search_ids_songs(t text, lim integer)"
+    . " RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)"
+    . " LANGUAGE plpgsql AS 'BEGIN"
+    . " IF t LIKE ''jay%'' THEN RAISE EXCEPTION ''songs searched''; END IF;"
+    . " RETURN QUERY SELECT * FROM public.ts_search_ids_songs(t, lim);"
+    . " END'");
+Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN}"
+                                    . " options='-c search_path=nosongs,public'")
+--- init
+Tunesheap::Test::http(GET => "/api/v1/health");
+--- request eval
+["GET /api/v1/search?q=jay&type=artist,album", "GET /api/v1/search?q=jay&type=song"]
+--- error_code eval
+[200, 500]
+--- response_body_like eval
+[qr/^\{"artists":\[\{"id":4,"name":"Jay-Z",[^{]*\}\],"albums":\[\]\}$/,
+ qr/^\{"error":\{"status":500,/]

@@ -479,7 +479,7 @@ postgres wait queue is full
 
 
 === TEST 19: a worker opens its search and health connections when it starts
-The search lane's 16 connections (each warmed by ts_search_warm()) and the
+The search lane's 8 connections (each warmed by ts_search_warm()) and the
 health lane's one open when the worker starts, not on the first search;
 health answers once they are set up, so the balancer's first check finds
 every one of them idle, warm.  Here each warm-up takes 1 s more (a
@@ -498,9 +498,9 @@ Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN} application_name=wa
 my ($st) = Tunesheap::Test::http(GET => "/api/v1/health");
 Test::More::is($st, 200, "health answers");
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest'"),
-               17, "the search lane's 16 and health's 1 are open, none of the API's yet");
+               9, "the search lane's 8 and health's 1 are open, none of the API's yet");
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest' AND state = 'idle'"),
-               17, "and done with their setup (a search connection's ends with its warm-up)");
+               9, "and done with their setup (a search connection's ends with its warm-up)");
 --- request
 GET /api/v1/search?q=jay&type=artist
 --- error_code: 200

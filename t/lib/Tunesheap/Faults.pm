@@ -28,9 +28,9 @@ use Tunesheap::Test ();
 our $Writer = 'Bearer tsk_test_writer';
 
 # connections one worker may open at most: its pool, plus the search
-# lane's 16 and the health lane's 1 (ngx_tunesheap_module.c), those two
+# lane's 8 and the health lane's 1 (ngx_tunesheap_module.c), those two
 # lanes' opened when the worker starts
-our $SlowLane = 16;
+our $SlowLane = 8;
 our $HealthLane = 1;
 
 sub port { Tunesheap::Test::server_port() }

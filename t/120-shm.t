@@ -113,3 +113,35 @@ Tunesheap::Test::cached_config() . "tunesheap_cache_shm 32k sync=1s;\n"
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 6: more answers than buckets: every one is found
+A zone has a bucket for every 1,024 bytes: the 1m one here has 1,024, so
+1,500 answers (small ones: empty pages) share buckets, and each is found
+along its bucket's chain.  (A TTL that outlasts the block.)
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_cache_shm 1m sync=1s;\n"
+. "tunesheap_cache_shm_ttl 60s;\n"
+--- init
+Tunesheap::Test::http(GET => "/api/v1/artists/1");
+select(undef, undef, undef, 0.2);
+my @paths = map { "/api/v1/artists?limit=1&offset=" . (1000 + $_) } 1 .. 1500;
+my ($miss, $hit) = (0, 0);
+for my $path (@paths) {
+    my (undef, $h) = Tunesheap::Test::http(GET => $path);
+    $miss++ if ($h->{'x-cache'} // '') eq 'MISS';
+}
+for my $path (@paths) {
+    my (undef, $h) = Tunesheap::Test::http(GET => $path);
+    $hit++ if ($h->{'x-cache'} // '') eq 'HIT shm';
+}
+Test::More::is($miss, 1500, "1,500 answers made");
+Test::More::is($hit, 1500, "and every one of them found in shared memory");
+--- request
+GET /api/v1/artists?limit=1&offset=1001
+--- response_headers
+X-Cache: HIT shm
+--- no_error_log
+[error]
+[alert]

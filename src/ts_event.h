@@ -27,6 +27,17 @@ ngx_int_t ts_event_want(ngx_event_t *ev, ngx_uint_t on);
 void ts_event_detach(ngx_connection_t *c);
 
 /*
+ * While on, c's read handler also runs once a turn of the event loop (at
+ * its timers), whether or not epoll reports c: for a socket with answers
+ * due.  Under load a turn handles at most 512 of the sockets epoll has
+ * ready, oldest first, and a socket that stays readable (level-triggered)
+ * goes back behind all the clients': the answers of Postgres and Redis
+ * waited several turns for each read (see ts_event.c).  Off when nothing
+ * is due; ts_event_detach() turns it off.
+ */
+void ts_event_poll(ngx_connection_t *c, ngx_uint_t on);
+
+/*
  * The wait before the next connect after failures (1, 2, ...) in a row:
  * min, doubling, at most max.  Postgres and Redis back off the same way.
  */

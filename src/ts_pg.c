@@ -29,6 +29,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <sys/ioctl.h>
 
 #include "ts_event.h"
 #include "ts_pg.h"
@@ -37,6 +38,7 @@
 #define TS_PG_BACKOFF_MIN  100
 #define TS_PG_BACKOFF_MAX  1000
 #define TS_PG_REPLICA_STALE  1000    /* ms without a poll: not used */
+#define TS_PG_READS_MAX      64      /* reads of a socket a turn */
 
 
 typedef enum {
@@ -959,9 +961,17 @@ ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on)
 }
 
 
+/*
+ * libpq reads at most what its buffer has room for (16 KB at first) a
+ * call: the results of a batch of pages are more, and what is left in the
+ * socket would wait for the next turn of the event loop.  Read until the
+ * socket is drained, bounded so that clients get their turn too.
+ */
 static void
 ts_pg_conn_read_handler(ngx_event_t *ev)
 {
+    int                n;
+    ngx_uint_t         i, generation;
     ngx_connection_t  *c;
     ts_pg_conn_t      *conn;
     PGnotify          *notify;
@@ -974,37 +984,54 @@ ts_pg_conn_read_handler(ngx_event_t *ev)
         return;
     }
 
-    if (!PQconsumeInput(conn->pg)) {
-        if (conn->state == ts_pg_ready && conn->nsent == 0) {
-            /* e.g. the server restarted or closed an idle session */
-            ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
-                          "tunesheap: idle postgres connection closed: %*s",
+    generation = conn->generation;
+
+    for (i = 0; i < TS_PG_READS_MAX; i++) {
+
+        if (!PQconsumeInput(conn->pg)) {
+            if (conn->state == ts_pg_ready && conn->nsent == 0) {
+                /* e.g. the server restarted or closed an idle session */
+                ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
+                              "tunesheap: idle postgres connection "
+                              "closed: %*s",
+                              ts_pg_msglen(PQerrorMessage(conn->pg)),
+                              PQerrorMessage(conn->pg));
+                ts_pg_conn_close(conn);
+                return;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                          "tunesheap: reading from postgres failed: %*s",
                           ts_pg_msglen(PQerrorMessage(conn->pg)),
                           PQerrorMessage(conn->pg));
+            ts_pg_conn_broken(conn);
+            return;
+        }
+
+        while ((notify = PQnotifies(conn->pg)) != NULL) {
+            PQfreemem(notify);
+        }
+
+        if (PQstatus(conn->pg) == CONNECTION_BAD && conn->nsent == 0
+            && conn->state == ts_pg_ready)
+        {
             ts_pg_conn_close(conn);
             return;
         }
 
-        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
-                      "tunesheap: reading from postgres failed: %*s",
-                      ts_pg_msglen(PQerrorMessage(conn->pg)),
-                      PQerrorMessage(conn->pg));
-        ts_pg_conn_broken(conn);
-        return;
-    }
+        ts_pg_conn_collect(conn);
 
-    while ((notify = PQnotifies(conn->pg)) != NULL) {
-        PQfreemem(notify);
-    }
+        /* done() may have closed conn, and the pool opened it again */
+        if (conn->generation != generation || conn->c != c
+            || conn->pg == NULL)
+        {
+            return;
+        }
 
-    if (PQstatus(conn->pg) == CONNECTION_BAD && conn->nsent == 0
-        && conn->state == ts_pg_ready)
-    {
-        ts_pg_conn_close(conn);
-        return;
+        if (ioctl(c->fd, FIONREAD, &n) == -1 || n == 0) {
+            return;
+        }
     }
-
-    ts_pg_conn_collect(conn);
 }
 
 
@@ -1328,6 +1355,9 @@ ts_pg_conn_file(ts_pg_conn_t *conn)
     } else {
         ngx_queue_insert_tail(&conn->pool->active, &conn->queue);
     }
+
+    /* results are due: read them once a turn, see ts_event_poll() */
+    ts_event_poll(conn->c, conn->nsent > 0);
 }
 
 

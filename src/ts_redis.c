@@ -46,6 +46,8 @@ struct ts_redis_s {
     ngx_connection_t    *c;
     ngx_event_t          reconnect;
     ngx_event_t          connect_timer;
+    ngx_event_t          flush;       /* posted: commands go at the turn's
+                                         end, not when epoll gets to it */
     ngx_msec_t           last_reply;  /* when Redis last said anything */
     ngx_uint_t           failures;
     ts_redis_cmd_t       hello;       /* the PING a new connection sends */
@@ -67,6 +69,7 @@ static void ts_redis_hello(ts_redis_cmd_t *cmd, redisReply *reply);
 static void ts_redis_ready(ts_redis_t *rd);
 static void ts_redis_read_handler(ngx_event_t *ev);
 static void ts_redis_write_handler(ngx_event_t *ev);
+static void ts_redis_flush_handler(ngx_event_t *ev);
 static void ts_redis_add_read(void *data);
 static void ts_redis_del_read(void *data);
 static void ts_redis_add_write(void *data);
@@ -107,6 +110,10 @@ ts_redis_create(ngx_cycle_t *cycle, ts_redis_conf_t *conf)
     rd->connect_timer.data = rd;
     rd->connect_timer.log = rd->log;
     rd->connect_timer.cancelable = 1;
+
+    rd->flush.handler = ts_redis_flush_handler;
+    rd->flush.data = rd;
+    rd->flush.log = rd->log;
 
     ts_redis_connect(rd);
 
@@ -171,6 +178,9 @@ ts_redis_command(ts_redis_t *rd, ts_redis_cmd_t *cmd, int argc,
         ngx_free(token);
         return NGX_DECLINED;
     }
+
+    /* its reply is due: read it once a turn, see ts_event_poll() */
+    ts_event_poll(rd->c, 1);
 
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, cmd->log ? cmd->log : rd->log, 0,
                    "tunesheap: redis command %*s, args:%d",
@@ -464,8 +474,12 @@ ts_redis_read_handler(ngx_event_t *ev)
         }
 
         if (ioctl(c->fd, FIONREAD, &n) == -1 || n == 0) {
-            return;
+            break;
         }
+    }
+
+    if (ac->replies.head == NULL) {
+        ts_event_poll(c, 0);
     }
 }
 
@@ -505,6 +519,13 @@ ts_redis_del_read(void *data)
 }
 
 
+/*
+ * Commands are written at the end of the turn that made them (one write
+ * for them all): a writable socket reported by epoll would wait behind
+ * every client socket that is ready, several turns under load, and the
+ * commands' timeouts with them.  Interest in writing stays for what a
+ * full socket leaves, and for the connect.
+ */
 static void
 ts_redis_add_write(void *data)
 {
@@ -512,6 +533,23 @@ ts_redis_add_write(void *data)
 
     if (rd->c) {
         (void) ts_event_want(rd->c->write, 1);
+
+        if (rd->connected) {
+            ngx_post_event(&rd->flush, &ngx_posted_events);
+        }
+    }
+}
+
+
+static void
+ts_redis_flush_handler(ngx_event_t *ev)
+{
+    ts_redis_t  *rd;
+
+    rd = ev->data;
+
+    if (rd->ac && rd->c && rd->connected) {
+        redisAsyncHandleWrite(rd->ac);
     }
 }
 
@@ -536,6 +574,10 @@ ts_redis_cleanup(void *data)
     if (rd->c) {
         ts_event_detach(rd->c);
         rd->c = NULL;
+    }
+
+    if (rd->flush.posted) {
+        ngx_delete_posted_event(&rd->flush);
     }
 
     rd->connected = 0;

@@ -3,6 +3,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
+use Tunesheap::Faults;
 
 our $Write = "Authorization: Bearer tsk_test_writer\n"
              . "Content-Type: application/json";
@@ -506,3 +507,36 @@ GET /api/v1/search?q=jay&type=artist
 --- error_code: 200
 --- response_body_like chomp
 ^\{"artists":\[\{"id":4,"name":"Jay-Z"
+
+
+
+=== TEST 20: an idle worker stops polling Postgres and Redis
+A Postgres or Redis socket with answers due is also read once a turn of
+the event loop (ts_event_poll(), a 1 ms timer), not only when epoll gets
+to it.  Once nothing is due the timer stops: over a second of quiet the
+worker wakes for its few timers, not a thousand times.
+--- http_config eval
+Tunesheap::Test::cached_config()
+--- init
+for my $path ('/api/v1/artists/4', '/api/v1/songs/1', '/api/v1/albums/1/songs',
+              '/api/v1/search?q=jay', '/api/v1/artists?limit=3') {
+    my ($st) = Tunesheap::Test::http(GET => $path);
+    Test::More::is($st, 200, "GET $path, through Redis and Postgres");
+}
+my $nginx = Tunesheap::Faults::nginx_pid();
+my @workers = Tunesheap::Faults::children($nginx);
+my $pid = $workers[0] // $nginx;
+my $wakes = sub {
+    open my $fh, '<', "/proc/$pid/status" or return -1;
+    my $n = 0;
+    while (<$fh>) { $n += $1 if /^(?:non)?voluntary_ctxt_switches:\s+(\d+)/ }
+    return $n;
+};
+select(undef, undef, undef, 0.5);
+my $before = $wakes->();
+select(undef, undef, undef, 1);
+my $n = $wakes->() - $before;
+Test::More::cmp_ok($n, '<', 100, "an idle second woke the worker $n times");
+--- request
+GET /api/v1/health
+--- error_code: 200

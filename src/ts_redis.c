@@ -56,6 +56,8 @@ struct ts_redis_s {
     unsigned             stuck:1;     /* the last one was dropped for
                                          answering nothing */
     unsigned             exiting:1;
+    unsigned             writing:1;   /* in hiredis's write: a write it
+                                         could not finish waits for epoll */
 };
 
 
@@ -493,7 +495,9 @@ ts_redis_write_handler(ngx_event_t *ev)
     c = ev->data;
     rd = c->data;
 
+    rd->writing = 1;
     redisAsyncHandleWrite(rd->ac);
+    rd->writing = 0;
 }
 
 
@@ -534,7 +538,11 @@ ts_redis_add_write(void *data)
     if (rd->c) {
         (void) ts_event_want(rd->c->write, 1);
 
-        if (rd->connected) {
+        /*
+         * not from within a write: a full socket would post the flush
+         * again and again in the same turn, and the worker would spin
+         */
+        if (rd->connected && !rd->writing) {
             ngx_post_event(&rd->flush, &ngx_posted_events);
         }
     }
@@ -549,7 +557,9 @@ ts_redis_flush_handler(ngx_event_t *ev)
     rd = ev->data;
 
     if (rd->ac && rd->c && rd->connected) {
+        rd->writing = 1;
         redisAsyncHandleWrite(rd->ac);
+        rd->writing = 0;
     }
 }
 

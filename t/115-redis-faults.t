@@ -8,6 +8,9 @@
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
 use Time::HiRes ();
+use IO::Select;
+use Socket qw(PF_INET SOCK_STREAM SOL_SOCKET SO_RCVBUF inet_aton
+              pack_sockaddr_in unpack_sockaddr_in);
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -16,6 +19,8 @@ add_block_preprocessor(sub {
                               . ($block->init // ''));
     $block->set_value('http_config', Tunesheap::Test::cached_config())
         unless defined $block->http_config;
+    # before its nginx starts, so that its sockets are made small
+    main::small_tcp_buffers() if $block->name =~ /full socket/;
 });
 
 # how many times a worker (re)connected to Redis, from an error log
@@ -30,6 +35,85 @@ sub redis_pid {
     my $pid = Tunesheap::Test::slurp("$ENV{TEST_NGINX_REDIS_DIR}/redis.pid");
     chomp $pid;
     return $pid;
+}
+
+# A "Redis" that takes connections and never reads them: a listening
+# socket with a 4 KB receive buffer that nobody accepts from (the kernel
+# completes the handshakes); its port.  It goes with the test process.
+our $Deaf;
+
+sub deaf_redis {
+    unless ($Deaf) {
+        # the buffer before listen(): connections get it from the listener
+        socket($Deaf, PF_INET, SOCK_STREAM, 0) or die "deaf redis: $!\n";
+        setsockopt($Deaf, SOL_SOCKET, SO_RCVBUF, 4096)
+            or die "deaf redis: SO_RCVBUF: $!\n";
+        bind($Deaf, pack_sockaddr_in(0, inet_aton('127.0.0.1')))
+            && listen($Deaf, 64) or die "deaf redis: $!\n";
+    }
+    return (unpack_sockaddr_in(getsockname($Deaf)))[0];
+}
+
+# Loopback sockets queue megabytes before a writer sees EAGAIN, more than
+# a block can make a worker send.  In the harness's own network namespace
+# (t/run.sh) they are made small for the block about a full socket, then
+# restored; under another harness they stay as they are (the block then
+# passes without filling one).
+our %TcpMem;
+
+sub small_tcp_buffers {
+    return '' unless $ENV{TS_TEST_NAMESPACE};
+    for my $k ('tcp_wmem', 'tcp_rmem') {
+        my $f = "/proc/sys/net/ipv4/$k";
+        open my $in, '<', $f or return '';
+        chomp($TcpMem{$k} = <$in>);
+        open my $out, '>', $f or return '';
+        print $out "4096 4096 4096\n";
+    }
+    return '';
+}
+
+sub restore_tcp_buffers {
+    for my $k (keys %TcpMem) {
+        open my $out, '>', "/proc/sys/net/ipv4/$k" or next;
+        print $out "$TcpMem{$k}\n";
+    }
+    %TcpMem = ();
+}
+
+END { restore_tcp_buffers() }
+
+# sends every path at once, each on its own connection; their statuses
+# (0: no answer within $seconds)
+sub burst {
+    my ($seconds, @paths) = @_;
+    my $port = Tunesheap::Test::server_port();
+    my (%status, %buf);
+    my $sel = IO::Select->new;
+    for my $i (0 .. $#paths) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port) or die "burst: $!\n";
+        print $s "GET $paths[$i] HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        ${*$s}{burst} = $i;
+        $status{$i} = 0;
+        $sel->add($s);
+    }
+    my $end = Time::HiRes::time() + $seconds;
+    while ($sel->count && Time::HiRes::time() < $end) {
+        for my $s ($sel->can_read(0.2)) {
+            my $i = ${*$s}{burst};
+            my $n = sysread($s, my $chunk, 65536);
+            if ($n) {
+                $buf{$i} .= $chunk;
+                next;
+            }
+            ($status{$i}) = ($buf{$i} // '') =~ m{^HTTP/1\.\d (\d+)};
+            $status{$i} //= 0;
+            $sel->remove($s);
+            close $s;
+        }
+    }
+    return map { $status{$_} } 0 .. $#paths;
 }
 
 # sends a request and closes the connection after $linger seconds,
@@ -50,6 +134,8 @@ sub abandon {
     return $pid;
 }
 
+# TEST 10 holds 300 clients at once
+worker_connections(1024);
 no_shuffle();
 run_tests();
 
@@ -404,3 +490,28 @@ Tunesheap::Test::stop_second_nginx();
 GET /api/v1/health
 --- error_code: 200
 --- timeout: 10
+
+
+
+=== TEST 10: a Redis that stops reading: its full socket does not stop the worker
+Commands are written by an event posted at the end of the turn that made
+them.  When the socket is full, hiredis asks to write again from within
+its own write: posted again then, the flush would run again in the same
+turn, forever, and the worker would answer nothing more.  Here "Redis"
+takes the connection and never reads it; 300 searches with long texts
+send more lookups than its socket holds (with the small buffers of the
+harness's namespace: see small_tcp_buffers()).  Each is answered from
+Postgres once the lookups time out (2 s) and the silent Redis is dropped.
+--- http_config eval
+Tunesheap::Test::http_config(redis => "127.0.0.1:" . main::deaf_redis())
+    . "tunesheap_redis_timeout 2s;\n"
+--- init
+my @paths = map { "/api/v1/search?q=" . ("deaf$_" x 20) } 1 .. 300;
+my @st = main::burst(15, @paths);
+main::restore_tcp_buffers();
+my $ok = grep { $_ == 200 } @st;
+Test::More::is($ok, 300, "every search answered 200 ($ok of 300)");
+--- request
+GET /api/v1/health
+--- error_code: 200
+--- timeout: 20

@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <sys/ioctl.h>
 
 #include "ts_event.h"
 
@@ -97,6 +98,15 @@ ts_event_detach(ngx_connection_t *c)
 
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;
+}
+
+
+ngx_uint_t
+ts_event_unread(ngx_connection_t *c)
+{
+    int  n;
+
+    return ioctl(c->fd, FIONREAD, &n) != -1 && n > 0;
 }
 
 

@@ -27,6 +27,16 @@ ngx_int_t ts_event_want(ngx_event_t *ev, ngx_uint_t on);
 void ts_event_detach(ngx_connection_t *c);
 
 /*
+ * A read handler drains its socket, at most this many reads a turn: the
+ * libraries read about 16 KB a call, and what is left would wait for the
+ * next turn of the event loop; the bound gives clients their turn too.
+ */
+#define TS_EVENT_READS_MAX  64
+
+/* bytes are waiting in c's socket (another read will not block) */
+ngx_uint_t ts_event_unread(ngx_connection_t *c);
+
+/*
  * While on, c's read handler also runs once a turn of the event loop (at
  * its timers), whether or not epoll reports c: for a socket with answers
  * due.  Under load a turn handles at most 512 of the sockets epoll has

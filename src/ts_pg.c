@@ -29,7 +29,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#include <sys/ioctl.h>
 
 #include "ts_event.h"
 #include "ts_pg.h"
@@ -38,7 +37,6 @@
 #define TS_PG_BACKOFF_MIN  100
 #define TS_PG_BACKOFF_MAX  1000
 #define TS_PG_REPLICA_STALE  1000    /* ms without a poll: not used */
-#define TS_PG_READS_MAX      64      /* reads of a socket a turn */
 
 
 typedef enum {
@@ -963,14 +961,12 @@ ts_pg_conn_want_write(ts_pg_conn_t *conn, ngx_uint_t on)
 
 /*
  * libpq reads at most what its buffer has room for (16 KB at first) a
- * call: the results of a batch of pages are more, and what is left in the
- * socket would wait for the next turn of the event loop.  Read until the
- * socket is drained, bounded so that clients get their turn too.
+ * call, and the results of a batch of pages are more: the socket is
+ * drained (TS_EVENT_READS_MAX).
  */
 static void
 ts_pg_conn_read_handler(ngx_event_t *ev)
 {
-    int                n;
     ngx_uint_t         i, generation;
     ngx_connection_t  *c;
     ts_pg_conn_t      *conn;
@@ -986,7 +982,7 @@ ts_pg_conn_read_handler(ngx_event_t *ev)
 
     generation = conn->generation;
 
-    for (i = 0; i < TS_PG_READS_MAX; i++) {
+    for (i = 0; i < TS_EVENT_READS_MAX; i++) {
 
         if (!PQconsumeInput(conn->pg)) {
             if (conn->state == ts_pg_ready && conn->nsent == 0) {
@@ -1028,7 +1024,7 @@ ts_pg_conn_read_handler(ngx_event_t *ev)
             return;
         }
 
-        if (ioctl(c->fd, FIONREAD, &n) == -1 || n == 0) {
+        if (!ts_event_unread(c)) {
             return;
         }
     }

@@ -18,7 +18,6 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include <hiredis/async.h>
-#include <sys/ioctl.h>
 
 #include "ts_event.h"
 #include "ts_redis.h"
@@ -26,7 +25,6 @@
 
 #define TS_REDIS_BACKOFF_MIN  100
 #define TS_REDIS_BACKOFF_MAX  2000
-#define TS_REDIS_READS_MAX    64      /* 16 KB each */
 
 
 static const char  *ts_redis_ping[] = { "PING" };
@@ -457,7 +455,6 @@ ts_redis_on_disconnect(const redisAsyncContext *ac, int status)
 static void
 ts_redis_read_handler(ngx_event_t *ev)
 {
-    int                 n;
     ngx_uint_t          i;
     ngx_connection_t   *c;
     ts_redis_t         *rd;
@@ -467,7 +464,7 @@ ts_redis_read_handler(ngx_event_t *ev)
     rd = c->data;
     ac = rd->ac;
 
-    for (i = 0; i < TS_REDIS_READS_MAX; i++) {
+    for (i = 0; i < TS_EVENT_READS_MAX; i++) {
         redisAsyncHandleRead(ac);
 
         /* it may have freed the context, and c with it */
@@ -475,7 +472,7 @@ ts_redis_read_handler(ngx_event_t *ev)
             return;
         }
 
-        if (ioctl(c->fd, FIONREAD, &n) == -1 || n == 0) {
+        if (!ts_event_unread(c)) {
             break;
         }
     }

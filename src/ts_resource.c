@@ -891,16 +891,29 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
             break;
         }
 
-        /* a filtered or nested list: its own rows before the page */
-        if (ts_sql_add(sql, "SELECT ") != NGX_OK
+        /*
+         * a filtered or nested list: its first page (an album's songs,
+         * an artist's albums: most pages asked for) is read on the
+         * list's index in order, one scan; a later one walks its own ids
+         * before the page, then reads the page's rows by id and sorts
+         * them.  Which of the two runs is a one-time test of $2.
+         */
+        if (ts_sql_add(sql, "SELECT * FROM ((SELECT ") != NGX_OK
             || ts_sql_columns(sql, rs) != NGX_OK
-            || ts_sql_add(sql, " FROM %s WHERE id IN (SELECT id FROM"
-                               " (SELECT id FROM %s",
+            || ts_sql_add(sql, " FROM %s", rs->table) != NGX_OK
+            || ts_sql_where(sql, rs, mask, 0) != NGX_OK
+            || ts_sql_add(sql, " AND $2::bigint = 0 ORDER BY %s%sid"
+                               " LIMIT %d) UNION ALL (SELECT ",
+                          sort ? sort : "", sort ? ", " : "", TS_PAGE_ROWS)
+               != NGX_OK
+            || ts_sql_columns(sql, rs) != NGX_OK
+            || ts_sql_add(sql, " FROM %s WHERE $2::bigint > 0 AND id IN"
+                               " (SELECT id FROM (SELECT id FROM %s",
                           rs->table, rs->table)
                != NGX_OK
             || ts_sql_where(sql, rs, mask, 0) != NGX_OK
             || ts_sql_add(sql, " ORDER BY %s%sid OFFSET $2 LIMIT %d) AS k"
-                               " LIMIT $1) ORDER BY %s%sid",
+                               " LIMIT $1) ORDER BY %s%sid)) AS y LIMIT $1",
                           sort ? sort : "", sort ? ", " : "", TS_PAGE_ROWS,
                           sort ? sort : "", sort ? ", " : "")
                != NGX_OK)

@@ -81,11 +81,12 @@ struct ts_read_batch_s {
 
 
 /*
- * Pages of one list (the same statement and filters) that missed in one
- * turn, as items do: one statement for them all (NAME_n, ts_resource.c),
- * each page with its own limit and offset or anchor.  A list page costs
- * Postgres more than an item, but most of an uncached page's cost is
- * still the statement's own: its round trip, transaction and executor.
+ * Pages of one statement that missed in one turn, as items do: one
+ * statement for them all (NAME_n, ts_resource.c), each page with its own
+ * limit, offset or anchor and filters (an album's songs and another's go
+ * together).  A list page costs Postgres more than an item, but most of
+ * an uncached page's cost is still the statement's own: its round trip,
+ * transaction and executor.
  */
 struct ts_read_pages_s {
     ts_pg_query_t        query;
@@ -103,7 +104,7 @@ struct ts_read_pages_s {
     u_char               name[TS_STATEMENT_LEN + sizeof(TS_PAGES_SUFFIX)];
     u_char               limits[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
     u_char               values[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
-    /* the filters' values follow */
+    u_char              *filters;    /* their arrays, when sent together */
 };
 
 
@@ -135,6 +136,8 @@ static void ts_read_pages_send(ngx_event_t *ev);
 static void ts_read_pages_done(ts_pg_query_t *q);
 static ngx_uint_t ts_read_page_of(PGresult *res, int row, int col);
 static void ts_read_pages_cleanup(void *data);
+static ngx_int_t ts_read_pages_filters(ts_read_pages_t *b);
+static void ts_read_pages_free(ts_read_pages_t *b);
 
 
 static ngx_str_t  ts_read_entry = ngx_string("entry");
@@ -1059,9 +1062,6 @@ ts_read_batch_cleanup(void *data)
 static ngx_int_t
 ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 {
-    int               k;
-    u_char           *p;
-    size_t            size;
     ngx_uint_t        i, free;
     ts_read_pages_t  *b;
 
@@ -1078,19 +1078,9 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
             continue;
         }
 
-        if (b->statement != ctx->query.statement
-            || b->nparams != ctx->query.nparams)
+        if (b->statement == ctx->query.statement
+            && b->nparams == ctx->query.nparams)
         {
-            continue;
-        }
-
-        for (k = 2; k < b->nparams; k++) {
-            if (ngx_strcmp(b->params[k], ctx->params[k]) != 0) {
-                break;
-            }
-        }
-
-        if (k == b->nparams) {
             break;
         }
     }
@@ -1104,19 +1094,13 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
             return NGX_DONE;
         }
 
-        /* a new batch, with its own copy of the filters' values */
-        size = sizeof(ts_read_pages_t);
-
-        for (k = 2; k < ctx->query.nparams; k++) {
-            size += ngx_strlen(ctx->params[k]) + 1;
-        }
-
-        b = ngx_alloc(size, ngx_cycle->log);
+        b = ngx_alloc(sizeof(ts_read_pages_t), ngx_cycle->log);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_memzero(b, offsetof(ts_read_pages_t, members));
+        b->filters = NULL;
 
         b->statement = ctx->query.statement;
         b->slot = free;
@@ -1124,13 +1108,6 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         b->send.handler = ts_read_pages_send;
         b->send.data = b;
         b->send.log = ngx_cycle->log;
-
-        p = (u_char *) b + sizeof(ts_read_pages_t);
-
-        for (k = 2; k < b->nparams; k++) {
-            b->params[k] = (char *) p;
-            p = ngx_cpymem(p, ctx->params[k], ngx_strlen(ctx->params[k]) + 1);
-        }
 
         ts_read_lists[free] = b;
         ngx_post_event(&b->send, &ngx_posted_events);
@@ -1157,6 +1134,7 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
 static void
 ts_read_pages_send(ngx_event_t *ev)
 {
+    int               k;
     u_char           *l, *v;
     ngx_uint_t        i;
     ts_pg_query_t    *q;
@@ -1171,7 +1149,7 @@ ts_read_pages_send(ngx_event_t *ev)
 
     if (b->live == 0) {
         /* every request went away before it was sent */
-        ngx_free(b);
+        ts_read_pages_free(b);
         return;
     }
 
@@ -1188,9 +1166,11 @@ ts_read_pages_send(ngx_event_t *ev)
         for (i = 0; b->members[i] == NULL; i++) { /* void */ }
 
         q->statement = b->statement;
-        b->params[0] = b->members[i]->params[0];
-        b->params[1] = b->members[i]->params[1];
         b->order[0] = (u_char) i;
+
+        for (k = 0; k < b->nparams; k++) {
+            b->params[k] = b->members[i]->params[k];
+        }
 
     } else {
         *ngx_sprintf(b->name, "%s" TS_PAGES_SUFFIX, b->statement) = '\0';
@@ -1225,6 +1205,12 @@ ts_read_pages_send(ngx_event_t *ev)
 
         b->params[0] = (char *) b->limits;
         b->params[1] = (char *) b->values;
+
+        if (ts_read_pages_filters(b) != NGX_OK) {
+            q->rc = TS_PG_ERROR;
+            ts_read_pages_done(q);
+            return;
+        }
     }
 
     if (ts_read_shared_send(q, b->members, b->n) == NGX_OK) {
@@ -1304,7 +1290,7 @@ ts_read_pages_done(ts_pg_query_t *q)
         ts_http_finish(r, rc);
     }
 
-    ngx_free(b);
+    ts_read_pages_free(b);
 }
 
 
@@ -1340,6 +1326,84 @@ ts_read_pages_cleanup(void *data)
 
     if (b->live == 0 && b->sent) {
         ts_pg_query_cancel(&b->query);
-        ngx_free(b);
+        ts_read_pages_free(b);
     }
+}
+
+
+/*
+ * The filters of the pages sent together, as text arrays ($3...), in the
+ * order of their limits and values: every element quoted, as a title may
+ * hold a comma, a quote or a brace.
+ */
+static ngx_int_t
+ts_read_pages_filters(ts_read_pages_t *b)
+{
+    u_char         *p, *s;
+    size_t          size;
+    ngx_uint_t      i, k;
+    ts_read_ctx_t  *ctx;
+
+    size = 0;
+
+    for (k = 2; k < (ngx_uint_t) b->nparams; k++) {
+        size += 3;
+
+        for (i = 0; i < b->pages; i++) {
+            ctx = b->members[b->order[i]];
+            size += 2 * ngx_strlen(ctx->params[k]) + 3;
+        }
+    }
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    b->filters = ngx_alloc(size, ngx_cycle->log);
+    if (b->filters == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->filters;
+
+    for (k = 2; k < (ngx_uint_t) b->nparams; k++) {
+        b->params[k] = (char *) p;
+        *p++ = '{';
+
+        for (i = 0; i < b->pages; i++) {
+            ctx = b->members[b->order[i]];
+
+            if (i) {
+                *p++ = ',';
+            }
+
+            *p++ = '"';
+
+            for (s = (u_char *) ctx->params[k]; *s; s++) {
+                if (*s == '"' || *s == '\\') {
+                    *p++ = '\\';
+                }
+
+                *p++ = *s;
+            }
+
+            *p++ = '"';
+        }
+
+        *p++ = '}';
+        *p++ = '\0';
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ts_read_pages_free(ts_read_pages_t *b)
+{
+    if (b->filters) {
+        ngx_free(b->filters);
+    }
+
+    ngx_free(b);
 }

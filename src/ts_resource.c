@@ -58,7 +58,8 @@ static ngx_int_t ts_sql_total(ts_sql_t *sql, ts_resource_t *rs,
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, ngx_uint_t where);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
-static ngx_int_t ts_sql_pages(ts_sql_t *sql, char *name, size_t body);
+static ngx_int_t ts_sql_pages(ts_sql_t *sql, char *name, size_t body,
+    const char *types);
 
 
 /*
@@ -752,6 +753,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     ts_resource_t *rs, ngx_uint_t mask, ts_resource_t *parent,
     ngx_uint_t parent_filter, const char *sort)
 {
+    char         types[TS_FILTERS_MAX + 1];
     size_t       body;
     ngx_uint_t   i, param;
     const char  *lead;
@@ -820,7 +822,12 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         return NGX_ERROR;
     }
 
-    if (ts_sql_add(sql, "SELECT ") != NGX_OK
+    /*
+     * the page's meta in a subquery of its own (OFFSET 0 keeps it one):
+     * counted once a page, where in the page's select list its lookups
+     * ran once a row, as a row of NAME_n names its page's filters
+     */
+    if (ts_sql_add(sql, "SELECT d.*, x.* FROM (SELECT ") != NGX_OK
         || ts_sql_total(sql, rs, mask) != NGX_OK)
     {
         return NGX_ERROR;
@@ -852,7 +859,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
                         ? ", true AS anchored"
                         : ", EXISTS (SELECT 1 FROM a) AS anchored")
            != NGX_OK
-        || ts_sql_add(sql, ", x.* FROM (SELECT 1) AS d LEFT JOIN LATERAL (")
+        || ts_sql_add(sql, " OFFSET 0) AS d LEFT JOIN LATERAL (")
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1012,22 +1019,34 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         return NGX_ERROR;
     }
 
-    return ts_sql_pages(sql, name, body);
+    /* the filters' types, in the order of their parameters */
+    for (i = 0, param = 0; i < rs->nfilters; i++) {
+        if (mask & ((ngx_uint_t) 1 << i)) {
+            types[param++] = (rs->filters[i].type == TS_ARG_ID) ? 'i' : 't';
+        }
+    }
+
+    types[param] = '\0';
+
+    return ts_sql_pages(sql, name, body, types);
 }
 
 
 /*
- * NAME_n: pages of one list missed in the same turn (ts_read.c), in one
- * statement: $1 their limits, $2 their offsets or anchors (bigint[]),
- * $3... the filters they share.  Each page is the statement just made
- * (from body in the buffer), run with its own $1 and $2: its rows, as
- * NAME's, and the page's number (from 1) in a last column.
+ * NAME_n: pages of one statement missed in the same turn (ts_read.c), in
+ * one statement: $1 their limits, $2 their offsets or anchors (bigint[]),
+ * $3... their filters (text[]: an album's songs and another's go
+ * together).  Each page is the statement just made (from body in the
+ * buffer), run with its own parameters: its rows, as NAME's, and the
+ * page's number (from 1) in a last column.  types has a letter per
+ * filter: 'i' an id, 't' a text.
  */
 static ngx_int_t
-ts_sql_pages(ts_sql_t *sql, char *name, size_t body)
+ts_sql_pages(ts_sql_t *sql, char *name, size_t body, const char *types)
 {
-    u_char  *p, *run, *last, *copy;
-    size_t   len;
+    u_char      *p, *run, *last, *copy;
+    size_t       len;
+    ngx_uint_t   i, n, k;
 
     /* the body without its ";", copied: the buffer may move */
     len = sql->pos - sql->start - body - 1;
@@ -1039,25 +1058,59 @@ ts_sql_pages(ts_sql_t *sql, char *name, size_t body)
 
     ngx_memcpy(copy, sql->start + body, len);
     last = copy + len;
+    n = ngx_strlen(types);
 
     if (ts_sql_add(sql, "PREPARE %s" TS_PAGES_SUFFIX " AS SELECT p.*, b.i"
-                        " FROM unnest($1::bigint[], $2::bigint[])"
-                        " WITH ORDINALITY AS b (l, v, i)"
-                        " CROSS JOIN LATERAL (", name)
+                        " FROM unnest($1::bigint[], $2::bigint[]", name)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    /* $1 and $2 are the page's own (filters are $3 to $6) */
+    for (i = 0; i < n; i++) {
+        if (ts_sql_add(sql, ", $%ui::text[]", i + 3) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, ") WITH ORDINALITY AS b (l, v") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ts_sql_add(sql, ", f%ui", i + 3) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ts_sql_add(sql, ", i) CROSS JOIN LATERAL (") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* $1, $2 and the filters are the page's own */
     for (p = copy, run = copy; p + 1 < last; p++) {
-        if (p[0] != '$' || (p[1] != '1' && p[1] != '2')) {
+        if (p[0] != '$' || p[1] < '1' || p[1] > '9') {
             continue;
         }
 
-        if (ts_sql_add(sql, "%*s%s", (size_t) (p - run), run,
-                       p[1] == '1' ? "b.l" : "b.v")
-            != NGX_OK)
+        k = p[1] - '0';
+
+        if (k > n + 2) {
+            continue;
+        }
+
+        if (ts_sql_add(sql, "%*s", (size_t) (p - run), run) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (k <= 2) {
+            if (ts_sql_add(sql, k == 1 ? "b.l" : "b.v") != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+        } else if (ts_sql_add(sql, "(b.f%ui::%s)", k,
+                              types[k - 3] == 'i' ? "bigint" : "text")
+                   != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -1292,12 +1345,13 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
                                    " FROM %s WHERE id = $2 AND %s = $3) ",
                               rel->join, rel->parent_column)
                    != NGX_OK)
-            || ts_sql_add(sql, "SELECT coalesce((SELECT n FROM ts_list_counts"
+            || ts_sql_add(sql, "SELECT d.*, x.* FROM (SELECT coalesce(("
+                               "SELECT n FROM ts_list_counts"
                                " WHERE tbl = '%s' AND cols = '{%s}'"
                                " AND vals = ARRAY[$3::bigint::text]), 0)"
                                " AS total, EXISTS (SELECT 1 FROM %s"
-                               " WHERE id = $3) AS found, %s AS anchored,"
-                               " x.* FROM (SELECT 1) AS d LEFT JOIN LATERAL"
+                               " WHERE id = $3) AS found, %s AS anchored"
+                               " OFFSET 0) AS d LEFT JOIN LATERAL"
                                " (SELECT e.id AS entry_id, e.position, s.*"
                                " FROM (SELECT id, %s, position FROM %s"
                                " WHERE %s = $3%s ORDER BY position%s"
@@ -1316,7 +1370,7 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
                           child->table, rel->child_column,
                           kind == TS_PAGE_BEFORE ? " DESC" : "")
                != NGX_OK
-            || ts_sql_pages(sql, name, body) != NGX_OK)
+            || ts_sql_pages(sql, name, body, "i") != NGX_OK)
         {
             return NGX_ERROR;
         }

@@ -2,6 +2,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
+use JSON::PP ();
 
 no_shuffle();
 run_tests();
@@ -151,3 +152,58 @@ GET /api/v1/artists/4/songs?album_id=1&limit=2&after=1
 --- error_code: 200
 --- response_body_like
 ^\{"songs":\[\{"id":2,[^{]*\},\{"id":3,[^{]*\}\],"meta":\{"total":4,"limit":2,"offset":null,"next":"/api/v1/artists/4/songs\?album_id=1&limit=2&after=3","previous":"/api/v1/artists/4/songs\?album_id=1&limit=2&before=2"\}\}$
+
+
+
+=== TEST 14: pages of other parents and filters missed in one turn share a statement
+Redis is frozen while the pages send their lookups, so their misses come
+in one turn: the songs of three albums, a later page of one of them and
+those of an album that does not exist go as one statement, each page with
+its own album; albums by genre as another, a genre that holds a quote, a
+comma and a backslash among them.  Each page is its own.
+--- http_config eval
+Tunesheap::Test::cached_config() . "tunesheap_redis_timeout 5s;\n"
+--- init
+sub ids_of {
+    my ($table, $where, $order) = @_;
+    return split /,/, Tunesheap::Test::sql(
+        "SELECT string_agg(id::text, ',' ORDER BY $order) FROM $table"
+        . " WHERE $where");
+}
+my @a1 = ids_of("songs", "album_id = 1", "track_number, id");
+my %want = (
+    "albums/1/songs" => "@a1",
+    "albums/2/songs" => join(' ', ids_of("songs", "album_id = 2",
+                                         "track_number, id")),
+    "albums/3/songs" => join(' ', ids_of("songs", "album_id = 3",
+                                         "track_number, id")),
+    "albums/1/songs?limit=2&offset=2" => "@a1[2 .. 3]",
+    "albums/99/songs" => "404",
+    "albums?genre=Hip-Hop" => join(' ', ids_of("albums",
+                                               "genre = 'Hip-Hop'", "id")),
+    "albums?genre=Pop" => join(' ', ids_of("albums", "genre = 'Pop'", "id")),
+    "albums?genre=a%22b%2Cc%5Cd%7B" => "",
+);
+my ($seen, $ran) = Tunesheap::Test::one_turn(sub {
+    my ($path, $st, $h, $body) = @_;
+    (my $args = $path) =~ s{^/api/v1/}{};
+    return "$args => $st" if $st != 200;
+    my $list = JSON::PP::decode_json($body);
+    my ($name) = grep { $_ ne 'meta' } keys %$list;
+    return "$args => " . join(' ', map { $_->{id} } @{ $list->{$name} });
+}, map { "/api/v1/$_" } sort keys %want);
+Test::More::is_deeply($seen, [ map { "$_ => $want{$_}" } sort keys %want ],
+                      'each page its own rows');
+Test::More::ok(@a1 >= 4 && $want{"albums/2/songs"} && $want{"albums?genre=Pop"},
+               'the pages are not empty');
+my @songs = grep { /^ts_albums_songs/ } @$ran;
+Test::More::is("@songs", "ts_albums_songs_1_n", 'one statement the albums');
+my @genres = grep { /^ts_albums_list/ } @$ran;
+Test::More::is(scalar(@genres), 1, 'one statement the genres');
+Test::More::like($genres[0] // '', qr/_n$/, 'the genres together');
+--- request
+GET /api/v1/albums/2/songs
+--- error_code: 200
+--- response_headers
+X-Cache: HIT redis
+--- timeout: 10

@@ -54,6 +54,21 @@ ts_json_gen(ngx_pool_t *pool)
 }
 
 
+yajl_gen
+ts_json_gen_db(ngx_pool_t *pool)
+{
+    yajl_gen  g;
+
+    g = ts_json_gen(pool);
+
+    if (g) {
+        yajl_gen_config(g, yajl_gen_validate_utf8, 0);
+    }
+
+    return g;
+}
+
+
 void
 ts_json_output(yajl_gen g, ngx_str_t *out)
 {

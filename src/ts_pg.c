@@ -816,6 +816,7 @@ ts_pg_conn_unbind(ts_pg_conn_t *conn)
 static void
 ts_pg_conn_poll(ts_pg_conn_t *conn)
 {
+    const char                *enc;
     PostgresPollingStatusType  st;
 
     st = PQconnectPoll(conn->pg);
@@ -858,6 +859,18 @@ ts_pg_conn_poll(ts_pg_conn_t *conn)
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
                    "tunesheap: postgres connected, fd:%d", conn->c->fd);
+
+    /* SQL_ASCII passes any bytes as text: answers must be UTF-8 */
+    enc = PQparameterStatus(conn->pg, "server_encoding");
+
+    if (enc == NULL || ngx_strcmp(enc, "SQL_ASCII") == 0) {
+        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                      "tunesheap: the postgres database's encoding is %s:"
+                      " it must be one Postgres checks (UTF8)",
+                      enc ? enc : "unknown");
+        ts_pg_conn_connect_failed(conn);
+        return;
+    }
 
     if (PQsetnonblocking(conn->pg, 1) != 0
         || !PQsendQuery(conn->pg, conn->pool->setup))

@@ -610,7 +610,7 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
     head = base + (back ? n - 1 : 0);
     tail = base + (back ? 0 : n - 1);
 
-    g = ts_json_gen(r->pool);
+    g = ts_json_gen_db(r->pool);
     if (g == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

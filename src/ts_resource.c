@@ -525,7 +525,7 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
 
     *hash = (u_char *) PQgetvalue(res, row, col);
 
-    g = ts_json_gen(r->pool);
+    g = ts_json_gen_db(r->pool);
     if (g == NULL) {
         return NGX_ERROR;
     }

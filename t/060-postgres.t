@@ -540,3 +540,25 @@ Test::More::cmp_ok($n, '<', 100, "an idle second woke the worker $n times");
 --- request
 GET /api/v1/health
 --- error_code: 200
+
+
+
+=== TEST 21: a database that checks no encoding (SQL_ASCII) is refused
+Answers are made of Postgres's text without checking it again as UTF-8
+(ts_json_gen_db()): that holds only when the server converts and checks
+it, which SQL_ASCII does not.
+--- init
+Tunesheap::Test::sql("CREATE DATABASE ts_sql_ascii ENCODING 'SQL_ASCII'"
+                     . " TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    unless Tunesheap::Test::sql("SELECT count(*) FROM pg_database"
+                                . " WHERE datname = 'ts_sql_ascii'");
+--- http_config eval
+Tunesheap::Test::http_config(dsn => $ENV{TEST_NGINX_PG_DSN}
+                                    . " dbname=ts_sql_ascii")
+--- request
+GET /api/v1/artists/4
+--- error_code: 503
+--- response_body
+{"error":{"status":503,"message":"the database is unavailable"}}
+--- error_log
+the postgres database's encoding is SQL_ASCII

@@ -99,12 +99,12 @@ struct ts_read_pages_s {
     ngx_uint_t           live;       /* requests still waiting */
     ngx_uint_t           sent;       /* handed to the pool */
     ngx_uint_t           pages;      /* sent as NAME_n: how many */
+    u_char              *filters;    /* their arrays, when sent together */
     ts_read_ctx_t       *members[TS_READ_PAGES_MAX];
     u_char               order[TS_READ_PAGES_MAX];  /* page -> place */
     u_char               name[TS_STATEMENT_LEN + sizeof(TS_PAGES_SUFFIX)];
     u_char               limits[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
     u_char               values[2 + TS_READ_PAGES_MAX * (NGX_INT64_LEN + 1)];
-    u_char              *filters;    /* their arrays, when sent together */
 };
 
 
@@ -1100,7 +1100,6 @@ ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)
         }
 
         ngx_memzero(b, offsetof(ts_read_pages_t, members));
-        b->filters = NULL;
 
         b->statement = ctx->query.statement;
         b->slot = free;

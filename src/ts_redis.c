@@ -70,6 +70,7 @@ static void ts_redis_ready(ts_redis_t *rd);
 static void ts_redis_read_handler(ngx_event_t *ev);
 static void ts_redis_write_handler(ngx_event_t *ev);
 static void ts_redis_flush_handler(ngx_event_t *ev);
+static void ts_redis_write(ts_redis_t *rd);
 static void ts_redis_add_read(void *data);
 static void ts_redis_del_read(void *data);
 static void ts_redis_add_write(void *data);
@@ -492,9 +493,7 @@ ts_redis_write_handler(ngx_event_t *ev)
     c = ev->data;
     rd = c->data;
 
-    rd->writing = 1;
-    redisAsyncHandleWrite(rd->ac);
-    rd->writing = 0;
+    ts_redis_write(rd);
 }
 
 
@@ -554,10 +553,18 @@ ts_redis_flush_handler(ngx_event_t *ev)
     rd = ev->data;
 
     if (rd->ac && rd->c && rd->connected) {
-        rd->writing = 1;
-        redisAsyncHandleWrite(rd->ac);
-        rd->writing = 0;
+        ts_redis_write(rd);
     }
+}
+
+
+/* hiredis writes what it can; ts_redis_add_write() sees rd->writing */
+static void
+ts_redis_write(ts_redis_t *rd)
+{
+    rd->writing = 1;
+    redisAsyncHandleWrite(rd->ac);
+    rd->writing = 0;
 }
 
 

@@ -373,7 +373,17 @@ Tunesheap::Test::redis_ctl('start');
 unlink "$ENV{TEST_NGINX_REDIS_DIR}/dump.rdb";
 Test::More::cmp_ok(Tunesheap::Test::redis_ctl('cli', 'DBSIZE'), '>', 0,
                    'Redis is back with its old data');
-select(undef, undef, undef, 2.5);
+# both nodes connected again (A's owed bump goes on connecting), before
+# B reads: a fixed wait let B fill Redis before A's bump under load
+for my $port (Tunesheap::Test::server_port(), $b) {
+    for (1 .. 100) {
+        my (undef, undef, $health) =
+            Tunesheap::Test::http(GET => "/api/v1/health", port => $port);
+        last if $health =~ /"redis":"ok"/;
+        select(undef, undef, undef, 0.1);
+    }
+}
+select(undef, undef, undef, 0.2);
 ($st, $h, $body) = Tunesheap::Test::http(GET => "/api/v1/songs/8", port => $b);
 Test::More::like($body, qr/"track_number":7/, 'node B answers the new state');
 Test::More::is($h->{'x-cache'}, 'MISS', '... from Postgres');

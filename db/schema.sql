@@ -869,19 +869,24 @@ CREATE TABLE IF NOT EXISTS ts_list_counted (
 );
 
 -- Offset pages of a whole list (all songs, all albums): how many of the
--- table's rows lie in each span of 2^bits ids (the span named by its first
--- id), at two widths: 1,024 ids and 32,768 (32 spans of the first).  Kept
--- by the same triggers as the totals, in the same transactions.  A page at
--- offset N adds up the wide spans until they pass N, then the narrow ones
--- of that wide span, and walks at most 511 ids of the last one, from its
--- nearer end, none when the span has all its 1,024 ids: at offset 470,000
--- of 500,000 songs 15 + up to 32 rows of this table, where OFFSET alone
--- walks 470,000 ids.  It is exact in the page's own snapshot
--- (a write before the offset moves the page at once, on every node).
+-- table's rows lie in each span of 1,024 ids (the span named by its first
+-- id), and how many up to the end of it (reach).  Kept by the same
+-- triggers as the totals, in the same transactions.  A page at offset N
+-- is one probe of the index on reach, the first span that reaches past
+-- N, then a walk of at most 511 ids of that span, from its nearer end,
+-- none when the span has all its 1,024 ids: at offset 470,000 of 500,000
+-- songs one index entry, where OFFSET alone walks 470,000 ids.  A write
+-- updates the reach of the spans from its lowest id on: the last span or
+-- two for a new song (ids grow), up to every span for a deletion of an
+-- early one.  Writers of a table are queued by its total in
+-- ts_list_counts, which every insert and delete updates first, so the
+-- reach each computes starts from its predecessor's committed one.  It
+-- is exact in the page's own snapshot (a write before the offset moves
+-- the page at once, on every node).
 -- Filtered and nested lists keep OFFSET on their own index: they walk their
 -- own rows only, and a span per value would cost about a row per item
--- (songs of an artist are scattered over the ids).  `spans` in
--- ts_list_counted says the spans were counted.
+-- (songs of an artist are scattered over the ids).  `spans` and `reach`
+-- in ts_list_counted say the spans and their reach were counted.
 CREATE TABLE IF NOT EXISTS ts_list_spans (
     tbl  text     NOT NULL,
     bits smallint NOT NULL,
@@ -890,7 +895,14 @@ CREATE TABLE IF NOT EXISTS ts_list_spans (
     PRIMARY KEY (tbl, bits, span)
 );
 
+ALTER TABLE ts_list_spans ADD COLUMN IF NOT EXISTS reach bigint
+    NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS ts_list_spans_reach_idx
+    ON ts_list_spans (tbl, bits, reach, span) INCLUDE (n);
+
 ALTER TABLE ts_list_counted ADD COLUMN IF NOT EXISTS spans boolean
+    NOT NULL DEFAULT false;
+ALTER TABLE ts_list_counted ADD COLUMN IF NOT EXISTS reach boolean
     NOT NULL DEFAULT false;
 
 -- SELECT bits, span, d: d (the sign) times the rows of src per span
@@ -898,8 +910,29 @@ CREATE OR REPLACE FUNCTION ts_list_spans_rows(src text, d int)
     RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT format('SELECT w.bits, id >> w.bits << w.bits AS span,'
                   ' %s * count(*) AS d FROM %I,'
-                  ' (VALUES (10), (15)) AS w (bits) GROUP BY 1, 2', d, src)
+                  ' (VALUES (10)) AS w (bits) GROUP BY 1, 2', d, src)
 $$;
+
+-- The reach of tbl's spans from the span low on: the rows up to the end
+-- of each, from the reach of the span before low (unchanged by a write
+-- from low on).  Only the spans whose reach changed are written.
+-- (PL/pgSQL: its plan is kept, where a SQL one is planned per call.)
+CREATE OR REPLACE FUNCTION ts_list_spans_reach(tbl text, low bigint)
+    RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ts_list_spans AS t SET reach = w.reach
+      FROM (SELECT s.span,
+                   sum(s.n) OVER (ORDER BY s.span)
+                   + coalesce((SELECT b.reach FROM ts_list_spans b
+                               WHERE b.tbl = ts_list_spans_reach.tbl
+                                 AND b.bits = 10 AND b.span < low
+                               ORDER BY b.span DESC LIMIT 1), 0) AS reach
+              FROM ts_list_spans s
+             WHERE s.tbl = ts_list_spans_reach.tbl AND s.bits = 10
+               AND s.span >= low) AS w
+     WHERE t.tbl = ts_list_spans_reach.tbl AND t.bits = 10
+       AND t.span = w.span AND t.reach <> w.reach;
+END $$;
 
 -- SELECT cols, vals, d: d (the sign) times the rows of src, per combination
 -- of the filter columns cols and their values; combinations with a NULL
@@ -974,9 +1007,13 @@ BEGIN
             IF TG_OP = 'INSERT' THEN
                 %s;
                 %s;
+                PERFORM ts_list_spans_reach(%L,
+                    (SELECT min(id) >> 10 << 10 FROM ts_new));
             ELSIF TG_OP = 'DELETE' THEN
                 %s;
                 %s;
+                PERFORM ts_list_spans_reach(%L,
+                    (SELECT min(id) >> 10 << 10 FROM ts_old));
             ELSIF TG_OP = 'UPDATE' THEN
                 %s;
             ELSE
@@ -987,9 +1024,9 @@ BEGIN
         END $b$
         $f$, fn,
         format(upsert, ts_list_counts_rows('ts_new', cols, 1)),
-        format(spans, ts_list_spans_rows('ts_new', 1)),
+        format(spans, ts_list_spans_rows('ts_new', 1)), tbl,
         format(upsert, ts_list_counts_rows('ts_old', cols, -1)),
-        format(spans, ts_list_spans_rows('ts_old', -1)),
+        format(spans, ts_list_spans_rows('ts_old', -1)), tbl,
         format(upsert, ts_list_counts_rows('ts_new', cols, 1)
                        || ' UNION ALL '
                        || ts_list_counts_rows('ts_old', cols, -1)),
@@ -1012,7 +1049,7 @@ BEGIN
     IF EXISTS (SELECT FROM ts_list_counted c
                WHERE c.tbl = ts_list_counts_install.tbl
                  AND c.cols = ts_list_counts_install.cols
-                 AND c.spans)
+                 AND c.spans AND c.reach)
     THEN
         RETURN;
     END IF;
@@ -1024,10 +1061,13 @@ BEGIN
     EXECUTE format(upsert, ts_list_counts_rows(tbl, cols, 1));
     DELETE FROM ts_list_spans c WHERE c.tbl = ts_list_counts_install.tbl;
     EXECUTE format(spans, ts_list_spans_rows(tbl, 1));
+    PERFORM ts_list_spans_reach(tbl,
+        (SELECT min(c.span) FROM ts_list_spans c
+          WHERE c.tbl = ts_list_counts_install.tbl));
 
-    INSERT INTO ts_list_counted AS c VALUES (tbl, cols, true)
+    INSERT INTO ts_list_counted AS c VALUES (tbl, cols, true, true)
         ON CONFLICT ON CONSTRAINT ts_list_counted_pkey
-        DO UPDATE SET cols = excluded.cols, spans = true;
+        DO UPDATE SET cols = excluded.cols, spans = true, reach = true;
 END $$;
 
 -- the filters of ts_resource.c, in its order

@@ -21,7 +21,7 @@
 
 #define TS_SQL_CHUNK  4096
 
-/* the narrow spans of ts_list_spans (db/schema.sql): 1,024 ids */
+/* the spans of ts_list_spans (db/schema.sql): 1,024 ids */
 #define TS_SPAN_BITS  10
 
 typedef struct {
@@ -734,8 +734,8 @@ ts_resource_prepare_lists(ts_sql_t *sql, ts_resource_t *rs)
  * An offset page walks ids only (an index-only scan): the columns, some
  * computed, are made for the page's rows alone.  A whole list's starts
  * from the span of ids its first row lies in (ts_list_spans, db/schema.sql:
- * found by adding up the spans before it, 32,768 ids then 1,024 at a
- * time) and walks only to its first row from the nearer end of that span
+ * one probe of the index on the rows up to the end of each span) and
+ * walks only to its first row from the nearer end of that span
  * (not at all when the span has all its ids), where OFFSET alone walks
  * every id before the page, then reads the page as a range of ids from
  * its first; a filtered or nested list's walks its own rows before the
@@ -785,26 +785,16 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
      * plan on the index in NAME_n too, where the limit is a column (with
      * a bare LIMIT its plan hashed the whole table).
      *
-     * offset N of a whole list by its spans (db/schema.sql): the wide span
-     * where the N-th row lies, then the narrow one within it, its rows
-     * and the N-th row's place k among them
+     * offset N of a whole list by its spans (db/schema.sql): the first
+     * span whose reach passes N, its rows and the N-th row's place k
+     * among them
      */
     if (kind == TS_PAGE_OFFSET && mask == 0
-        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT f.span, f.n,"
-                           " $2 - c.skip - f.reach + f.n AS k"
-                           " FROM (SELECT span, reach - n AS skip FROM"
-                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
-                           " AS reach FROM ts_list_spans WHERE tbl = '%s'"
-                           " AND bits = 15 ORDER BY span) AS w"
-                           " WHERE reach > $2 ORDER BY span LIMIT 1) AS c,"
-                           " LATERAL (SELECT span, n, reach FROM"
-                           " (SELECT span, n, sum(n) OVER (ORDER BY span)"
-                           " AS reach FROM ts_list_spans WHERE tbl = '%s'"
-                           " AND bits = %d AND span >= c.span"
-                           " ORDER BY span) AS w"
-                           " WHERE c.skip + reach > $2 ORDER BY span LIMIT 1)"
-                           " AS f) ",
-                      rs->table, rs->table, TS_SPAN_BITS)
+        && ts_sql_add(sql, "WITH s AS MATERIALIZED (SELECT span, n,"
+                           " $2 - reach + n AS k FROM ts_list_spans"
+                           " WHERE tbl = '%s' AND bits = %d AND reach > $2"
+                           " ORDER BY reach, span LIMIT 1) ",
+                      rs->table, TS_SPAN_BITS)
            != NGX_OK)
     {
         return NGX_ERROR;

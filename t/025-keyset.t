@@ -246,21 +246,27 @@ sub check_offsets {
                             . " items are what OFFSET gives");
 }
 
-# ts_list_spans against each table's ids counted again, at both widths
+# ts_list_spans against each table's ids counted again: the rows of each
+# span, and of every span up to its end
 sub check_spans {
     my ($what) = @_;
     my $bad = 0;
 
     for my $t (qw(artists albums songs)) {
-        $bad += Tunesheap::Test::sql("SELECT count(*) FROM (SELECT w.bits,"
-            . " id >> w.bits << w.bits AS span, count(*) AS n FROM $t,"
-            . " (VALUES (10), (15)) AS w (bits) GROUP BY 1, 2) AS w"
-            . " FULL JOIN (SELECT * FROM ts_list_spans WHERE tbl = '$t'"
-            . " AND n <> 0) AS s USING (bits, span)"
-            . " WHERE w.n IS DISTINCT FROM s.n");
+        $bad += Tunesheap::Test::sql("SELECT count(*) FROM (SELECT span, n,"
+            . " sum(n) OVER (ORDER BY span) AS reach FROM (SELECT"
+            . " id >> 10 << 10 AS span, count(*) AS n FROM $t GROUP BY 1)"
+            . " AS c) AS w FULL JOIN (SELECT * FROM ts_list_spans"
+            . " WHERE tbl = '$t' AND n <> 0) AS s USING (span)"
+            . " WHERE s.bits IS DISTINCT FROM 10 OR w.n IS DISTINCT FROM s.n"
+            . " OR w.reach IS DISTINCT FROM s.reach");
+        $bad += Tunesheap::Test::sql("SELECT count(*) FROM ts_list_spans s"
+            . " WHERE tbl = '$t' AND reach IS DISTINCT FROM (SELECT"
+            . " count(*) FROM $t WHERE id < s.span + 1024)");
     }
 
-    Test::More::is($bad, 0, "$what: every span counts its rows");
+    Test::More::is($bad, 0, "$what: every span counts its rows, and the"
+                            . " rows up to its end");
 }
 
 # the lists check_offsets goes through: whole, filtered, nested
@@ -437,12 +443,42 @@ Tunesheap::Test::sql("DELETE FROM songs WHERE id BETWEEN 3000 AND 3500");
 Tunesheap::Test::sql("UPDATE songs SET album_id = 1002, artist_id = 6"
     . " WHERE id BETWEEN 4000 AND 4300 AND album_id = 1001");
 main::check_all_offsets("rows inserted, deleted and moved by SQL");
+# four writers at once, each its own connection: songs created and deleted
+# in early and late spans, one statement at a time, so that the reach of
+# the later spans is rewritten by writers that overlap
+my @kids;
+for my $w (0 .. 3) {
+    my $sql = join '', map {
+        my $low = 2303 + 1025 * (($w + $_) % 9) + 5 * (4 * $_ + $w);
+        "INSERT INTO songs (id, album_id, artist_id, title)"
+        . " VALUES ($low, 1001, 3, 'w$w'), (" . (43000 + 40 * $w + $_)
+        . ", 1002, 6, 'w$w');\n"
+        . "DELETE FROM songs WHERE id = " . (2001 + 5 * (400 * $w + $_))
+        . " OR id = " . (40970 + 10 * $w + $_) . ";\n"
+    } 0 .. 24;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open my $psql, '|-', "$ENV{TEST_NGINX_PG_CTL} psql"
+            . " $ENV{TEST_NGINX_PG_DATA} tunesheap -qAt -v ON_ERROR_STOP=1"
+            . " >/dev/null" or POSIX::_exit(1);
+        print $psql $sql;
+        POSIX::_exit(close $psql ? 0 : 1);
+    }
+    push @kids, $pid;
+}
+my $failed = 0;
+for my $pid (@kids) {
+    waitpid $pid, 0;
+    $failed++ if $? != 0;
+}
+Test::More::is($failed, 0, "4 writers at once: none failed");
+main::check_all_offsets("4 writers at once, early and late");
 main::write_ok(DELETE => "/api/v1/songs/$id", undef, 204);
 --- request
 GET /api/v1/songs?limit=2&offset=1000000
 --- error_code: 200
 --- response_body_like
-^\{"songs":\[\],"meta":\{"total":3187,"limit":2,"offset":1000000,"next":null,"previous":"/api/v1/songs\?limit=2&offset=999998"\}\}$
+^\{"songs":\[\],"meta":\{"total":3234,"limit":2,"offset":1000000,"next":null,"previous":"/api/v1/songs\?limit=2&offset=999998"\}\}$
 
 
 

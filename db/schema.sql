@@ -247,6 +247,29 @@ CREATE OR REPLACE FUNCTION ts_search_query(text) RETURNS tsquery
         ELSE plainto_tsquery('simple', $1)
     END $$;
 
+-- A folded search text as every type's search reads it, worked out once
+-- a search (ts_search_query() parses it up to three times, and every type
+-- read it again: about 50 us a type): q, ts_search_query(t); words, its
+-- full words, distinct; pre, its last word when that is a prefix.
+CREATE OR REPLACE FUNCTION ts_search_parse(t text, OUT q tsquery,
+                                           OUT words text[], OUT pre text)
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$
+    BEGIN
+        q := plainto_tsquery('simple', t);
+
+        IF t ~ '[[:alnum:]]$' AND q::text ~ '''[^'']{3,}''$' THEN
+            q := (q::text || ':*')::tsquery;
+        END IF;
+
+        SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
+                   FILTER (WHERE x[2] IS NULL),
+               max(replace(x[1], '''''', '''')) FILTER (WHERE x[2] IS NOT NULL)
+          INTO words, pre
+          FROM regexp_matches(q::text, '''((?:[^'']|'''')*)''(:\*)?', 'g')
+               AS x;
+    END $$;
+
 -- the distinct words of a folded name, as a search sees them
 CREATE OR REPLACE FUNCTION ts_search_words_of(text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
@@ -449,6 +472,8 @@ BEGIN
     --     (ts_search_typo_keys()), the other words for themselves; names
     --     holding one of each, read from the rarest such set (at most 200
     --     postings), at most lim + 5.
+    -- q, words and pre are ts_search_parse(t), worked out once a search
+    -- for every type (the 2-argument form works them out itself).
     -- (an earlier version's, returning other columns, cannot be replaced)
     IF EXISTS (SELECT FROM pg_proc
                WHERE oid = to_regprocedure(format('%I(text, integer)',
@@ -461,17 +486,15 @@ BEGIN
     END IF;
 
     EXECUTE format($f$
-        CREATE OR REPLACE FUNCTION %1$I(t text, lim integer)
+        CREATE OR REPLACE FUNCTION %1$I(t text, lim integer, q tsquery,
+                                        words text[], pre text)
             RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)
-            LANGUAGE plpgsql STABLE STRICT ROWS 100
+            LANGUAGE plpgsql STABLE ROWS 100
             SET max_parallel_workers_per_gather = 0
             SET plan_cache_mode = force_generic_plan
         AS $b$
         DECLARE
-            q        tsquery := ts_search_query(t);
-            words    text[];        -- the full words of t
-            pre      text;          -- its last word, when that is a prefix
-            nwords   integer;
+            nwords   integer := coalesce(cardinality(words), 0);
             found    bigint[];
             ids      bigint[];
             drv      text[];        -- the words whose postings are read
@@ -490,44 +513,30 @@ BEGIN
             named    boolean;       -- the table has a name at all
         BEGIN
             -- 1., and in the same statement (each costs its executor's
-            -- start and end) what 2. needs: the words of t, the prefix's
-            -- words and the names holding them, the full words found
-            -- and the fewest names holding one, and whether the table
-            -- has a name at all (its first id on the primary key: an
-            -- EXISTS is planned as a sequential scan, and read past
-            -- every other kind's rows ahead of this one's)
+            -- start and end) what 2. needs: the prefix's words and the
+            -- names holding them, the full words found and the fewest
+            -- names holding one, and whether the table has a name at all
+            -- (its first id on the primary key: an EXISTS is planned as
+            -- a sequential scan, and read past every other kind's rows
+            -- ahead of this one's)
             SELECT ARRAY(SELECT x.id FROM ts_search_names x
                           WHERE x.kind = %2$L AND x.folded >= t
                             AND x.folded < t || chr(1114111)
                           ORDER BY x.folded, x.id LIMIT greatest(lim, 20)),
-                   tw.tw_words, tw.tw_pre,
-                   coalesce(cardinality(tw.tw_words), 0),
                    pw.pw_m, pw.pw_c, fw.fw_m, fw.fw_cost,
                    (SELECT x.id FROM ts_search_names x
                      WHERE x.kind = %2$L
                      ORDER BY x.kind, x.id LIMIT 1) IS NOT NULL
-              INTO found, words, pre, nwords, pm, pc, m, cost, named
-              FROM (SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
-                               FILTER (WHERE x[2] IS NULL) AS tw_words,
-                           max(replace(x[1], '''''', ''''))
-                               FILTER (WHERE x[2] IS NOT NULL) AS tw_pre
-                      FROM regexp_matches(q::text,
-                                          '''((?:[^'']|'''')*)''(:\*)?',
-                                          'g') AS x) tw,
-                   LATERAL (SELECT count(*) AS pw_m,
-                                   coalesce(sum(x.n), 0) AS pw_c
-                              FROM (SELECT w.n FROM ts_search_words w
-                                     WHERE tw.tw_pre IS NOT NULL
-                                       AND w.kind = %2$L
-                                       AND w.word >= tw.tw_pre
-                                       AND w.word < tw.tw_pre
-                                                    || chr(1114111)
-                                     LIMIT 50) x) pw,
-                   LATERAL (SELECT count(*) AS fw_m, min(w.n) AS fw_cost
-                              FROM ts_search_words w
-                             WHERE w.kind = %2$L
-                               AND w.word = ANY (tw.tw_words)) fw;
-
+              INTO found, pm, pc, m, cost, named
+              FROM (SELECT count(*) AS pw_m, coalesce(sum(x.n), 0) AS pw_c
+                      FROM (SELECT w.n FROM ts_search_words w
+                             WHERE pre IS NOT NULL AND w.kind = %2$L
+                               AND w.word >= pre
+                               AND w.word < pre || chr(1114111)
+                             LIMIT 50) x) pw,
+                   (SELECT count(*) AS fw_m, min(w.n) AS fw_cost
+                      FROM ts_search_words w
+                     WHERE w.kind = %2$L AND w.word = ANY (words)) fw;
             -- an empty table (no playlists yet): nor typos to look for
             IF NOT named THEN
                 RETURN;
@@ -686,6 +695,17 @@ BEGIN
                   ORDER BY u.o LIMIT lim + 5);
         END $b$
         $f$, 'ts_search_ids_' || tbl, k);
+
+    -- the same for one search alone (tests, ts_search_warm())
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION %1$I(t text, lim integer)
+            RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)
+            LANGUAGE sql STABLE STRICT ROWS 100
+        AS $b$
+            SELECT c.* FROM ts_search_parse(t) AS p,
+                            %1$I(t, lim, p.q, p.words, p.pre) AS c
+        $b$
+        $f$, 'ts_search_ids_' || tbl);
 
     -- the table's names, once (and again should its column change)
     IF EXISTS (SELECT FROM ts_search_indexed x

@@ -261,8 +261,13 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
     sql.pos = NULL;
     sql.end = NULL;
 
-    /* dates without a zone are UTC, as the API writes them */
+    /*
+     * dates without a zone are UTC, as the API writes them; notices (a
+     * search for a stop word or a sign raises one a type) cost the server
+     * a message each and tell a client nothing
+     */
     if (ts_sql_add(&sql, "SET TimeZone = 'UTC';"
+                         "SET client_min_messages = warning;"
                          "PREPARE %s AS SELECT 1;", ts_health_statement)
         != NGX_OK)
     {
@@ -559,13 +564,13 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
  * word).
  *
  * Every type asked for ($3, a bit per resource) in one statement: the
- * text is folded once, and a search takes one connection and one round
- * trip, where a statement per type woke four backends and started four
- * executors (the bench's searches at 100 clients: 538/s then, 932/s with
- * one).  A row is the resource's index, its rank, then every resource's
- * columns side by side (search_first), those of other resources NULL; as
- * text, the form libpq gives them in, so that the types of a column's
- * branches agree.
+ * text is folded and parsed once (ts_search_parse()), and a search takes
+ * one connection and one round trip, where a statement per type woke four
+ * backends and started four executors (the bench's searches at 100
+ * clients: 538/s then, 932/s with one).  A row is the resource's index,
+ * its rank, then every resource's columns side by side (search_first),
+ * those of other resources NULL; as text, the form libpq gives them in,
+ * so that the types of a column's branches agree.
  *
  * A new resource needs its text column in .search, and in db/schema.sql a
  * `SELECT ts_search_install('TABLE', 'K', 'COLUMN');` with a kind letter
@@ -582,10 +587,12 @@ ts_resource_prepare_search(ts_sql_t *sql)
     ts_resource_t  *rs;
 
     if (ts_sql_add(sql, "PREPARE %s AS WITH p AS MATERIALIZED ("
-                   "SELECT ts_q_t, ts_search_query(ts_q_t) AS ts_q_w,"
+                   "SELECT ts_q_t, ts_q_p.q AS ts_q_w, ts_q_p.words"
+                   " AS ts_q_words, ts_q_p.pre AS ts_q_pre,"
                    " left(array_to_string(tsvector_to_array("
                    "to_tsvector('simple', ts_q_t)), ' '), 64) AS ts_q_s"
-                   " FROM ts_fold($1) AS ts_q_t)", ts_search_statement)
+                   " FROM ts_fold($1) AS ts_q_t,"
+                   " ts_search_parse(ts_q_t) AS ts_q_p)", ts_search_statement)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -606,7 +613,8 @@ ts_resource_prepare_search(ts_sql_t *sql)
                        " ts_rank(ts_q_v, ts_q_w) + similarity(ts_q_f, ts_q_s)"
                        " + word_similarity(ts_q_s, ts_q_f) DESC, c.id)"
                        " AS ts_q_r FROM p, ts_search_ids_%s(p.ts_q_t,"
-                       " $2::integer) AS c (id, ts_q_f, ts_q_v)"
+                       " $2::integer, p.ts_q_w, p.ts_q_words, p.ts_q_pre)"
+                       " AS c (id, ts_q_f, ts_q_v)"
                        " WHERE $3::integer & %ui <> 0"
                        " ORDER BY ts_q_r LIMIT $2::integer)",
                        i, rs->table, (ngx_uint_t) 1 << i)

@@ -334,11 +334,13 @@ does not see it, a search for songs does.
 --- http_config eval
 Tunesheap::Test::sql("CREATE SCHEMA IF NOT EXISTS nosongs;"
     . " GRANT USAGE ON SCHEMA nosongs TO PUBLIC;"
-    . " CREATE OR REPLACE FUNCTION nosongs.ts_search_ids_songs(t text, lim integer)"
+    . " CREATE OR REPLACE FUNCTION nosongs.ts_search_ids_songs(t text,"
+    . " lim integer, q tsquery, words text[], pre text)"
     . " RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)"
     . " LANGUAGE plpgsql AS 'BEGIN"
     . " IF t LIKE ''jay%'' THEN RAISE EXCEPTION ''songs searched''; END IF;"
-    . " RETURN QUERY SELECT * FROM public.ts_search_ids_songs(t, lim);"
+    . " RETURN QUERY SELECT * FROM"
+    . " public.ts_search_ids_songs(t, lim, q, words, pre);"
     . " END'");
 Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN}"
                                     . " options='-c search_path=nosongs,public'")

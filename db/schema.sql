@@ -230,27 +230,17 @@ CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 -- compares bytewise (COLLATE "C"), so that a prefix is a range of an
 -- index.
 
--- The words of a folded search text, all required; the last one also as a
--- prefix ("metal" finds "metallica": search as the user types) unless the
--- text ends in something other than a letter or digit (the user finished
--- the word) or the word is shorter than 3 characters (too many words begin
--- with one or two letters; the whole-name prefix covers those).
--- (One expression, no FROM, not STRICT: it is inlined where it is
--- called.)
-CREATE OR REPLACE FUNCTION ts_search_query(text) RETURNS tsquery
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT CASE
-        WHEN $1 ~ '[[:alnum:]]$'
-             AND plainto_tsquery('simple', $1)::text ~ '''[^'']{3,}''$'
-        THEN (plainto_tsquery('simple', $1)::text || ':*')::tsquery
-        ELSE plainto_tsquery('simple', $1)
-    END $$;
-
 -- A folded search text as every type's search reads it, worked out once
--- a search (ts_search_query() parses it up to three times, and every type
--- read it again: about 50 us a type): q, ts_search_query(t); words, its
--- full words, distinct; pre, its last word when that is a prefix.
+-- a search (each type worked it out again: about 50 us a type):
+--  q: its words, all required; the last one also as a prefix ("metal"
+--     finds "metallica": search as the user types) unless the text ends
+--     in something other than a letter or digit (the user finished the
+--     word) or the word is shorter than 3 characters (too many words begin
+--     with one or two letters; the whole-name prefix covers those);
+--  words: its full words, distinct;
+--  pre: its last word, when that is a prefix.
+-- (PL/pgSQL: the text is parsed once, where one SQL expression parsed it
+-- up to three times.)
 CREATE OR REPLACE FUNCTION ts_search_parse(t text, OUT q tsquery,
                                            OUT words text[], OUT pre text)
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
@@ -461,7 +451,7 @@ BEGIN
     --  1. names that start with t, in byte order (the exact name first,
     --     then the shorter before the longer), lim of them (20 at least);
     --  2. when those are fewer than lim, names holding every word of t,
-    --     the last one perhaps a prefix (ts_search_query()), at most
+    --     the last one perhaps a prefix (ts_search_parse()), at most
     --     lim + 5: read from the postings of the
     --     rarest word (or of the prefix's words, when fewer than 50 and
     --     rarer), at most 200 of them, each checked for the other words;
@@ -537,6 +527,7 @@ BEGIN
                    (SELECT count(*) AS fw_m, min(w.n) AS fw_cost
                       FROM ts_search_words w
                      WHERE w.kind = %2$L AND w.word = ANY (words)) fw;
+
             -- an empty table (no playlists yet): nor typos to look for
             IF NOT named THEN
                 RETURN;
@@ -761,7 +752,7 @@ BEGIN
         END LOOP;
     END LOOP;
 
-    PERFORM ts_rank(to_tsvector('simple', 'warm'), ts_search_query('warm'))
+    PERFORM ts_rank(to_tsvector('simple', 'warm'), (ts_search_parse('warm')).q)
             + similarity('warm', 'warm') + word_similarity('warm', 'warm');
 END $$;
 
@@ -775,6 +766,8 @@ SELECT ts_search_install('playlists', 'p', 'name');
 DROP FUNCTION IF EXISTS ts_search_typos_artists(text, integer);
 DROP FUNCTION IF EXISTS ts_search_typos_albums(text, integer);
 DROP FUNCTION IF EXISTS ts_search_typos_songs(text, integer);
+-- (its text's query, now ts_search_parse()'s q)
+DROP FUNCTION IF EXISTS ts_search_query(text);
 DROP INDEX IF EXISTS artists_name_fts_idx;
 DROP INDEX IF EXISTS artists_name_trgm_idx;
 DROP INDEX IF EXISTS artists_name_fold_idx;

@@ -1055,9 +1055,9 @@ ts_read_batch_cleanup(void *data)
 
 
 /*
- * The page's place in the batch of its list (statement and filters); the
- * first page of a batch posts its sending, as items do.  With every batch
- * slot taken by other lists, the page goes alone.
+ * The page's place in the batch of its statement (whatever its filters'
+ * values); the first page of a batch posts its sending, as items do.
+ * With every batch slot taken by other statements, the page goes alone.
  */
 static ngx_int_t
 ts_read_pages_add(ngx_http_request_t *r, ts_read_ctx_t *ctx)

@@ -464,6 +464,10 @@ BEGIN
     --     postings), at most lim + 5.
     -- q, words and pre are ts_search_parse(t), worked out once a search
     -- for every type (the 2-argument form works them out itself).
+    -- Its plans are the same index scans for any text: the search lane's
+    -- sessions plan them once, generic and without parallel workers
+    -- (ts_search_setup, src/ts_search.c), where SET clauses here cost
+    -- every call a save and restore of both settings (3% of the call).
     -- (an earlier version's, returning other columns, cannot be replaced)
     IF EXISTS (SELECT FROM pg_proc
                WHERE oid = to_regprocedure(format('%I(text, integer)',
@@ -480,8 +484,6 @@ BEGIN
                                         words text[], pre text)
             RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)
             LANGUAGE plpgsql STABLE ROWS 100
-            SET max_parallel_workers_per_gather = 0
-            SET plan_cache_mode = force_generic_plan
         AS $b$
         DECLARE
             nwords   integer := coalesce(cardinality(words), 0);

@@ -41,9 +41,14 @@ static ngx_int_t ts_search_body(ngx_http_request_t *r, ngx_uint_t types,
 /*
  * a new backend's first searches would each pay for loading its caches
  * and planning the search functions: ts_search_warm() (db/schema.sql)
- * does it before the connection takes its first search
+ * does it before the connection takes its first search.  The functions'
+ * statements have one good plan for any text: generic plans, made once,
+ * not custom ones planned a call; no parallel workers for a few rows.
  */
-const char  ts_search_setup[] = "SELECT ts_search_warm();";
+const char  ts_search_setup[] =
+    "SET plan_cache_mode = force_generic_plan;"
+    "SET max_parallel_workers_per_gather = 0;"
+    "SELECT ts_search_warm();";
 
 
 /* the query arguments a search reads: its cache key is made of these */

@@ -357,3 +357,41 @@ Tunesheap::Test::http(GET => "/api/v1/health");
 --- response_body_like eval
 [qr/^\{"artists":\[\{"id":4,"name":"Jay-Z",[^{]*\}\],"albums":\[\]\}$/,
  qr/^\{"error":\{"status":500,/]
+
+
+
+=== TEST 20: the search lane plans the search functions once, generic
+Their statements are the same index scans for any text: the search lane's
+sessions set plan_cache_mode = force_generic_plan and no parallel workers
+(where SET clauses on the functions cost every call a save and restore), and
+the outer statement is planned once too.  The songs' function is shadowed
+(a schema ahead of public) by one that fails a search in a session without
+those settings, or when the function keeps SET clauses.
+--- http_config eval
+Tunesheap::Test::sql("CREATE SCHEMA IF NOT EXISTS plans;"
+    . " GRANT USAGE ON SCHEMA plans TO PUBLIC;"
+    . " CREATE OR REPLACE FUNCTION plans.ts_search_ids_songs(t text,"
+    . " lim integer, q tsquery, words text[], pre text)"
+    . " RETURNS TABLE (ts_id bigint, ts_folded text, ts_doc tsvector)"
+    . " LANGUAGE plpgsql AS 'BEGIN"
+    . " IF current_setting(''plan_cache_mode'') <> ''force_generic_plan''"
+    . " OR current_setting(''max_parallel_workers_per_gather'') <> ''0''"
+    . " THEN RAISE EXCEPTION ''searched with % plans'',"
+    . " current_setting(''plan_cache_mode''); END IF;"
+    . " IF (SELECT proconfig FROM pg_proc WHERE oid ="
+    . " ''public.ts_search_ids_songs(text, integer, tsquery, text[], text)''"
+    . "::regprocedure) IS NOT NULL"
+    . " THEN RAISE EXCEPTION ''SET clauses on the function''; END IF;"
+    . " RETURN QUERY SELECT * FROM"
+    . " public.ts_search_ids_songs(t, lim, q, words, pre);"
+    . " END'");
+Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN}"
+                                    . " options='-c search_path=plans,public'")
+--- init
+Tunesheap::Test::http(GET => "/api/v1/search?q=warm");
+--- request eval
+["GET /api/v1/search?q=girls&type=song", "GET /api/v1/search?q=paranoud%20android&type=song"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"songs":\[\{"id":\d+,[^]]*"Girls/, qr/^\{"songs":\[\{"id":\d+,"album_id":\d+,"artist_id":\d+,"title":"Paranoid Android"/]

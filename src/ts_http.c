@@ -7,7 +7,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_md5.h>
 
 #include "ts_json.h"
 #include "ts_http.h"
@@ -15,8 +14,13 @@
 
 #define TS_HTTP_MESSAGE_MAX  512
 
+/* MurmurHash64A's multiplier and shift */
+#define TS_HTTP_HASH_M       0xc6a4a7935bd1e995ULL
+#define TS_HTTP_HASH_R       47
+
 
 static ngx_int_t ts_http_check_text(ngx_str_t *s);
+static uint64_t ts_http_hash(u_char *p, size_t len);
 
 
 static ngx_str_t  ts_http_json_type =
@@ -114,35 +118,77 @@ ts_http_send_no_content(ngx_http_request_t *r, ngx_str_t *etag)
 }
 
 
-/* strong: the MD5 of the exact body sent, its final newline included */
+/*
+ * strong: a 64-bit hash of the exact body (MurmurHash64A).  Not MD5: the
+ * body is ours, there is nothing to forge, and the MD5 of a 3 KB list page
+ * was a tenth of a worker's time on it; this costs a tenth of that.
+ */
 ngx_int_t
 ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body, ngx_str_t *etag)
 {
-    u_char     hash[16], hex[32];
-    ngx_md5_t  md5;
+    u_char  hex[16];
 
-    ngx_md5_init(&md5);
-    ngx_md5_update(&md5, body->data, body->len);
-    ngx_md5_update(&md5, "\n", 1);
-    ngx_md5_final(hash, &md5);
+    ngx_sprintf(hex, "%016uxL", ts_http_hash(body->data, body->len));
 
-    ngx_hex_dump(hex, hash, sizeof(hash));
+    return ts_http_etag(r, hex, sizeof(hex), etag);
+}
 
-    return ts_http_etag(r, hex, etag);
+
+/* the words are read little-endian whatever the CPU: every node agrees */
+static uint64_t
+ts_http_hash(u_char *p, size_t len)
+{
+    size_t    n;
+    uint64_t  h, k;
+
+    h = len * TS_HTTP_HASH_M;
+
+    for (n = len / 8; n; n--, p += 8) {
+#if (NGX_HAVE_LITTLE_ENDIAN)
+        ngx_memcpy(&k, p, 8);
+#else
+        k = (uint64_t) p[0] | (uint64_t) p[1] << 8 | (uint64_t) p[2] << 16
+            | (uint64_t) p[3] << 24 | (uint64_t) p[4] << 32
+            | (uint64_t) p[5] << 40 | (uint64_t) p[6] << 48
+            | (uint64_t) p[7] << 56;
+#endif
+
+        k *= TS_HTTP_HASH_M;
+        k ^= k >> TS_HTTP_HASH_R;
+        k *= TS_HTTP_HASH_M;
+
+        h ^= k;
+        h *= TS_HTTP_HASH_M;
+    }
+
+    if (len & 7) {
+        for (n = len & 7; n; n--) {
+            h ^= (uint64_t) p[n - 1] << (8 * (n - 1));
+        }
+
+        h *= TS_HTTP_HASH_M;
+    }
+
+    h ^= h >> TS_HTTP_HASH_R;
+    h *= TS_HTTP_HASH_M;
+    h ^= h >> TS_HTTP_HASH_R;
+
+    return h;
 }
 
 
 ngx_int_t
-ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag)
+ts_http_etag(ngx_http_request_t *r, u_char *hex, size_t len,
+    ngx_str_t *etag)
 {
-    etag->len = 2 + 32;
+    etag->len = 2 + len;
     etag->data = ngx_pnalloc(r->pool, etag->len);
     if (etag->data == NULL) {
         return NGX_ERROR;
     }
 
     etag->data[0] = '"';
-    ngx_memcpy(etag->data + 1, hex, 32);
+    ngx_memcpy(etag->data + 1, hex, len);
     etag->data[etag->len - 1] = '"';
 
     return NGX_OK;

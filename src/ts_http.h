@@ -21,19 +21,20 @@
 
 
 /*
- * Sends body as JSON with status.  A 200 gets etag, or else the MD5 of the
+ * Sends body as JSON with status.  A 200 gets etag, or else a hash of the
  * body, and becomes a 304 when If-None-Match matches it.  Returns what the
  * content handler returns.
  */
 ngx_int_t ts_http_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body, ngx_str_t *etag);
 
-/* the ETag of a body: its MD5 */
+/* the ETag of a body: a 64-bit hash of it, 16 hex digits */
 ngx_int_t ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t *etag);
 
-/* an ETag from the 32 hex digits of a hash */
-ngx_int_t ts_http_etag(ngx_http_request_t *r, u_char *hex, ngx_str_t *etag);
+/* an ETag from the len hex digits of a hash */
+ngx_int_t ts_http_etag(ngx_http_request_t *r, u_char *hex, size_t len,
+    ngx_str_t *etag);
 
 /* adds a response header; key and value must outlive the request */
 ngx_int_t ts_http_header(ngx_http_request_t *r, const char *key,

@@ -5,7 +5,6 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Tunesheap::Test;
-use Digest::MD5 qw(md5_hex);
 
 our $Key = "Authorization: Bearer tsk_test_writer";
 our $Audio = $ENV{TEST_NGINX_AUDIO};

@@ -456,7 +456,11 @@ BEGIN
     --     rarest word (or of the prefix's words, when fewer than 50 and
     --     rarer), at most 200 of them, each checked for the other words;
     --  3. when those are fewer than lim, typos (t of 4 to 40 characters
-    --     with a 3-letter run): each of the 3 longest words of t (of 3
+    --     with a 3-letter run), unless every word of t is a word of the
+    --     table (the prefix the start of one) and a name was found: the
+    --     text was typed right, and what it finds is the answer (for
+    --     the bench's texts, typos were half of the songs' search time,
+    --     for names one edit away that rank below those found).  Each of the 3 longest words of t (of 3
     --     letters or more) stands for itself or the 3 words of the
     --     table's word list most similar to it among those one edit away
     --     (ts_search_typo_keys()), the other words for themselves; names
@@ -583,6 +587,8 @@ BEGIN
                OR nwords = 0 AND pre IS NULL
                OR length(t) NOT BETWEEN 4 AND 40
                OR t !~ '[[:alnum:]]{3}'
+               OR (cardinality(found) > 0 AND m = nwords
+                   AND (pre IS NULL OR pm > 0))
             THEN
                 RETURN QUERY SELECT x.id, x.folded::text, x.doc
                                FROM ts_search_names x

@@ -33,18 +33,25 @@ __DATA__
 
 
 
-=== TEST 2: exact name, then name prefix, then a word, then a typo
+=== TEST 2: exact name, then name prefix, then a word; typos only for a text not typed right
+A text whose words are all words of the table and that finds a name
+is taken as typed: "metal" does not bring "Mettal" (a typo of it), as
+"metl", a word no name holds, brings the names one edit away.
 --- request eval
 ["POST /api/v1/artists\n{\"artist\":{\"name\":\"Mettal\"}}",
  "POST /api/v1/artists\n{\"artist\":{\"name\":\"METAL\"}}",
- "GET /api/v1/search?q=metal&type=artist"]
+ "GET /api/v1/search?q=metal&type=artist",
+ "GET /api/v1/search?q=metl&type=artist",
+ "GET /api/v1/search?q=mettal&type=artist"]
 --- more_headers eval
-["$::Key\n$::Json", "$::Key\n$::Json", ""]
+["$::Key\n$::Json", "$::Key\n$::Json", "", "", ""]
 --- error_code eval
-[201, 201, 200]
+[201, 201, 200, 200, 200]
 --- response_body_like eval
 [qr/"name":"Mettal"/, qr/"name":"METAL"/,
- qr/^\{"artists":\[\{"id":\d+,"name":"METAL",[^{]*\},\{"id":5,"name":"Metallica",[^{]*\},\{"id":\d+,"name":"Heavy Metal Thunder",[^{]*\},\{"id":\d+,"name":"Mettal",[^{]*\}\]\}$/]
+ qr/^\{"artists":\[\{"id":\d+,"name":"METAL",[^{]*\},\{"id":5,"name":"Metallica",[^{]*\},\{"id":\d+,"name":"Heavy Metal Thunder",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\{"id":\d+,"name":"METAL",[^{]*\},\{"id":\d+,"name":"Heavy Metal Thunder",[^{]*\}\]\}$/,
+ qr/^\{"artists":\[\{"id":\d+,"name":"Mettal",[^{]*\}\]\}$/]
 --- no_error_log
 [error]
 

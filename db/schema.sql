@@ -580,7 +580,11 @@ BEGIN
                 found := found || ids[1:lim + 5];
             END IF;
 
-            found := ARRAY(SELECT DISTINCT unnest(found));
+            -- (found may hold a name twice, from 1. and 2.: = ANY and
+            -- UNION below return it once, and 2. runs only when every
+            -- word is a word of the table, so that a name found stops
+            -- the search whatever the count says: no statement to
+            -- remove them)
 
             -- 3.
             IF cardinality(found) >= lim

@@ -240,24 +240,40 @@ CREATE INDEX IF NOT EXISTS songs_artist_idx ON songs (artist_id, id);
 --  words: its full words, distinct;
 --  pre: its last word, when that is a prefix.
 -- (PL/pgSQL: the text is parsed once, where one SQL expression parsed it
--- up to three times.)
+-- up to three times.  Its words are split out of q's text, 'a' & 'b'
+-- (a word holds no space, and a quote in it is doubled), without a
+-- statement: regexp_matches() was one, and half of the function's time.)
 CREATE OR REPLACE FUNCTION ts_search_parse(t text, OUT q tsquery,
                                            OUT words text[], OUT pre text)
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
     AS $$
+    DECLARE
+        qt  text;
+        n   integer;
     BEGIN
         q := plainto_tsquery('simple', t);
+        qt := q::text;
 
-        IF t ~ '[[:alnum:]]$' AND q::text ~ '''[^'']{3,}''$' THEN
-            q := (q::text || ':*')::tsquery;
+        IF qt = '' THEN
+            RETURN;     -- no word
         END IF;
 
-        SELECT array_agg(DISTINCT replace(x[1], '''''', ''''))
-                   FILTER (WHERE x[2] IS NULL),
-               max(replace(x[1], '''''', '''')) FILTER (WHERE x[2] IS NOT NULL)
-          INTO words, pre
-          FROM regexp_matches(q::text, '''((?:[^'']|'''')*)''(:\*)?', 'g')
-               AS x;
+        words := string_to_array(replace(substr(qt, 2, length(qt) - 2),
+                                         '''''', ''''), ''' & ''');
+
+        IF t ~ '[[:alnum:]]$' AND qt ~ '''[^'']{3,}''$' THEN
+            q := (qt || ':*')::tsquery;
+            n := cardinality(words);
+            pre := words[n];
+            words := words[1:n - 1];
+        END IF;
+
+        -- distinct, as a tsvector's words are
+        words := tsvector_to_array(array_to_tsvector(words));
+
+        IF cardinality(words) = 0 THEN
+            words := NULL;
+        END IF;
     END $$;
 
 -- the distinct words of a folded name, as a search sees them

@@ -395,3 +395,32 @@ Tunesheap::Test::http(GET => "/api/v1/search?q=warm");
 [200, 200]
 --- response_body_like eval
 [qr/^\{"songs":\[\{"id":\d+,[^]]*"Girls/, qr/^\{"songs":\[\{"id":\d+,"album_id":\d+,"artist_id":\d+,"title":"Paranoid Android"/]
+
+
+
+=== TEST 21: a text's words, and its last word as a prefix as the user types
+ts_search_parse() splits the words out of the text's tsquery: every word
+required, the last one a prefix too unless it is shorter than 3 letters
+or the text ends in something else than a letter or digit; the full
+words once each.
+--- init
+for my $c (["heavy met", "'heavy' & 'met':*|{heavy}|met"],
+           ["love lo", "'love' & 'lo'|{lo,love}|"],
+           ["winter winter", "'winter' & 'winter':*|{winter}|winter"],
+           ["Paper Moon.", "'paper' & 'moon'|{moon,paper}|"],
+           ["%%", "||"],
+           ["b a c a", "'b' & 'a' & 'c' & 'a'|{a,b,c}|"],
+           ["rock roll rock", "'rock' & 'roll' & 'rock':*|{rock,roll}|rock"],
+           ["it's alive", "'it' & 's' & 'alive':*|{it,s}|alive"],
+           ["\x{d1}and\x{fa} Caf\x{e9}", "'nandu' & 'cafe':*|{nandu}|cafe"]) {
+    my $t = $c->[0];
+    utf8::encode($t);
+    $t =~ s/'/''/g;
+    Test::More::is(Tunesheap::Test::sql(
+        "SELECT format('%s|%s|%s', q, (SELECT array_agg(w ORDER BY w)"
+        . " FROM unnest(words) AS w), pre) FROM ts_search_parse(ts_fold('$t'))"),
+        $c->[1], "parsed: $c->[0]");
+}
+--- request
+GET /api/v1/search?q=heavy%20met&type=artist
+--- error_code: 200

@@ -20,7 +20,7 @@
 #      Retry-After, nginx's memory, time to full service afterwards;
 #   5. nginx's memory with 10,000 connections, and over a soak;
 #   6. search, uncached: distinct texts of every kind a search must afford,
-#      p99 at 1 client and searches/s at 100;
+#      p99 at 1 client and searches/s at 100 (the median of 3 runs);
 #   7. streaming (bench/stream.sh).
 #
 # Environment: BENCH_SECONDS (per run, 10), BENCH_MIX_SECONDS (per mix
@@ -693,15 +693,19 @@ if want search; then
     printf '\nSearch, uncached (tunesheap_cache off), all types, %s distinct texts of every kind (bench/run.sh), %ss per run\n' \
         "$(wc -l <"$dir/search.paths")" "$seconds"
     start_nginx
-    for c in 1 100; do
+    # at 100 clients three runs, the goal judged on their median: one
+    # 6 s run's rate moved by 15% from one run to the next here
+    rates=""
+    for c in 1 100 100 100; do
         s=($(measure "$c" "BENCH_PATHS=$dir/search.paths"))
         printf '  %3s client(s): %6s searches/s, p50 %s ms, p99 %s ms, answered %s%% (%s 5xx, %s socket errors)\n' \
             "$c" "${s[0]}" "${s[1]}" "${s[2]}" "${s[3]}" "${s[5]}" "${s[6]}"
         [ "$c" = 1 ] && search_p99=${s[2]}
-        [ "$c" = 100 ] && search_rate=${s[0]}
+        [ "$c" = 100 ] && rates="$rates ${s[0]}"
     done
-    printf '  goals: p99 <= 20 ms at 1 client: %s ms; >= 1,000 searches/s at 100 clients: %s\n' \
-        "$search_p99" "$search_rate"
+    search_rate=$(echo $rates | tr ' ' '\n' | sort -n | sed -n 2p)
+    printf '  goals: p99 <= 20 ms at 1 client: %s ms; >= 1,000 searches/s at 100 clients: %s (the median of%s)\n' \
+        "$search_p99" "$search_rate" "$rates"
 fi
 
 grep -E '\[(alert|emerg|crit)\]' "$dir/nginx/logs/error.log" >&2 || true

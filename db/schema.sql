@@ -476,12 +476,13 @@ BEGIN
     --     table (the prefix the start of one) and a name was found: the
     --     text was typed right, and what it finds is the answer (for
     --     the bench's texts, typos were half of the songs' search time,
-    --     for names one edit away that rank below those found).  Each of the 3 longest words of t (of 3
-    --     letters or more) stands for itself or the 3 words of the
-    --     table's word list most similar to it among those one edit away
-    --     (ts_search_typo_keys()), the other words for themselves; names
-    --     holding one of each, read from the rarest such set (at most 200
-    --     postings), at most lim + 5.
+    --     for names one edit away that rank below those found).  Each
+    --     of the 3 longest words of t (of 3 letters or more) stands for
+    --     itself or the 3 words of the table's word list most similar to
+    --     it among those one edit away (ts_search_typo_keys()), the
+    --     other words for themselves; names holding one of each, read
+    --     from the rarest such set (at most 200 postings), at most
+    --     lim + 5.
     -- q, words and pre are ts_search_parse(t), worked out once a search
     -- for every type (the 2-argument form works them out itself).
     -- Its plans are the same index scans for any text: the search lane's

@@ -121,7 +121,7 @@ ts_http_send_no_content(ngx_http_request_t *r, ngx_str_t *etag)
 /*
  * strong: a 64-bit hash of the exact body (MurmurHash64A).  Not MD5: the
  * body is ours, there is nothing to forge, and the MD5 of a 3 KB list page
- * was a tenth of a worker's time on it; this costs a tenth of that.
+ * was a tenth of a worker's time on it; this reads eight bytes a step.
  */
 ngx_int_t
 ts_http_body_etag(ngx_http_request_t *r, ngx_str_t *body, ngx_str_t *etag)

@@ -86,7 +86,8 @@ __DATA__
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200, 404]
 --- response_headers_like eval
-[("ETag: \"[0-9a-f]{32}\"") x 7, "Content-Type: application/json.*"]
+[("ETag: \"[0-9a-f]{16}\"") x 5, "ETag: \"[0-9a-f]{32}\"",
+ "ETag: \"[0-9a-f]{16}\"", "Content-Type: application/json.*"]
 
 
 

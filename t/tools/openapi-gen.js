@@ -280,8 +280,9 @@ responses.NotModified = {
 
 const headers = {
   ETag: {
-    description: 'Strong: an item\'s hash from Postgres, or the MD5 of the ' +
-      'exact body of a list or search; weak (`W/"..."`, the same tag) on ' +
+    description: 'Strong: an item\'s hash from Postgres (32 hex digits), ' +
+      'or a 64-bit hash (MurmurHash64A, 16 hex digits) of the exact body ' +
+      'of a list or search; weak (`W/"..."`, the same tag) on ' +
       'a gzipped answer (`Accept-Encoding: gzip`), which `If-None-Match` ' +
       'still matches.',
     schema: { type: 'string', pattern: '^(W/)?"[^"]*"$' },

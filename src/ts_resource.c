@@ -568,9 +568,11 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
  * one connection and one round trip, where a statement per type woke four
  * backends and started four executors (the bench's searches at 100
  * clients: 538/s then, 932/s with one).  A row is the resource's index,
- * its rank, then every resource's columns side by side (search_first),
- * those of other resources NULL; as text, the form libpq gives them in,
- * so that the types of a column's branches agree.
+ * its rank, then the resource's columns from the third on (search_first),
+ * NULL up to the widest resource's; as text, the form libpq gives them
+ * in, so that the types of a column's branches agree.  (Side by side, a
+ * row carried every resource's columns: 36 where 15 do, each made,
+ * sent and parsed.)
  *
  * A new resource needs its text column in .search, and in db/schema.sql a
  * `SELECT ts_search_install('TABLE', 'K', 'COLUMN');` with a kind letter
@@ -602,8 +604,8 @@ ts_resource_prepare_search(ts_sql_t *sql)
 
     for (i = 0; i < ts_nresources; i++) {
         rs = &ts_resources[i];
-        rs->search_first = 2 + width;
-        width += rs->width;
+        rs->search_first = 2;
+        width = ngx_max(width, rs->width);
 
         /* a type not asked for is a one-time filter: never searched */
         if (ts_sql_add(sql, ", r%ui AS (SELECT c.id, row_number() OVER ("
@@ -635,7 +637,7 @@ ts_resource_prepare_search(ts_sql_t *sql)
         }
 
         for (j = 2; j < 2 + width; j++) {
-            if (j < rs->search_first || j >= rs->search_first + rs->width) {
+            if (j >= rs->search_first + rs->width) {
                 rc = ts_sql_add(sql, ", NULL::text");
 
             } else {

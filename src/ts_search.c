@@ -238,7 +238,7 @@ ts_search_done(ts_pg_query_t *q)
 
 /*
  * {"artists":[...],"albums":[...],"songs":[...]}: res's rows are the
- * resource's index, the rank, then each resource's columns from its
+ * resource's index, the rank, then the resource's columns from its
  * search_first, by resource and rank
  */
 static ngx_int_t
@@ -252,16 +252,19 @@ ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
     ts_resource_t    *rs;
     yajl_gen_status   st;
 
-    rs = &ts_resources[ts_nresources - 1];
+    for (i = 0; i < ts_nresources; i++) {
+        rs = &ts_resources[i];
 
-    if (PQnfields(res) < (int) (rs->search_first + rs->width)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunesheap: a search answered %d columns",
-                      PQnfields(res));
-        return NGX_ERROR;
+        if (PQnfields(res) < (int) (rs->search_first + rs->width)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tunesheap: a search answered %d columns",
+                          PQnfields(res));
+            return NGX_ERROR;
+        }
     }
 
-    g = ts_json_gen(r->pool);
+    /* strings come from Postgres: valid UTF-8 */
+    g = ts_json_gen_db(r->pool);
     if (g == NULL) {
         return NGX_ERROR;
     }

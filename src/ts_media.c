@@ -637,8 +637,8 @@ ts_media_changed(ts_media_ctx_t *ctx, PGresult *res)
                                   &ctx->route.id);
     }
 
-    if (ts_http_etag(r, (u_char *) PQgetvalue(res, 0, 1), 32,
-                     &ctx->etag)
+    if (ts_http_etag(r, (u_char *) PQgetvalue(res, 0, 1),
+                     TS_ITEM_HASH_LEN, &ctx->etag)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -505,7 +505,7 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row)
     }
 
     if (ts_resource_item_body_row(r, rs, res, row, 0, &body, &hash) != NGX_OK
-        || ts_http_etag(r, hash, 32, &etag) != NGX_OK)
+        || ts_http_etag(r, hash, TS_ITEM_HASH_LEN, &etag) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: generating %V %V failed",

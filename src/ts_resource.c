@@ -523,7 +523,7 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
     col = first + (int) rs->width;
 
     if (PQnfields(res) <= col || PQntuples(res) <= row
-        || PQgetlength(res, row, col) != 32)
+        || PQgetlength(res, row, col) != TS_ITEM_HASH_LEN)
     {
         return NGX_ERROR;
     }
@@ -568,7 +568,7 @@ ts_resource_item_body_row(ngx_http_request_t *r, ts_resource_t *rs,
  * one connection and one round trip, where a statement per type woke four
  * backends and started four executors (the bench's searches at 100
  * clients: 538/s then, 932/s with one).  A row is the resource's index,
- * its rank, then the resource's columns from the third on (search_first),
+ * its rank, then the resource's columns from the third on (TS_SEARCH_FIRST),
  * NULL up to the widest resource's; as text, the form libpq gives them
  * in, so that the types of a column's branches agree.  (Side by side, a
  * row carried every resource's columns: 36 where 15 do, each made,
@@ -604,7 +604,6 @@ ts_resource_prepare_search(ts_sql_t *sql)
 
     for (i = 0; i < ts_nresources; i++) {
         rs = &ts_resources[i];
-        rs->search_first = 2;
         width = ngx_max(width, rs->width);
 
         /* a type not asked for is a one-time filter: never searched */
@@ -636,12 +635,12 @@ ts_resource_prepare_search(ts_sql_t *sql)
             return NGX_ERROR;
         }
 
-        for (j = 2; j < 2 + width; j++) {
-            if (j >= rs->search_first + rs->width) {
+        for (j = 0; j < width; j++) {
+            if (j >= rs->width) {
                 rc = ts_sql_add(sql, ", NULL::text");
 
             } else {
-                rc = ts_sql_add(sql, ", s.f%ui::text", j - rs->search_first);
+                rc = ts_sql_add(sql, ", s.f%ui::text", j);
             }
 
             if (rc != NGX_OK) {

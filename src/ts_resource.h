@@ -26,6 +26,8 @@
 #define TS_RESOURCES_MAX 8
 #define TS_STATEMENT_LEN 40
 #define TS_PAGES_SUFFIX  "_n"  /* a list's pages of one turn: ts_resource.c */
+#define TS_SEARCH_FIRST  2     /* a search row's first column of its item */
+#define TS_ITEM_HASH_LEN 32    /* hex digits of an item's ETag (md5()) */
 
 /* JSON types of columns */
 #define TS_COL_NUMBER    0
@@ -232,7 +234,6 @@ struct ts_resource_s {
                                              found, as item_statement */
     ngx_uint_t        id_column;          /* the result column of "id" */
     ngx_uint_t        width;              /* an item's result columns */
-    ngx_uint_t        search_first;       /* its first in a search row */
 };
 
 

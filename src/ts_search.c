@@ -238,8 +238,8 @@ ts_search_done(ts_pg_query_t *q)
 
 /*
  * {"artists":[...],"albums":[...],"songs":[...]}: res's rows are the
- * resource's index, the rank, then the resource's columns from its
- * search_first, by resource and rank
+ * resource's index, the rank, then the resource's columns from
+ * TS_SEARCH_FIRST on, by resource and rank
  */
 static ngx_int_t
 ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
@@ -251,17 +251,6 @@ ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
     ngx_uint_t        i;
     ts_resource_t    *rs;
     yajl_gen_status   st;
-
-    for (i = 0; i < ts_nresources; i++) {
-        rs = &ts_resources[i];
-
-        if (PQnfields(res) < (int) (rs->search_first + rs->width)) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "tunesheap: a search answered %d columns",
-                          PQnfields(res));
-            return NGX_ERROR;
-        }
-    }
 
     /* strings come from Postgres: valid UTF-8 */
     g = ts_json_gen_db(r->pool);
@@ -281,6 +270,13 @@ ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
 
         rs = &ts_resources[i];
 
+        if (PQnfields(res) < (int) (TS_SEARCH_FIRST + rs->width)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tunesheap: a search answered %d columns",
+                          PQnfields(res));
+            return NGX_ERROR;
+        }
+
         st = ts_json_str(g, &rs->name);
 
         if (st == yajl_gen_status_ok) {
@@ -295,7 +291,7 @@ ts_search_body(ngx_http_request_t *r, ngx_uint_t types, PGresult *res,
                 break;
             }
 
-            st = ts_resource_item(r, g, rs, res, row, (int) rs->search_first);
+            st = ts_resource_item(r, g, rs, res, row, TS_SEARCH_FIRST);
         }
 
         if (st == yajl_gen_status_ok) {

@@ -914,7 +914,7 @@ ts_write_item(ts_write_ctx_t *ctx, PGresult *res, int first)
 
     if (ts_resource_item_body(r, rs, res, first, &ctx->body, &hash)
         != NGX_OK
-        || ts_http_etag(r, hash, 32, &ctx->etag) != NGX_OK)
+        || ts_http_etag(r, hash, TS_ITEM_HASH_LEN, &ctx->etag) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

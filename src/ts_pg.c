@@ -62,6 +62,7 @@ struct ts_pg_conn_s {
     PGresult            *held;       /* the oldest's, while its LSN comes */
     ngx_msec_t           progress;   /* last result, or first send */
     ngx_event_t          connect_timer;
+    ngx_uint_t           setup_left; /* setup statements not answered */
     ts_pg_state_e        state;
     unsigned             reused:1;   /* has answered a query before */
 };
@@ -70,7 +71,8 @@ struct ts_pg_conn_s {
 struct ts_pg_pool_s {
     ts_pg_pool_conf_t    conf;
     char                *conninfo;   /* NUL-terminated */
-    char                *setup;      /* NUL-terminated */
+    char               **setup;      /* its statements, NUL-terminated */
+    ngx_uint_t           nsetup;
     ngx_log_t           *log;
 
     ts_pg_conn_t        *conns;
@@ -129,6 +131,8 @@ static void ts_pg_query_unwait(ts_pg_query_t *q);
 static void ts_pg_query_post(ts_pg_query_t *q, ngx_uint_t rc);
 static void ts_pg_query_finish(ts_pg_query_t *q, ngx_uint_t rc,
     PGresult *res);
+static ngx_int_t ts_pg_setup_split(ts_pg_pool_t *pool, ngx_pool_t *mem,
+    u_char *sql);
 static void ts_pg_notice(void *arg, const char *message);
 static size_t ts_pg_msglen(const char *msg);
 
@@ -136,7 +140,7 @@ static size_t ts_pg_msglen(const char *msg);
 ts_pg_pool_t *
 ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
 {
-    u_char        *p;
+    u_char        *p, *setup;
     size_t         len;
     ngx_uint_t     i;
     ts_pg_pool_t  *pool;
@@ -165,15 +169,19 @@ ts_pg_pool_create(ngx_cycle_t *cycle, ts_pg_pool_conf_t *conf)
     len = sizeof("SET statement_timeout = ;") - 1 + NGX_INT_T_LEN
           + conf->setup.len + 1;
 
-    pool->setup = ngx_pnalloc(cycle->pool, len);
-    if (pool->setup == NULL) {
+    setup = ngx_pnalloc(cycle->pool, len);
+    if (setup == NULL) {
         return NULL;
     }
 
-    p = ngx_sprintf((u_char *) pool->setup, "SET statement_timeout = %M;%V",
+    p = ngx_sprintf(setup, "SET statement_timeout = %M;%V",
                     conf->query_timeout - conf->query_timeout / 10,
                     &conf->setup);
     *p = '\0';
+
+    if (ts_pg_setup_split(pool, cycle->pool, setup) != NGX_OK) {
+        return NULL;
+    }
 
     pool->conns = ngx_pcalloc(cycle->pool, conf->size * sizeof(ts_pg_conn_t));
     if (pool->conns == NULL) {
@@ -816,6 +824,7 @@ ts_pg_conn_unbind(ts_pg_conn_t *conn)
 static void
 ts_pg_conn_poll(ts_pg_conn_t *conn)
 {
+    ngx_uint_t                 i;
     const char                *enc;
     PostgresPollingStatusType  st;
 
@@ -872,22 +881,46 @@ ts_pg_conn_poll(ts_pg_conn_t *conn)
         return;
     }
 
+    /*
+     * The setup's statements go one by one, in one pipeline: Postgres
+     * keeps a prepared statement's whole query string, copied twice on
+     * every run, and a PREPARE in one string of all of them kept all of
+     * them (200 KB, every statement, every run)
+     */
     if (PQsetnonblocking(conn->pg, 1) != 0
-        || !PQsendQuery(conn->pg, conn->pool->setup))
+        || !PQenterPipelineMode(conn->pg))
     {
-        ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
-                      "tunesheap: postgres setup failed: %*s",
-                      ts_pg_msglen(PQerrorMessage(conn->pg)),
-                      PQerrorMessage(conn->pg));
-        ts_pg_conn_connect_failed(conn);
-        return;
+        goto failed;
+    }
+
+    for (i = 0; i < conn->pool->nsetup; i++) {
+        if (!PQsendQueryParams(conn->pg, conn->pool->setup[i], 0, NULL, NULL,
+                               NULL, NULL, 0))
+        {
+            goto failed;
+        }
+    }
+
+    if (!PQpipelineSync(conn->pg)) {
+        goto failed;
     }
 
     conn->state = ts_pg_setup;
+    conn->setup_left = conn->pool->nsetup;
 
     if (ts_pg_conn_flush(conn) != NGX_OK) {
         ts_pg_conn_connect_failed(conn);
     }
+
+    return;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, conn->pool->log, 0,
+                  "tunesheap: postgres setup failed: %*s",
+                  ts_pg_msglen(PQerrorMessage(conn->pg)),
+                  PQerrorMessage(conn->pg));
+    ts_pg_conn_connect_failed(conn);
 }
 
 
@@ -1091,6 +1124,11 @@ ts_pg_conn_collect(ts_pg_conn_t *conn)
                 continue;
             }
 
+            /* the end of a setup statement's: the last ends the setup */
+            if (conn->state == ts_pg_setup && --conn->setup_left) {
+                continue;
+            }
+
             if (conn->state == ts_pg_setup || conn->result) {
                 ts_pg_conn_complete(conn);
                 continue;
@@ -1156,15 +1194,6 @@ ts_pg_conn_complete(ts_pg_conn_t *conn)
         }
 
         PQclear(res);
-
-        if (!PQenterPipelineMode(conn->pg)) {
-            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          "tunesheap: postgres pipeline mode failed: %*s",
-                          ts_pg_msglen(PQerrorMessage(conn->pg)),
-                          PQerrorMessage(conn->pg));
-            ts_pg_conn_connect_failed(conn);
-            return;
-        }
 
         if (conn->connect_timer.timer_set) {
             ngx_del_timer(&conn->connect_timer);
@@ -1629,6 +1658,73 @@ ts_pg_query_finish(ts_pg_query_t *q, ngx_uint_t rc, PGresult *res)
     if (res) {
         PQclear(res);
     }
+}
+
+
+/*
+ * The setup's statements, split at the semicolons outside quotes in place.
+ * The setup is ours (ts_resource.c and the setups of the other files):
+ * no dollar quotes or comments, which the split would not see.
+ */
+static ngx_int_t
+ts_pg_setup_split(ts_pg_pool_t *pool, ngx_pool_t *mem, u_char *sql)
+{
+    u_char      *p, *start, quote;
+    ngx_uint_t   n;
+
+    n = 0;
+
+    for (p = sql; *p; p++) {
+        if (*p == ';') {
+            n++;
+        }
+    }
+
+    pool->setup = ngx_palloc(mem, (n + 1) * sizeof(char *));
+    if (pool->setup == NULL) {
+        return NGX_ERROR;
+    }
+
+    quote = 0;
+    start = sql;
+
+    for (p = sql; /* void */; p++) {
+
+        if (quote) {
+            if (*p == quote) {
+                quote = 0;
+
+            } else if (*p == '\0') {
+                ngx_log_error(NGX_LOG_EMERG, pool->log, 0,
+                              "tunesheap: the setup has an open quote");
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (*p == '\'' || *p == '"') {
+            quote = *p;
+            continue;
+        }
+
+        if (*p != ';' && *p != '\0') {
+            continue;
+        }
+
+        if (p > start) {
+            pool->setup[pool->nsetup++] = (char *) start;
+        }
+
+        if (*p == '\0') {
+            break;
+        }
+
+        *p = '\0';
+        start = p + 1;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -562,3 +562,27 @@ GET /api/v1/artists/4
 {"error":{"status":503,"message":"the database is unavailable"}}
 --- error_log
 the postgres database's encoding is SQL_ASCII
+
+
+
+=== TEST 22: a prepared statement keeps its own text, not the whole setup
+The setup's statements go one by one: Postgres keeps a prepared
+statement's query string and copies it twice on every run, and a PREPARE
+sent in one string with the others kept all of them (200 KB).  A
+backend's last query is the text of the statement it last ran: one
+statement, no semicolon.  (application_name tells this block's backends
+from earlier blocks'.)
+--- http_config eval
+Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN} application_name=setuptext")
+--- init
+my ($st) = Tunesheap::Test::http(GET => "/api/v1/artists/4");
+Test::More::is($st, 200, "the artist answers");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'setuptext' AND query LIKE 'PREPARE ts\\_artists\\_item% AS SELECT %'"),
+               1, "its backend last ran the artist's statement");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'setuptext' AND (query LIKE '%;%' OR length(query) > 8000)"),
+               0, "and no backend's statement is more than itself");
+--- request
+GET /api/v1/songs/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"song":\{"id":1,

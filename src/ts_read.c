@@ -523,12 +523,13 @@ ts_read_item(ts_read_ctx_t *ctx, PGresult *res, int row)
  * before an item comes backwards.  next continues after the page's last
  * item, whatever kind the page is; previous goes back by offset from an
  * offset page, and before the page's first item from the others.  The
- * page is rows rows of res from row base (a batch's pages share one).
+ * page is rows rows of res from row base (a batch's pages share one):
+ * its meta row and its items' rows.
  */
 static ngx_int_t
 ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
 {
-    int                  i, n, first, head, tail, id, entry, row;
+    int                  i, n, first, head, tail, id, entry, row, meta;
     int64_t              total;
     yajl_gen             g;
     ngx_str_t            body, value;
@@ -552,20 +553,36 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         first += TS_ENTRY_COLUMNS;
     }
 
-    if (rows == 0 || PQnfields(res) < first + (int) rs->width) {
+    /* the meta row: first, or last should a plan turn the two round */
+    meta = base;
+
+    if (rows > 1 && PQgetisnull(res, base, TS_LIST_FOUND)) {
+        meta = base + rows - 1;
+    }
+
+    if (rows == 0 || PQnfields(res) < first + (int) rs->width
+        || PQgetisnull(res, meta, TS_LIST_FOUND))
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tunesheap: unexpected result of \"%s\"",
                       ctx->query.statement);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (PQgetvalue(res, base, TS_LIST_FOUND)[0] != 't') {
+    /* the page's rows are the others */
+    n = rows - 1;
+
+    if (meta == base) {
+        base++;
+    }
+
+    if (PQgetvalue(res, meta, TS_LIST_FOUND)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",
                                   &ctx->route.resource->singular,
                                   &ctx->route.id);
     }
 
-    if (PQgetvalue(res, base, TS_LIST_ANCHOR)[0] != 't') {
+    if (PQgetvalue(res, meta, TS_LIST_ANCHOR)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "%V: %V %L is not in this list",
                                   &names[ctx->page],
@@ -574,8 +591,8 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
                                   ctx->anchor);
     }
 
-    value.data = (u_char *) PQgetvalue(res, base, TS_LIST_TOTAL);
-    value.len = PQgetlength(res, base, TS_LIST_TOTAL);
+    value.data = (u_char *) PQgetvalue(res, meta, TS_LIST_TOTAL);
+    value.len = PQgetlength(res, meta, TS_LIST_TOTAL);
 
     if (ts_http_parse_int(&value, &total) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -597,8 +614,6 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         id = entry;
     }
 
-    /* an empty page is one row whose item is all NULL */
-    n = PQgetisnull(res, base, entry) ? 0 : rows;
     more = (n > ctx->limit);
 
     if (more) {

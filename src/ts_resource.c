@@ -57,6 +57,7 @@ static ngx_int_t ts_sql_total(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask);
 static ngx_int_t ts_sql_where(ts_sql_t *sql, ts_resource_t *rs,
     ngx_uint_t mask, ngx_uint_t where);
+static ngx_int_t ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width);
 static ngx_int_t ts_sql_add(ts_sql_t *sql, const char *fmt, ...);
 static ngx_int_t ts_sql_pages(ts_sql_t *sql, char *name, size_t body,
     const char *types);
@@ -822,11 +823,11 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
     }
 
     /*
-     * the page's meta in a subquery of its own (OFFSET 0 keeps it one):
-     * counted once a page, where in the page's select list its lookups
-     * ran once a row, as a row of NAME_n names its page's filters
+     * the page's meta in a row of its own, before the page's rows: each
+     * of those rows repeated it, three more values for Postgres to
+     * print and libpq to parse, where the item's columns are NULL
      */
-    if (ts_sql_add(sql, "SELECT d.*, x.* FROM (SELECT ") != NGX_OK
+    if (ts_sql_add(sql, "SELECT ") != NGX_OK
         || ts_sql_total(sql, rs, mask) != NGX_OK)
     {
         return NGX_ERROR;
@@ -858,8 +859,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
                         ? ", true AS anchored"
                         : ", EXISTS (SELECT 1 FROM a) AS anchored")
            != NGX_OK
-        || ts_sql_add(sql, " OFFSET 0) AS d LEFT JOIN LATERAL (")
-           != NGX_OK)
+        || ts_sql_meta_rows(sql, rs->width) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1014,7 +1014,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         break;
     }
 
-    if (ts_sql_add(sql, ") AS x ON true;") != NGX_OK) {
+    if (ts_sql_add(sql, ") AS x;") != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1344,28 +1344,30 @@ ts_resource_prepare_entries(ts_sql_t *sql, ts_resource_t *rs,
                                    " FROM %s WHERE id = $2 AND %s = $3) ",
                               rel->join, rel->parent_column)
                    != NGX_OK)
-            || ts_sql_add(sql, "SELECT d.*, x.* FROM (SELECT coalesce(("
-                               "SELECT n FROM ts_list_counts"
+            || ts_sql_add(sql, "SELECT coalesce((SELECT n"
+                               " FROM ts_list_counts"
                                " WHERE tbl = '%s' AND cols = '{%s}'"
                                " AND vals = ARRAY[$3::bigint::text]), 0)"
                                " AS total, EXISTS (SELECT 1 FROM %s"
-                               " WHERE id = $3) AS found, %s AS anchored"
-                               " OFFSET 0) AS d LEFT JOIN LATERAL"
-                               " (SELECT e.id AS entry_id, e.position, s.*"
+                               " WHERE id = $3) AS found, %s AS anchored",
+                          rel->join, rel->parent_column, rs->table,
+                          kind == TS_PAGE_OFFSET
+                          ? "true" : "EXISTS (SELECT 1 FROM a)")
+               != NGX_OK
+            || ts_sql_meta_rows(sql, TS_ENTRY_COLUMNS + child->width)
+               != NGX_OK
+            || ts_sql_add(sql, "SELECT e.id AS entry_id, e.position, s.*"
                                " FROM (SELECT id, %s, position FROM %s"
                                " WHERE %s = $3%s ORDER BY position%s"
                                " LIMIT $1%s) AS e CROSS JOIN LATERAL"
                                " (SELECT ",
-                          rel->join, rel->parent_column, rs->table,
-                          kind == TS_PAGE_OFFSET
-                          ? "true" : "EXISTS (SELECT 1 FROM a)",
                           rel->child_column, rel->join, rel->parent_column,
                           cond[kind], kind == TS_PAGE_BEFORE ? " DESC" : "",
                           kind == TS_PAGE_OFFSET ? " OFFSET $2" : "")
                != NGX_OK
             || ts_sql_columns(sql, child) != NGX_OK
             || ts_sql_add(sql, " FROM %s WHERE id = e.%s) AS s"
-                               " ORDER BY e.position%s) AS x ON true;",
+                               " ORDER BY e.position%s) AS x;",
                           child->table, rel->child_column,
                           kind == TS_PAGE_BEFORE ? " DESC" : "")
                != NGX_OK
@@ -1749,6 +1751,27 @@ ts_sql_total(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
  * filters in mask compare with $3, $4, ... in the order they are
  * described; where: a WHERE clause is already open
  */
+/*
+ * Ends a page's meta row, its item columns (width of them) NULL, and
+ * opens the page's rows, whose meta is NULL: "x" the page's subquery.
+ * The meta row comes first, as Append runs its plans in order; the
+ * reader finds it by its found, never NULL, wherever it is.
+ */
+static ngx_int_t
+ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < width; i++) {
+        if (ts_sql_add(sql, ", NULL") != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ts_sql_add(sql, " UNION ALL SELECT NULL, NULL, NULL, x.* FROM (");
+}
+
+
 static ngx_int_t
 ts_sql_where(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
     ngx_uint_t where)

@@ -810,11 +810,15 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         return NGX_ERROR;
     }
 
-    if (kind != TS_PAGE_OFFSET
-        && (ts_sql_add(sql, "WITH a AS (SELECT id AS a_id%s%s%s FROM %s"
-                            " WHERE id = $2",
-                       sort ? ", " : "", sort ? sort : "",
-                       sort ? " AS a_key" : "", rs->table)
+    /*
+     * the anchor: its key, when the list is sorted by one.  By id alone
+     * the anchor's id is $2 when it is in the list, and the page is
+     * bounded by $2 itself: a CTE, set up again for each page of NAME_n,
+     * cost a fifth of the batch.
+     */
+    if (kind != TS_PAGE_OFFSET && sort
+        && (ts_sql_add(sql, "WITH a AS (SELECT id AS a_id, %s AS a_key"
+                            " FROM %s WHERE id = $2", sort, rs->table)
                != NGX_OK
             || ts_sql_where(sql, rs, mask, 1) != NGX_OK
             || ts_sql_add(sql, ") ") != NGX_OK))
@@ -855,12 +859,28 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         return NGX_ERROR;
     }
 
-    if (ts_sql_add(sql, kind == TS_PAGE_OFFSET
-                        ? ", true AS anchored"
-                        : ", EXISTS (SELECT 1 FROM a) AS anchored")
-           != NGX_OK
-        || ts_sql_meta_rows(sql, rs->width) != NGX_OK)
+    if (kind == TS_PAGE_OFFSET) {
+        if (ts_sql_add(sql, ", true AS anchored") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (sort) {
+        if (ts_sql_add(sql, ", EXISTS (SELECT 1 FROM a) AS anchored")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (ts_sql_add(sql, ", EXISTS (SELECT 1 FROM %s WHERE id = $2",
+                          rs->table)
+               != NGX_OK
+               || ts_sql_where(sql, rs, mask, 1) != NGX_OK
+               || ts_sql_add(sql, ") AS anchored") != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    if (ts_sql_meta_rows(sql, rs->width) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -933,8 +953,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         if (sort == NULL) {
             if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
                 || ts_sql_page(sql, rs, mask,
-                               lead ? "(%s, id) > ($3, (SELECT a_id FROM a))"
-                                    : "id > (SELECT a_id FROM a)",
+                               lead ? "(%s, id) > ($3, $2)" : "id > $2",
                                lead, "id")
                    != NGX_OK
                 || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)
@@ -971,8 +990,7 @@ ts_resource_prepare_list(ts_sql_t *sql, char *name, ngx_uint_t kind,
         if (sort == NULL) {
             if (ts_sql_add(sql, "SELECT * FROM ") != NGX_OK
                 || ts_sql_page(sql, rs, mask,
-                               lead ? "(%s, id) < ($3, (SELECT a_id FROM a))"
-                                    : "id < (SELECT a_id FROM a)",
+                               lead ? "(%s, id) < ($3, $2)" : "id < $2",
                                lead, "id DESC")
                    != NGX_OK
                 || ts_sql_add(sql, " AS y LIMIT $1") != NGX_OK)

@@ -1664,7 +1664,7 @@ ts_pg_query_finish(ts_pg_query_t *q, ngx_uint_t rc, PGresult *res)
 /*
  * The setup's statements, split at the semicolons outside quotes in place.
  * The setup is ours (ts_resource.c and the setups of the other files):
- * no dollar quotes or comments, which the split would not see.
+ * a comment or a dollar quote, which the split would not read, is refused.
  */
 static ngx_int_t
 ts_pg_setup_split(ts_pg_pool_t *pool, ngx_pool_t *mem, u_char *sql)
@@ -1706,6 +1706,16 @@ ts_pg_setup_split(ts_pg_pool_t *pool, ngx_pool_t *mem, u_char *sql)
         if (*p == '\'' || *p == '"') {
             quote = *p;
             continue;
+        }
+
+        if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')
+            || (p[0] == '$' && p[1] == '$'))
+        {
+            ngx_log_error(NGX_LOG_EMERG, pool->log, 0,
+                          "tunesheap: the setup has a comment or a dollar"
+                          " quote, which its split does not read: \"%*s\"",
+                          ngx_min(ngx_strlen(p), 40), p);
+            return NGX_ERROR;
         }
 
         if (*p != ';' && *p != '\0') {

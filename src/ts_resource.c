@@ -1766,14 +1766,10 @@ ts_sql_total(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
 
 
 /*
- * filters in mask compare with $3, $4, ... in the order they are
- * described; where: a WHERE clause is already open
- */
-/*
  * Ends a page's meta row, its item columns (width of them) NULL, and
  * opens the page's rows, whose meta is NULL: "x" the page's subquery.
  * The meta row comes first, as Append runs its plans in order; the
- * reader finds it by its found, never NULL, wherever it is.
+ * reader finds it by its found, which is never NULL, first or last.
  */
 static ngx_int_t
 ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width)
@@ -1790,6 +1786,10 @@ ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width)
 }
 
 
+/*
+ * filters in mask compare with $3, $4, ... in the order they are
+ * described; where: a WHERE clause is already open
+ */
 static ngx_int_t
 ts_sql_where(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask,
     ngx_uint_t where)

@@ -376,8 +376,8 @@ fi
 # for PROBE_PATH (uncached), with the parameter equal to ID drawn from
 # LO..HI, as a pgbench script in $dir/NAME.sql.  The SQL is Postgres's own
 # record of the module's connections (log_statement=all while the probe
-# runs): the setup that PREPAREs every statement, then "execute NAME" with
-# its parameters for the probe.
+# runs): the setup's PREPAREs (each its own statement, or one string of
+# them all before), then "execute NAME" with its parameters for the probe.
 capture_start() {
     psql_ -qc "ALTER SYSTEM SET log_statement = 'all'" \
         -c 'SELECT pg_reload_conf()' >/dev/null
@@ -405,7 +405,7 @@ pgbench_script() {
         my (%prep, @exec, $in, $last);
         while (<STDIN>) {
             chomp;
-            if (/statement: (SET .*?PREPARE .*)$/) {
+            if (/(?:statement|execute [^:]*): ((?:SET .*?)?PREPARE .*)$/) {
                 for my $st (split /;(?=PREPARE )/, $1) {
                     $prep{$1} = $2 if $st =~ /^PREPARE (\w+) AS (.*?);?$/s;
                 }

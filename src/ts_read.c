@@ -553,12 +553,8 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         first += TS_ENTRY_COLUMNS;
     }
 
-    /* the meta row: first, or last should a plan turn the two round */
+    /* the meta row first (its found is never NULL), then the page's */
     meta = base;
-
-    if (rows > 1 && PQgetisnull(res, base, TS_LIST_FOUND)) {
-        meta = base + rows - 1;
-    }
 
     if (rows == 0 || PQnfields(res) < first + (int) rs->width
         || PQgetisnull(res, meta, TS_LIST_FOUND))
@@ -569,12 +565,8 @@ ts_read_list(ts_read_ctx_t *ctx, PGresult *res, int base, int rows)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the page's rows are the others */
     n = rows - 1;
-
-    if (meta == base) {
-        base++;
-    }
+    base++;
 
     if (PQgetvalue(res, meta, TS_LIST_FOUND)[0] != 't') {
         return ts_http_send_error(r, NGX_HTTP_NOT_FOUND, "%V %V not found",

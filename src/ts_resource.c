@@ -265,10 +265,13 @@ ts_resource_init(ngx_pool_t *pool, ngx_str_t *setup)
     /*
      * dates without a zone are UTC, as the API writes them; notices (a
      * search for a stop word or a sign raises one a type) cost the server
-     * a message each and tell a client nothing
+     * a message each and tell a client nothing; no parallel workers for
+     * statements of a few rows, whose Append then runs its plans in
+     * order (a list page's meta row comes first: ts_sql_meta_rows())
      */
     if (ts_sql_add(&sql, "SET TimeZone = 'UTC';"
                          "SET client_min_messages = warning;"
+                         "SET max_parallel_workers_per_gather = 0;"
                          "PREPARE %s AS SELECT 1;", ts_health_statement)
         != NGX_OK)
     {
@@ -1768,8 +1771,9 @@ ts_sql_total(ts_sql_t *sql, ts_resource_t *rs, ngx_uint_t mask)
 /*
  * Ends a page's meta row, its item columns (width of them) NULL, and
  * opens the page's rows, whose meta is NULL: "x" the page's subquery.
- * The meta row comes first, as Append runs its plans in order; the
- * reader finds it by its found, which is never NULL, first or last.
+ * The meta row comes first: a non-parallel Append (every connection's
+ * setup, ts_resource_init(), turns parallel workers off) runs its plans
+ * in order, and the reader checks the first row's found, never NULL.
  */
 static ngx_int_t
 ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width)
@@ -1782,7 +1786,17 @@ ts_sql_meta_rows(ts_sql_t *sql, ngx_uint_t width)
         }
     }
 
-    return ts_sql_add(sql, " UNION ALL SELECT NULL, NULL, NULL, x.* FROM (");
+    if (ts_sql_add(sql, " UNION ALL SELECT ") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i <= TS_LIST_ANCHOR; i++) {
+        if (ts_sql_add(sql, "NULL, ") != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ts_sql_add(sql, "x.* FROM (");
 }
 
 

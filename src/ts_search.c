@@ -43,11 +43,11 @@ static ngx_int_t ts_search_body(ngx_http_request_t *r, ngx_uint_t types,
  * and planning the search functions: ts_search_warm() (db/schema.sql)
  * does it before the connection takes its first search.  The functions'
  * statements have one good plan for any text: generic plans, made once,
- * not custom ones planned a call; no parallel workers for a few rows.
+ * not custom ones planned a call (no parallel workers either, as on
+ * every connection: ts_resource_init()).
  */
 const char  ts_search_setup[] =
     "SET plan_cache_mode = force_generic_plan;"
-    "SET max_parallel_workers_per_gather = 0;"
     "SELECT ts_search_warm();";
 
 

@@ -34,14 +34,17 @@
 #define TS_POOL_DEFAULT      16
 #define TS_QUEUE_DEFAULT     65536   /* a memory bound, not the limit */
 /*
- * search connections per worker, a search on one: with 2, a busy node's
- * searches got so small a share of its CPU that they queued past their
- * deadline (the bench's mix at 10,000 connections: 99.2% answered); with
- * 16, Postgres ran so many searches side by side that each cost it about
- * 40% more CPU (the statement in pgbench: 1,402/s at 2 clients, 997/s at
- * 16); idle ones cost Postgres only memory
+ * search connections per worker (search=N), each with up to
+ * TS_SEARCH_DEPTH searches in flight.  Searches cost Postgres CPU, not
+ * waits: more of them side by side than it has cores only make each
+ * dearer (on 2 cores, the bench's searches at 100 clients: 1,130 to
+ * 1,370/s with 1 per worker, 950 to 1,050 with 2, 530 to 570 with 8).  A
+ * search waits in the connection's pipeline, not in the worker: one at a
+ * time, the connection sat idle while the worker was busy with other
+ * events, and a 10,000-connection mix's searches passed their deadline.
  */
-#define TS_SLOW_POOL         8
+#define TS_SEARCH_DEFAULT    1
+#define TS_SEARCH_DEPTH      4
 #define TS_HEALTH_DEPTH      8
 #define TS_PIPELINE_DEFAULT  32
 #define TS_BASE_DEFAULT      "/api/v1/"
@@ -478,6 +481,7 @@ ngx_http_tunesheap_create_main_conf(ngx_conf_t *cf)
     tmcf->pg.size = NGX_CONF_UNSET_UINT;
     tmcf->pg.queue = NGX_CONF_UNSET_UINT;
     tmcf->pg.depth = NGX_CONF_UNSET_UINT;
+    tmcf->search = NGX_CONF_UNSET_UINT;
     tmcf->pg.connect_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->redis_conf.timeout = NGX_CONF_UNSET_MSEC;
@@ -501,6 +505,7 @@ ngx_http_tunesheap_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->pg.size, TS_POOL_DEFAULT);
     ngx_conf_init_uint_value(tmcf->pg.queue, TS_QUEUE_DEFAULT);
     ngx_conf_init_uint_value(tmcf->pg.depth, TS_PIPELINE_DEFAULT);
+    ngx_conf_init_uint_value(tmcf->search, TS_SEARCH_DEFAULT);
     ngx_conf_init_msec_value(tmcf->pg.connect_timeout, 3000);
     ngx_conf_init_msec_value(tmcf->pg.query_timeout, 5000);
     ngx_conf_init_msec_value(tmcf->redis_conf.timeout, 200);
@@ -658,7 +663,10 @@ ngx_http_tunesheap_pool_param(ngx_str_t *value, ts_pg_pool_conf_t *pg)
 }
 
 
-/* tunesheap_postgres "conninfo" [pool=N] [queue=N] [pipeline=N] */
+/*
+ * tunesheap_postgres "conninfo" [pool=N] [queue=N] [pipeline=N]
+ *     [search=N]
+ */
 static char *
 ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -687,6 +695,11 @@ ngx_http_tunesheap_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (rc == NGX_DECLINED) {
             rc = ngx_http_tunesheap_number(&value[i], "queue", 0,
                                            &tmcf->pg.queue);
+        }
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_tunesheap_number(&value[i], "search", 1,
+                                           &tmcf->search);
         }
 
         if (rc != NGX_OK) {
@@ -928,9 +941,9 @@ ngx_http_tunesheap_init_process(ngx_cycle_t *cycle)
     tmcf->pools[TS_PG_LANE_FAST] = ts_pg_pool_create(cycle, &tmcf->pg);
 
     lane = tmcf->pg;
-    lane.size = TS_SLOW_POOL;
-    lane.depth = 1;
-    lane.warm = TS_SLOW_POOL;
+    lane.size = tmcf->search;
+    lane.depth = TS_SEARCH_DEPTH;
+    lane.warm = tmcf->search;
 
     /* search connections warm up before their first search */
     lane.setup.len = tmcf->pg.setup.len + ngx_strlen(ts_search_setup);

@@ -28,6 +28,7 @@ typedef struct {
     ts_pg_host_t         pg_host;   /* pg.host: its addresses */
     ts_pg_pool_t        *pools[TS_PG_LANES];  /* this worker's, a lane
                                                  each (TS_PG_LANE_*) */
+    ngx_uint_t           search;    /* the search lane's connections */
     ngx_array_t         *replicas;  /* ts_replica_conf_t, or NULL */
 
     ts_redis_conf_t      redis_conf;  /* host.len == 0: no Redis */

@@ -480,7 +480,8 @@ postgres wait queue is full
 
 
 === TEST 19: a worker opens its search and health connections when it starts
-The search lane's 8 connections (each warmed by ts_search_warm()) and the
+The search lane's connections (search=3 here, each warmed by
+ts_search_warm()) and the
 health lane's one open when the worker starts, not on the first search;
 health answers once they are set up, so the balancer's first check finds
 every one of them idle, warm.  Here each warm-up takes 1 s more (a
@@ -494,14 +495,15 @@ Tunesheap::Test::sql("CREATE SCHEMA IF NOT EXISTS warmslow;"
     . " LANGUAGE plpgsql AS 'BEGIN PERFORM pg_sleep(1);"
     . " PERFORM public.ts_search_warm(); END'");
 Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN} application_name=warmtest"
-                                    . " options='-c search_path=warmslow,public'")
+                                    . " options='-c search_path=warmslow,public'",
+                             args => "search=3")
 --- init
 my ($st) = Tunesheap::Test::http(GET => "/api/v1/health");
 Test::More::is($st, 200, "health answers");
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest'"),
-               9, "the search lane's 8 and health's 1 are open, none of the API's yet");
+               4, "the search lane's 3 and health's 1 are open, none of the API's yet");
 Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warmtest' AND state = 'idle'"),
-               9, "and done with their setup (a search connection's ends with its warm-up)");
+               4, "and done with their setup (a search connection's ends with its warm-up)");
 --- request
 GET /api/v1/search?q=jay&type=artist
 --- error_code: 200
@@ -586,3 +588,34 @@ GET /api/v1/songs/1
 --- error_code: 200
 --- response_body_like chomp
 ^\{"song":\{"id":1,
+
+
+
+=== TEST 23: by default a worker has one search connection
+Searches cost Postgres CPU: more of them side by side than it has cores
+make each dearer, so a worker keeps one search connection unless
+search=N says more (up to 4 searches in flight on each), beside the
+health check's one; the API's open on demand.
+--- http_config eval
+Tunesheap::Test::http_config(dsn => "$ENV{TEST_NGINX_PG_DSN} application_name=searchone")
+--- init
+my ($st) = Tunesheap::Test::http(GET => "/api/v1/health");
+Test::More::is($st, 200, "health answers");
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'searchone'"),
+               2, "one search connection and the health check's are open");
+for my $q ('jay', 'love', 'night') {
+    my ($s) = Tunesheap::Test::http(GET => "/api/v1/search?q=$q");
+    Test::More::is($s, 200, "search $q answers");
+}
+Test::More::is(Tunesheap::Test::sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'searchone'"),
+               2, "and searches opened no other");
+my $dsn = $ENV{TEST_NGINX_PG_DSN};
+for my $bad ('search=0', 'search=x', 'search=') {
+    Tunesheap::Test::refused_config(http => qq{tunesheap_postgres "$dsn" $bad;},
+                                    error => qq{invalid parameter "$bad"});
+}
+--- request
+GET /api/v1/search?q=jay&type=artist
+--- error_code: 200
+--- response_body_like chomp
+^\{"artists":\[\{"id":4,"name":"Jay-Z"

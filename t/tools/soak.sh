@@ -201,8 +201,8 @@ sleep 2                                # the access log's flush=1s
 kill "$sampler_pid" 2>/dev/null || true
 
 # idle: the module's connections within its pools (each worker: its pool,
-# 8 for searches (TS_SLOW_POOL), 1 for health)
-max_backends=$((workers * (pool + 9)))
+# 1 for searches (search=, by default), 1 for health)
+max_backends=$((workers * (pool + 2)))
 backends=0
 for _ in $(seq 25); do
     backends=$(psql_ -Atc "SELECT count(*) FROM pg_stat_activity

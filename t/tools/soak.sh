@@ -128,6 +128,8 @@ done
 curl -fsS -o /dev/null "$api/api/v1/health"
 workers=$(sed -n 's/^worker_processes *\([0-9]*\);.*/\1/p' "$dir/nginx.conf")
 pool=$(sed -n 's/.*pool=\([0-9]*\);.*/\1/p' "$dir/nginx.conf")
+search=$(sed -n '/^ *#/d; s/.*[ \t]search=\([0-9]*\).*/\1/p' "$dir/nginx.conf")
+search=${search:-1}                     # the module's default
 
 # the workers' memory and descriptors, every $sample s: "epoch rss_kb n fds"
 sampler() {
@@ -201,8 +203,8 @@ sleep 2                                # the access log's flush=1s
 kill "$sampler_pid" 2>/dev/null || true
 
 # idle: the module's connections within its pools (each worker: its pool,
-# 1 for searches (search=, by default), 1 for health)
-max_backends=$((workers * (pool + 2)))
+# its search connections, 1 for health)
+max_backends=$((workers * (pool + search + 1)))
 backends=0
 for _ in $(seq 25); do
     backends=$(psql_ -Atc "SELECT count(*) FROM pg_stat_activity
